@@ -1,0 +1,229 @@
+"""The verification campaign: Hypothesis draws cases, every case meets every oracle.
+
+For each loss, Hypothesis generates cases (steered by ``target()`` toward the largest error
+per oracle) until one fails; it then shrinks that failure to a minimal network. The cases
+checked before the failure are kept, the minimal one is kept, and a second pass without
+shrinking checks the rest of the budget, so no result is lost and the report covers as many
+cases as asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+from deltacheck import results, strategies
+from deltacheck.case import LOSSES, Case
+from deltacheck.check import CaseResult, check_case
+from deltacheck.compare import ERROR, FAIL, PASS
+from deltacheck.errors import DeltacheckError
+from deltacheck.reproduce import reproduce_command
+from reference_impl import activations as registry
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard a run tries: the number of cases and whether the seed is fixed."""
+
+    name: str
+    examples: int
+    fixed_seed: int | None
+
+
+PROFILES = {
+    "quick": Profile("quick", examples=600, fixed_seed=None),
+    "ci": Profile("ci", examples=600, fixed_seed=0),
+    "thorough": Profile("thorough", examples=5000, fixed_seed=None),
+}
+
+
+@dataclass
+class Config:
+    """Everything a campaign needs; the CLI builds one from its options."""
+
+    impl: Callable[..., Any]
+    impl_spec: str
+    profile: str = "quick"
+    examples: int | None = None
+    seed: int | None = None
+    losses: Sequence[str] = LOSSES
+    activations: Sequence[str] | None = None
+    oracles: Sequence[str] = ("torch", "jax", "fd")
+    dtype: str = "float64"
+    max_layers: int = 5
+    max_width: int = 8
+    max_batch: int = 6
+    user_activations: Sequence[str] = ()  # the --activation specs, for the repro command
+    replay: Case | None = None
+    failures_dir: str = "deltacheck-reports/failures"  # where minimal cases are saved
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise DeltacheckError(f"--profile {self.profile!r} must be one of "
+                                  f"{', '.join(PROFILES)}")
+        if self.examples is not None and self.examples < 1:
+            raise DeltacheckError(f"--examples {self.examples} must be at least 1")
+
+
+@dataclass
+class Outcome:
+    """The results document and what the console needs to say."""
+
+    document: dict[str, Any]
+    exit_code: int
+    minimal: list[CaseResult] = field(default_factory=list)
+
+
+class _Disagreement(AssertionError):
+    """Raised inside the Hypothesis test so that it shrinks the failing case."""
+
+
+def _log10_err(err: float, rtol: float) -> float:
+    if not math.isfinite(err):
+        return 50.0
+    return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
+
+
+class Campaign:
+    """One run: the cases, their records, the failures and the minimal networks."""
+
+    def __init__(self, config: Config, progress: Callable[[str, int, int, int], None]) -> None:
+        self.config = config
+        self.progress = progress
+        self.records: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self.minimal: list[CaseResult] = []
+        self.failed_count = 0
+        self.shrink_steps = 0
+        self.seed = config.seed
+        if self.seed is None:
+            fixed = PROFILES[config.profile].fixed_seed
+            self.seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
+
+    def activations(self) -> list[str]:
+        """The activations to draw: the selected ones that the implementation supports."""
+        chosen = list(self.config.activations or sorted(registry.REGISTRY))
+        unknown = [a for a in chosen if a not in registry.REGISTRY]
+        if unknown:
+            raise DeltacheckError(f"--activations has unknown {', '.join(unknown)}; registered: "
+                                  f"{', '.join(sorted(registry.REGISTRY))}")
+        declared = getattr(self.config.impl, "activations", None)
+        if declared is not None:
+            supported = [a for a in chosen if a in set(declared)]
+            if not supported:
+                raise DeltacheckError(f"--impl supports only {', '.join(sorted(declared))}; pick "
+                                      f"--activations among them")
+            chosen = supported
+        return chosen
+
+    def _check(self, case: Case, phase: str) -> CaseResult:
+        result = check_case(case, self.config.impl, self.config.oracles)
+        self.records.append(results.case_json(len(self.records), result, phase))
+        if result.verdict in (FAIL, ERROR):
+            self.failed_count += 1
+            if len(self.failures) < 50 or phase in ("minimal", "replay"):
+                # every case is in the JSON's case list; these also carry their values
+                self.failures.append(results.failure_json(
+                    len(self.records) - 1, result, minimal=phase == "minimal",
+                    repro=self.repro(case)))
+        return result
+
+    def repro(self, case: Case) -> str:
+        """A command that re-runs exactly this case."""
+        return reproduce_command(self.config, case)
+
+    def run_loss(self, loss: str, budget: int, acts: list[str]) -> None:
+        """Generate, shrink on failure, then finish the budget without shrinking."""
+        cfg = self.config
+        strategy = strategies.cases(
+            min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
+            max_width=cfg.max_width, activations=acts, losses=[loss])
+        state: dict[str, Any] = {"failing": None, "checked": 0}
+
+        def test(case: Case) -> None:
+            if state["failing"] is not None:  # shrinking: judge, but keep only the minimal
+                result = check_case(case, cfg.impl, cfg.oracles)
+                self.shrink_steps += 1
+            else:
+                result = self._check(case, "generate")
+                state["checked"] += 1
+                self.progress(loss, state["checked"], budget, self.failed_count)
+            for name, r in result.oracles.items():
+                target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
+            if result.verdict == FAIL:
+                state["failing"] = result
+                raise _Disagreement(result.first_message())
+
+        run = hypothesis_seed(self.seed + LOSSES.index(loss))(settings(
+            max_examples=budget, deadline=None, database=None, derandomize=False,
+            phases=(Phase.generate, Phase.target, Phase.shrink), report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+            print_blob=False)(given(strategy)(test)))
+        try:
+            run()
+        except Exception:
+            if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
+                raise
+            # Hypothesis replays the shrunk example last, so "failing" is the minimal one.
+            self.minimal.append(self._check(state["failing"].case, "minimal"))
+        remaining = budget - state["checked"]
+        if state["failing"] is not None and remaining > 0:
+            self._continue(loss, strategy, remaining, budget - remaining)
+
+    def _continue(self, loss: str, strategy: Any, remaining: int, done: int) -> None:
+        checked = {"n": done}
+
+        def test(case: Case) -> None:
+            result = self._check(case, "continue")
+            checked["n"] += 1
+            self.progress(loss, checked["n"], done + remaining, self.failed_count)
+            for name, r in result.oracles.items():
+                target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
+
+        run = hypothesis_seed(self.seed + 1000 + LOSSES.index(loss))(settings(
+            max_examples=remaining, deadline=None, database=None, phases=(Phase.generate,),
+            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+            print_blob=False)(given(strategy)(test)))
+        run()
+
+
+def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None) -> Outcome:
+    """Run a campaign (or replay one case) and build its results document."""
+    progress = progress or (lambda loss, done, total, failed: None)
+    campaign = Campaign(config, progress)
+    started = time.time()
+    if config.replay is not None:
+        result = campaign._check(config.replay, "replay")
+        if result.verdict in (FAIL, ERROR):
+            campaign.minimal.append(result)
+            campaign.failures[-1]["minimal"] = True
+    else:
+        acts = campaign.activations()
+        total = config.examples or PROFILES[config.profile].examples
+        losses = list(config.losses)
+        for i, loss in enumerate(losses):
+            budget = total // len(losses) + (1 if i < total % len(losses) else 0)
+            if budget:
+                campaign.run_loss(loss, budget, acts)
+    run_info = {
+        "impl": config.impl_spec, "profile": config.profile, "seed": campaign.seed,
+        "dtype": config.dtype, "examples": config.examples or PROFILES[config.profile].examples,
+        "losses": list(config.losses), "activations": None if config.replay else
+        campaign.activations(), "user_activations": list(config.user_activations),
+        "oracles": list(config.oracles), "replay": config.replay is not None,
+        "shrink_steps": campaign.shrink_steps,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "wall_time_s": round(time.time() - started, 3),
+    }
+    doc = results.document(run=run_info, cases=campaign.records, failures=campaign.failures,
+                           oracle_names=config.oracles, dtype=config.dtype)
+    doc["minimal_failures"] = [f["id"] for f in campaign.failures if f["minimal"]]
+    exit_code = 0 if doc["summary"]["verdict"] in (PASS,) else 1
+    return Outcome(document=doc, exit_code=exit_code, minimal=campaign.minimal)

@@ -1,0 +1,139 @@
+"""The case spec: one network, its parameters and one batch, validated and JSON-serialisable."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deltacheck.errors import DeltacheckError
+
+LOSSES = ("mse", "bce", "ce")
+DTYPES = ("float64", "float32")
+
+
+def _array(value: Any, dtype: str, what: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise DeltacheckError(f"{what} must be an array of numbers ({exc})") from None
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """A network (widths, hidden activations, loss), its parameters and one batch (x, t)."""
+
+    widths: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    dtype: str
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    x: np.ndarray
+    t: np.ndarray
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("widths", tuple(int(n) for n in self.widths))
+        set_("activations", tuple(str(a) for a in self.activations))
+        if self.dtype not in DTYPES:
+            raise DeltacheckError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")
+        if self.loss not in LOSSES:
+            raise DeltacheckError(f"loss={self.loss!r} must be one of {', '.join(LOSSES)}")
+        L = len(self.widths) - 1
+        if L < 1 or min(self.widths) < 1:
+            raise DeltacheckError(f"widths={self.widths} needs at least two entries, all >= 1")
+        if len(self.activations) != L - 1:
+            raise DeltacheckError(f"activations has {len(self.activations)} names, but "
+                                  f"widths={self.widths} has {L - 1} hidden layers")
+        set_("weights", tuple(_array(w, self.dtype, f"weights[{l}]")
+                              for l, w in enumerate(self.weights)))
+        set_("biases", tuple(_array(v, self.dtype, f"biases[{l}]")
+                             for l, v in enumerate(self.biases)))
+        set_("x", _array(self.x, self.dtype, "x"))
+        set_("t", _array(self.t, self.dtype, "t"))
+        if len(self.weights) != L or len(self.biases) != L:
+            raise DeltacheckError(f"need {L} weight and bias arrays for widths={self.widths}, "
+                                  f"got {len(self.weights)} and {len(self.biases)}")
+        n = self.widths
+        for l in range(L):
+            if self.weights[l].shape != (n[l + 1], n[l]):
+                raise DeltacheckError(f"weights[{l}].shape={self.weights[l].shape}, "
+                                      f"but should be {(n[l + 1], n[l])}")
+            if self.biases[l].shape != (n[l + 1],):
+                raise DeltacheckError(f"biases[{l}].shape={self.biases[l].shape}, "
+                                      f"but should be {(n[l + 1],)}")
+        if self.x.ndim != 2 or self.x.shape[1] != n[0] or self.x.shape[0] < 1:
+            raise DeltacheckError(f"x.shape={self.x.shape}, but should be (N, {n[0]}), N >= 1")
+        if self.t.shape != (self.x.shape[0], n[-1]):
+            raise DeltacheckError(f"t.shape={self.t.shape}, but should be "
+                                  f"{(self.x.shape[0], n[-1])}")
+        for what, arr in (("x", self.x), ("t", self.t), *[(f"weights[{l}]", w) for l, w in
+                          enumerate(self.weights)], *[(f"biases[{l}]", v) for l, v in
+                          enumerate(self.biases)]):
+            if not np.isfinite(arr).all():
+                raise DeltacheckError(f"{what} holds NaN or inf; a case must be finite")
+        if self.loss == "bce" and ((self.t < 0) | (self.t > 1)).any():
+            raise DeltacheckError("t for loss='bce' must lie in [0, 1]")
+        if self.loss == "ce" and ((self.t < 0).any()
+                                  or not np.allclose(self.t.sum(axis=1), 1.0, atol=1e-6)):
+            raise DeltacheckError("t for loss='ce' must have non-negative rows summing to 1")
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self.widths) - 1
+
+    @property
+    def batch(self) -> int:
+        """N, the number of samples."""
+        return int(self.x.shape[0])
+
+    def arguments(self) -> tuple[list[np.ndarray], list[np.ndarray], list[str], str,
+                                 np.ndarray, np.ndarray]:
+        """Fresh, writable copies of the protocol's arguments (weights, biases, ..., x, t)."""
+        return ([w.copy() for w in self.weights], [v.copy() for v in self.biases],
+                list(self.activations), self.loss, self.x.copy(), self.t.copy())
+
+    def summary(self) -> dict[str, Any]:
+        """The architecture without the numbers: widths, activations, loss, dtype, batch."""
+        return {"widths": list(self.widths), "activations": list(self.activations),
+                "loss": self.loss, "dtype": self.dtype, "batch": self.batch}
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole case as JSON-ready data; floats round-trip exactly."""
+        return {**self.summary(),
+                "weights": [w.tolist() for w in self.weights],
+                "biases": [v.tolist() for v in self.biases],
+                "x": self.x.tolist(), "t": self.t.tolist()}
+
+    def dumps(self) -> str:
+        """The compact JSON text of the case."""
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Case:
+        """Rebuild a case from :meth:`to_json` data."""
+        try:
+            return cls(widths=tuple(data["widths"]), activations=tuple(data["activations"]),
+                       loss=data["loss"], dtype=data.get("dtype", "float64"),
+                       weights=tuple(data["weights"]), biases=tuple(data["biases"]),
+                       x=data["x"], t=data["t"])
+        except (KeyError, TypeError) as exc:
+            raise DeltacheckError(f"a case needs widths, activations, loss, weights, biases, "
+                                  f"x and t ({exc!r} is missing or malformed)") from None
+
+    @classmethod
+    def loads(cls, text: str) -> Case:
+        """Parse the JSON text of a case."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DeltacheckError(f"case JSON does not parse: {exc}") from None
+        if not isinstance(data, dict):
+            raise DeltacheckError("case JSON must be an object with widths, activations, ...")
+        return cls.from_json(data)

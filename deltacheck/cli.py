@@ -1,0 +1,169 @@
+"""The command line: parses arguments and calls the library. Exit 0 agree, 1 disagree, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import oracles
+from deltacheck import campaign, console, junit
+from deltacheck.case import DTYPES, LOSSES, Case
+from deltacheck.errors import DeltacheckError
+from deltacheck.loading import load_activation, load_implementation
+from reference_impl import activations as registry
+
+DEFAULT_DIR = Path("deltacheck-reports")
+DEFAULT_IMPL = "reference_impl:backprop"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, naming the argument and the fix; no usage dump, no traceback.
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _names(arg: str, allowed: Sequence[str] | None = None) -> list[str]:
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name, comma-separated")
+    if allowed is not None:
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from "
+                                             f"{', '.join(allowed)}")
+    return names
+
+
+def _positive(arg: str) -> int:
+    try:
+        value = int(arg)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seed(arg: str) -> int:
+    try:
+        value = int(arg)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
+    if not 0 <= value < 2**32 - 2000:
+        raise argparse.ArgumentTypeError(f"{value} must lie in [0, 2**32 - 2000)")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``deltacheck`` command."""
+    top = _Parser(prog="deltacheck", description="Verify hand-written backpropagation.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="check an implementation on Hypothesis-drawn networks")
+    run.add_argument("--impl", default=DEFAULT_IMPL,
+                     help="MODULE:NAME or path/to/file.py:NAME (default: %(default)s)")
+    run.add_argument("--profile", default="quick", choices=sorted(campaign.PROFILES),
+                     help="quick (default), ci (fixed seed 0) or thorough (5000 cases)")
+    run.add_argument("--examples", type=_positive, help="number of cases (overrides the profile)")
+    run.add_argument("--seed", type=_seed, help="Hypothesis seed (printed and saved in the JSON)")
+    run.add_argument("--losses", type=lambda a: _names(a, LOSSES), default=list(LOSSES),
+                     help="comma-separated subset of mse,bce,ce")
+    run.add_argument("--activations", type=_names,
+                     help="comma-separated activation names to draw (default: all registered)")
+    run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
+                     help="add a user's activation to the registry (repeatable)")
+    run.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+                     default=list(oracles.NAMES), help="comma-separated subset of torch,jax,fd")
+    run.add_argument("--dtype", default="float64", choices=DTYPES)
+    run.add_argument("--max-layers", type=_positive, default=5)
+    run.add_argument("--max-width", type=_positive, default=8)
+    run.add_argument("--max-batch", type=_positive, default=6)
+    run.add_argument("--replay", metavar="CASE.json",
+                     help="check only this saved case (as printed after a failure)")
+    run.add_argument("--report", type=Path, default=DEFAULT_DIR / "report.html",
+                     help="HTML report path (default: %(default)s)")
+    run.add_argument("--json", type=Path, default=DEFAULT_DIR / "results.json",
+                     help="JSON results path (default: %(default)s)")
+    run.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
+                     help="JUnit XML path (default: %(default)s)")
+    return top
+
+
+def _replay_case(arg: str) -> Case:
+    path = Path(arg)
+    if not path.is_file():
+        raise DeltacheckError(f"--replay {arg!r}: no such file; give a case JSON saved by a run")
+    try:
+        return Case.loads(path.read_text())
+    except DeltacheckError as exc:
+        raise DeltacheckError(f"--replay {arg!r}: {exc}") from None
+
+
+def _write_outputs(doc: dict, args: argparse.Namespace) -> list[str]:
+    lines = []
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    lines.append(f"json:   {args.json}")
+    lines.append(f"junit:  {junit.write(doc, args.junit_xml)}")
+    try:
+        from reports import html
+    except ImportError as exc:
+        lines.append(f"report: not written ({exc}); pip install 'deltacheck[report]'")
+    else:
+        lines.append(f"report: {html.write(doc, args.report)}")
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    impl = load_implementation(args.impl)
+    for name in args.oracles:
+        reason = oracles.unavailable_reason(name)
+        if reason:
+            others = ",".join(o for o in args.oracles if o != name) or "fd"
+            raise DeltacheckError(f"--oracles: {reason}; or leave it out with --oracles {others}")
+    user_acts = [load_activation(spec) for spec in args.activation]
+    for target_path in (args.report, args.json, args.junit_xml):
+        if target_path.exists() and target_path.is_dir():
+            raise DeltacheckError(f"output path {str(target_path)!r} is a folder; give a file")
+    names = [act.name for act in user_acts]
+    for name in names:
+        if name in registry.BUILTIN_NAMES or names.count(name) > 1:
+            raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
+                                  f"twice); give the activation another name")
+    with registry.registered(user_acts):
+        config = campaign.Config(
+            impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
+            seed=args.seed, losses=args.losses, activations=args.activations,
+            oracles=args.oracles, dtype=args.dtype, max_layers=args.max_layers,
+            max_width=args.max_width, max_batch=args.max_batch,
+            user_activations=args.activation,
+            replay=_replay_case(args.replay) if args.replay else None,
+            failures_dir=str(args.report.parent / "failures"))
+        progress = console.Progress()
+        outcome = campaign.run(config, progress)
+        progress.finish()
+    doc = outcome.document
+    out = console.summary_lines(doc) + _write_outputs(doc, args)
+    out.append(f"seed:   {doc['run']['seed']} ({doc['run']['wall_time_s']:.1f} s)")
+    out.append(console.verdict_line(doc))
+    print("\n".join(out))
+    return outcome.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deltacheck`` console script."""
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+    except DeltacheckError as exc:
+        print(f"deltacheck: error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The machine-readable results of a run: environment, tolerances, every case, the summary.
+
+The schema (``deltacheck-results/1``) is documented in the README; the HTML report and the
+JUnit XML are both rendered from this one dictionary.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltacheck import tolerances
+from deltacheck.check import CaseResult
+from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, _num, verdict_of
+from oracles.base import QUANTITIES, Gradients
+
+SCHEMA = "deltacheck-results/1"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment(dtype: str) -> dict[str, Any]:
+    """Versions of everything that computes, and the x64 state the jax oracle runs under."""
+    x64 = None
+    if "jax" in sys.modules:
+        import jax
+
+        x64 = {"global": bool(jax.config.jax_enable_x64),
+               "jax oracle": "enabled per call with jax.enable_x64(True)"}
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "deltacheck": _version("deltacheck"), "numpy": np.__version__,
+            "torch": _version("torch"), "jax": _version("jax"), "jaxlib": _version("jaxlib"),
+            "hypothesis": _version("hypothesis"), "jax_x64": x64, "dtype": dtype}
+
+
+def values_json(g: Gradients | None) -> dict[str, Any] | None:
+    """An implementation's or oracle's full values (for failures only: they are large)."""
+    if g is None:
+        return None
+
+    def arr(v: np.ndarray) -> Any:
+        return np.vectorize(_num, otypes=[object])(np.asarray(v, dtype=float)).tolist()
+
+    out: dict[str, Any] = {"loss": _num(g.loss)}
+    for key in QUANTITIES:
+        out[key] = [arr(v) for v in g.quantity(key)]
+    if g.unjudged:
+        out["unjudged"] = {k: [np.asarray(m).tolist() for m in v] for k, v in g.unjudged.items()}
+    return out
+
+
+def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
+    """The compact record of one case: its architecture and every verdict with its errors."""
+    rec: dict[str, Any] = {"id": case_id, "phase": phase, "arch": result.case.summary(),
+                           "verdict": result.verdict,
+                           "oracles": {n: r.to_json() for n, r in result.oracles.items()}}
+    if result.impl_problem:
+        rec["problem"] = result.impl_problem
+    if result.verdict != PASS:
+        rec["message"] = result.first_message()
+    return rec
+
+
+def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str) -> dict[str, Any]:
+    """A failure in full: the case, the implementation's values beside every oracle's."""
+    return {"id": case_id, "minimal": minimal, "message": result.first_message(),
+            "repro": repro, "case": result.case.to_json(),
+            "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
+            "values": {"impl": values_json(result.impl_values),
+                       **{n: values_json(g) for n, g in result.oracle_values.items()}},
+            "oracles": {n: r.to_json() for n, r in result.oracles.items()}}
+
+
+def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dict[str, Any]:
+    """Loss × oracle table, verdict, first disagreement and not-judged counts."""
+    rows = []
+    for loss in sorted({c["arch"]["loss"] for c in cases}):
+        for oracle in oracle_names:
+            recs = [c["oracles"][oracle] for c in cases
+                    if c["arch"]["loss"] == loss and oracle in c["oracles"]]
+            errs = [float(r["err"]) for r in recs]
+            rows.append({"loss": loss, "oracle": oracle, "cases": len(recs),
+                         "worst_err": _num(max(errs, default=0.0)),
+                         "verdict": verdict_of([r["verdict"] for r in recs])})
+    failed = [c for c in cases if c["verdict"] in (FAIL, ERROR)]
+    judged = {o: sum(q["judged"] for c in cases if o in c["oracles"]
+                     for q in c["oracles"][o]["quantities"]) for o in oracle_names}
+    not_judged = {o: sum(c["oracles"][o]["not_judged"] for c in cases if o in c["oracles"])
+                  for o in oracle_names}
+    verdict = FAIL if failed else (PASS if cases else NOT_JUDGED)
+    return {"verdict": verdict, "cases": len(cases), "failed_cases": len(failed),
+            "first_disagreement": failed[0]["message"] if failed else None,
+            "by_loss_oracle": rows, "judged_entries": judged, "not_judged_entries": not_judged}
+
+
+def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],
+             failures: Sequence[dict[str, Any]], oracle_names: Sequence[str],
+             dtype: str) -> dict[str, Any]:
+    """The whole results document."""
+    return {"schema": SCHEMA, "environment": environment(dtype), "run": run,
+            "tolerances": tolerances.as_dicts(),
+            "summary": summary(cases, oracle_names), "failures": list(failures),
+            "cases": list(cases)}

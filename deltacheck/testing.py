@@ -1,0 +1,49 @@
+"""Assertion helpers for property tests: the test body reads like the statement it checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from deltacheck import collector
+from deltacheck.case import Case
+from deltacheck.check import CaseResult, check_case
+from deltacheck.compare import FAIL
+
+
+def repro_snippet(case: Case) -> str:
+    """Python that rebuilds the case, for pasting into a shell."""
+    return f"from deltacheck import Case; case = Case.loads({case.dumps()!r})"
+
+
+def assert_agrees(case: Case, impl: Callable[..., Any], *,
+                  oracles: Sequence[str] = ("torch", "jax", "fd")) -> CaseResult:
+    """Fail, with the first disagreement and a repro, unless ``impl`` agrees with every oracle."""
+    __tracebackhide__ = True
+    result = check_case(case, impl, oracles)
+    collector.record(result)
+    if result.verdict == FAIL or result.verdict == "error":
+        raise AssertionError(f"{result.first_message()}\n  repro: {repro_snippet(case)}")
+    return result
+
+
+def assert_close(got: Any, want: Any, *, oracle: str = "torch", dtype: str = "float64",
+                 what: str = "value", loss_value: float = 1.0) -> None:
+    """``got`` agrees with ``want`` under the tolerance-table row (oracle, dtype)."""
+    __tracebackhide__ = True
+    import numpy as np
+
+    from deltacheck import tolerances
+    from deltacheck.compare import PASS, _compare_entries
+
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}.shape={got.shape}, but should be {want.shape}")
+    rtol = tolerances.lookup(oracle, dtype).rtol
+    q = _compare_entries(got, want, unjudged=None, uncertainty=0.0, rtol=rtol,
+                         atol=tolerances.atol(dtype, loss_value), quantity="value", layer=None)
+    if q.verdict != PASS:
+        where = f"[{', '.join(map(str, q.worst))}]" if q.worst else ""
+        raise AssertionError(f"{what}{where} = {q.impl_value:.6g}, but should be "
+                             f"{q.oracle_value:.6g} (err {q.err:.2g} > {rtol:.0e}, {oracle} "
+                             f"tolerance for {dtype})")

@@ -1,0 +1,39 @@
+"""Independent oracles for the gradients of a network: torch autograd, jax grad, finite differences.
+
+Every oracle module has ``name`` and ``gradients(weights, biases, activations, loss, x, t)``
+returning :class:`oracles.base.Gradients` in float64, where ``activations`` are activation
+objects. Frameworks are imported only when an oracle runs; a missing one raises
+:class:`oracles.base.OracleUnavailable` with the install command.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from oracles.base import FD_STEP, Gradients, OracleError, OracleUnavailable
+
+NAMES = ("torch", "jax", "fd")
+_MODULES = {"torch": "oracles.torch_oracle", "jax": "oracles.jax_oracle", "fd": "oracles.fd"}
+_FRAMEWORKS = {"torch": ("torch", "array_api_compat"), "jax": ("jax",), "fd": ()}
+
+
+def get(name: str) -> ModuleType:
+    """The oracle module called ``name``."""
+    if name not in _MODULES:
+        raise KeyError(f"unknown oracle {name!r}; choose from {', '.join(NAMES)}")
+    return importlib.import_module(_MODULES[name])
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why oracle ``name`` cannot run here (its framework is missing), or None if it can."""
+    for module in _FRAMEWORKS[name]:
+        if importlib.util.find_spec(module) is None:
+            hint = {"torch": "pip install torch==2.13.0 array-api-compat",
+                    "jax": "pip install jax"}[name]
+            return f"the {name} oracle needs {module}: {hint}"
+    return None
+
+
+__all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "get",
+           "unavailable_reason"]

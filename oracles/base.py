@@ -1,0 +1,101 @@
+"""What every oracle returns, and the kink bookkeeping they share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+QUANTITIES = ("deltas", "grad_weights", "grad_biases")
+
+# Relative finite-difference step for float64 evaluations: ε^(1/3) balances the central
+# difference's truncation error (∝ h²) against its rounding error (∝ ε/h). Entries whose
+# pre-activation lies within this step of a kink are "not judged" by every oracle.
+FD_STEP = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
+
+
+class OracleUnavailable(RuntimeError):
+    """The oracle's framework is not installed; the message says how to install it."""
+
+
+class OracleError(RuntimeError):
+    """An oracle could not produce trustworthy values for a case (for example a wrong dtype)."""
+
+
+@dataclass
+class Gradients:
+    """Loss, node errors and gradients of one case, as an oracle or implementation gives them.
+
+    ``unjudged`` holds, per quantity, boolean masks of entries this oracle cannot judge
+    (they sit on or near a kink); ``uncertainty`` holds absolute error bars of the oracle's
+    own values (finite differences only). Both are empty for an implementation under test.
+    """
+
+    loss: float
+    deltas: list[np.ndarray]
+    grad_weights: list[np.ndarray]
+    grad_biases: list[np.ndarray]
+    unjudged: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    uncertainty: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    loss_uncertainty: float = 0.0
+
+    def quantity(self, name: str) -> list[np.ndarray]:
+        """The list of per-layer arrays for ``deltas``, ``grad_weights`` or ``grad_biases``."""
+        return getattr(self, name)
+
+
+class Oracle(Protocol):
+    """An independent source of truth for the gradients of one case."""
+
+    name: str
+
+    def gradients(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                  activations: Sequence[Any], loss: str, x: np.ndarray,
+                  t: np.ndarray) -> Gradients:
+        """Loss, δ per layer, ∂W and ∂b of the network, all float64."""
+        ...
+
+
+def kinks_of(act: Any) -> tuple[float, ...]:
+    """The declared kinks of an activation object (none if it declares none)."""
+    return tuple(float(k) for k in getattr(act, "kinks", ()) or ())
+
+
+def near_kink(a: np.ndarray, act: Any) -> np.ndarray:
+    """Where a pre-activation lies within a finite-difference step of a kink of ``act``."""
+    mask = np.zeros(a.shape, dtype=bool)
+    for k in kinks_of(act):
+        mask |= np.abs(a - k) <= FD_STEP * np.maximum(1.0, np.abs(a))
+    return mask
+
+
+def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
+               z: Sequence[np.ndarray], activations: Sequence[Any]) -> dict[str, list[np.ndarray]]:
+    """Masks of the entries whose value depends on h' at or near a kink.
+
+    An entry of δ[l] is tainted when its own pre-activation is near a kink, or when it reaches
+    a tainted δ[l+1] through a non-zero weight; ∂W and ∂b are tainted through tainted δ.
+    """
+    L = len(weights)
+    n_samples = a[0].shape[0]
+    tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
+    for l in reversed(range(L - 1)):
+        downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
+        tainted[l] = near_kink(a[l], activations[l]) | downstream
+    grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 for l, d in enumerate(tainted)]
+    grad_b = [d.any(axis=0) for d in tainted]
+    return {"deltas": tainted, "grad_weights": grad_w, "grad_biases": grad_b}
+
+
+def as_float64(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Exact float64 copies: a float32 case's values are represented exactly in float64."""
+    return [np.array(v, dtype=np.float64) for v in arrays]
+
+
+def check_float64(name: str, arrays: Sequence[Any]) -> None:
+    """Refuse an oracle output that was silently computed in a narrower dtype."""
+    for v in arrays:
+        if np.asarray(v).dtype != np.float64:
+            raise OracleError(f"the {name} oracle produced {np.asarray(v).dtype}, not float64")

@@ -1,0 +1,173 @@
+"""JAX grad in float64, compiled once per shape bucket instead of once per architecture.
+
+``jax.grad`` differentiates E with respect to the weights, the biases and zero additive probes
+on every pre-activation (so ∂E/∂p = δ). x64 is switched on only inside this oracle's calls,
+with ``jax.enable_x64``, and every output is checked to be float64.
+
+Speed. JAX compiles for every new shape, and Hypothesis draws new architectures all the time.
+So every case is padded into one bucket (depth, width and batch rounded up), and each hidden
+layer picks its activation with ``lax.switch`` on a traced index: one compilation then serves
+every architecture, activation mix and batch size in the bucket. The padding is exact:
+  - missing layers are identity layers (W = I, b = 0, h = identity) before the output layer,
+    and multiplying by 1 and adding 0 are exact in floating point;
+  - missing units have zero weights in and out, so they add exactly 0 to every real sum;
+  - missing samples and output units are masked out of E (for softmax, their logits are
+    pushed to −1e30, so their probabilities are exactly 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from oracles.base import Gradients, OracleUnavailable, as_float64, check_float64, kink_taint
+
+name = "jax"
+
+MIN_DEPTH, MIN_WIDTH, MIN_BATCH = 5, 8, 8  # the smallest bucket covers the default strategies
+
+
+def _jax() -> tuple[Any, Any]:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        raise OracleUnavailable(
+            "the jax oracle needs JAX: pip install jax, or leave it out with --oracles torch,fd"
+        ) from None
+    return jax, jnp
+
+
+def _bucket(n: int, smallest: int) -> int:
+    """Round up to ``smallest`` or the next power of two above it."""
+    size = smallest
+    while size < n:
+        size *= 2
+    return size
+
+
+def _branch(act: Any) -> Any:
+    jax, jnp = _jax()
+    builtin = {
+        "identity": lambda a: a,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+        "relu": jax.nn.relu,
+        "leaky_relu": lambda a: jax.nn.leaky_relu(a, negative_slope=0.01),
+        "softplus": jax.nn.softplus,
+        "elu": lambda a: jax.nn.elu(a, alpha=1.0),
+        "gelu": lambda a: jax.nn.gelu(a, approximate=False),
+        "silu": jax.nn.silu,
+        "softsign": jax.nn.soft_sign,
+    }
+    from reference_impl.activations import BUILTINS
+
+    if any(act is builtin_act for builtin_act in BUILTINS):
+        return builtin[act.name]
+    return lambda a: act.h(a, jnp)
+
+
+def _loss(loss: str, a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+    jax, jnp = _jax()
+    mask = sample_mask[:, None] * out_mask[None, :]
+    if loss == "mse":
+        return 0.5 * jnp.sum(mask * (a - t) ** 2)
+    if loss == "bce":
+        terms = t * jax.nn.log_sigmoid(a) + (1.0 - t) * jax.nn.log_sigmoid(-a)
+        return -jnp.sum(mask * terms)
+    if loss == "ce":
+        log_y = jax.nn.log_softmax(jnp.where(out_mask[None, :] > 0, a, -1e30), axis=-1)
+        return -jnp.sum(mask * t * log_y)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+_COMPILED: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _compiled(loss: str, branches: tuple[Any, ...]) -> Any:
+    """One jitted value-and-grad per (loss, activation table); jit caches the buckets."""
+    key = (loss, *map(id, branches))  # by identity: a user's activation need not be hashable
+    if key not in _COMPILED:
+        _COMPILED[key] = (_value_and_grad(loss, branches), branches)  # keeps the objects alive
+    return _COMPILED[key][0]
+
+
+def _value_and_grad(loss: str, branches: tuple[Any, ...]) -> Any:
+    jax, _ = _jax()
+    table = [_branch(act) for act in branches]
+
+    def energy(W, b, p, x, t, act_index, out_mask, sample_mask):
+        z, a_all, z_all = x, [], [x]
+        for l in range(W.shape[0]):
+            a = z @ W[l].T + b[l] + p[l]
+            a_all.append(a)
+            if l < W.shape[0] - 1:
+                z = jax.lax.switch(act_index[l], table, a)
+                z_all.append(z)
+        return _loss(loss, a, t, out_mask, sample_mask), (a_all, z_all)
+
+    return jax.jit(jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True))
+
+
+def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
+         act_index: list[int], identity: int) -> tuple[np.ndarray, ...]:
+    L = len(weights)
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    D, H, B = _bucket(L, MIN_DEPTH), _bucket(max(widths), MIN_WIDTH), _bucket(len(x), MIN_BATCH)
+    W, b = np.zeros((D, H, H)), np.zeros((D, H))
+    for l in range(L - 1):
+        W[l, :widths[l + 1], :widths[l]] = weights[l]
+        b[l, :widths[l + 1]] = biases[l]
+    for l in range(L - 1, D - 1):  # identity layers carry the last hidden z to the output
+        W[l] = np.eye(H)
+    W[D - 1, :widths[L], :widths[L - 1]] = weights[L - 1]
+    b[D - 1, :widths[L]] = biases[L - 1]
+    xp, tp = np.zeros((B, H)), np.zeros((B, H))
+    xp[:len(x), :widths[0]] = x
+    tp[:len(t), :widths[L]] = t
+    index = np.full(D - 1, identity, dtype=np.int32)
+    index[:L - 1] = act_index
+    out_mask = np.zeros(H)
+    out_mask[:widths[L]] = 1.0
+    sample_mask = np.zeros(B)
+    sample_mask[:len(x)] = 1.0
+    return W, b, np.zeros((D, B, H)), xp, tp, index, out_mask, sample_mask
+
+
+def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
+    """Loss, δ, ∂W and ∂b by jax.grad in float64."""
+    jax, jnp = _jax()
+    from reference_impl.activations import BUILTINS
+    from reference_impl.activations import get as builtin
+
+    W64, b64 = as_float64(weights), as_float64(biases)
+    x64, t64 = as_float64([x, t])
+    # One fixed table (every built-in, then this case's own activations by name) keeps
+    # one compilation for every mix of built-in activations.
+    branches = list(BUILTINS)
+    extra = [act for act in activations if not any(act is known for known in BUILTINS)]
+    for act in sorted(extra, key=lambda act: act.name):
+        if not any(act is known for known in branches):
+            branches.append(act)
+    act_index = [next(i for i, known in enumerate(branches) if known is act) for act in activations]
+    identity = next(i for i, act in enumerate(branches) if act is builtin("identity"))
+    padded = _pad(W64, b64, x64, t64, act_index, identity=identity)
+    with jax.enable_x64(True):
+        (E, (a_all, z_all)), (gW, gb, gp) = _compiled(loss, tuple(branches))(
+            *(jnp.asarray(v) for v in padded))
+        L, N = len(W64), len(x64)
+        D = padded[0].shape[0]
+        rows = [w.shape[0] for w in W64]
+        cols = [w.shape[1] for w in W64]
+        layer = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack
+        grad_W = [np.asarray(gW[k][:rows[l], :cols[l]]) for l, k in enumerate(layer)]
+        grad_b = [np.asarray(gb[k][:rows[l]]) for l, k in enumerate(layer)]
+        deltas = [np.asarray(gp[k][:N, :rows[l]]) for l, k in enumerate(layer)]
+        a_real = [np.asarray(a_all[k][:N, :rows[l]]) for l, k in enumerate(layer)]
+        z_real = [np.asarray(z_all[k][:N, :cols[l]]) for l, k in enumerate(layer)]
+        check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
+    return Gradients(loss=float(E), deltas=deltas, grad_weights=grad_W, grad_biases=grad_b,
+                     unjudged=kink_taint(W64, a_real, z_real, activations))

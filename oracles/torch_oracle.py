@@ -1,0 +1,97 @@
+"""PyTorch autograd in float64.
+
+δ comes from zero additive probes on every pre-activation: a = z Wᵀ + b + p with p = 0, so
+∂E/∂p = ∂E/∂a. Built-in activations and the three losses use torch's own functions, so a
+forward mismatch in the implementation shows up here too; a user's activation runs its
+array-API ``h`` under torch's namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from oracles.base import (
+    Gradients,
+    OracleUnavailable,
+    as_float64,
+    check_float64,
+    kink_taint,
+)
+
+name = "torch"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise OracleUnavailable(
+            "the torch oracle needs PyTorch: pip install torch==2.13.0, "
+            "or leave it out with --oracles jax,fd") from None
+    return torch
+
+
+def _hidden(act: Any, torch: Any) -> Any:
+    F = torch.nn.functional
+    builtin = {
+        "identity": lambda a: a,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "relu": F.relu,
+        "leaky_relu": lambda a: F.leaky_relu(a, negative_slope=0.01),
+        "softplus": F.softplus,
+        "elu": lambda a: F.elu(a, alpha=1.0),
+        "gelu": lambda a: F.gelu(a, approximate="none"),
+        "silu": F.silu,
+        "softsign": F.softsign,
+    }
+    from reference_impl.activations import BUILTINS
+
+    if any(act is builtin_act for builtin_act in BUILTINS):
+        return builtin[act.name]
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(torch.zeros(1, dtype=torch.float64))
+    return lambda a: act.h(a, xp)
+
+
+def _loss(loss: str, a: Any, t: Any, torch: Any) -> Any:
+    F = torch.nn.functional
+    if loss == "mse":
+        return 0.5 * F.mse_loss(a, t, reduction="sum")  # ½ Σ (y − t)²
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(a, t, reduction="sum")
+    if loss == "ce":
+        return F.cross_entropy(a, t, reduction="sum")  # probability targets
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
+    """Loss, δ, ∂W and ∂b by torch.autograd, all float64."""
+    torch = _torch()
+    W64, b64 = as_float64(weights), as_float64(biases)
+    W = [torch.tensor(w, requires_grad=True) for w in W64]
+    b = [torch.tensor(v, requires_grad=True) for v in b64]
+    hidden = [_hidden(act, torch) for act in activations]
+    z = torch.tensor(as_float64([x])[0])
+    probes, a_values, z_values = [], [], [z.numpy()]
+    for l in range(len(W)):
+        p = torch.zeros((z.shape[0], W[l].shape[0]), dtype=torch.float64, requires_grad=True)
+        a = z @ W[l].T + b[l] + p
+        probes.append(p)
+        a_values.append(a.detach().numpy().copy())
+        if l < len(W) - 1:
+            z = hidden[l](a)
+            z_values.append(z.detach().numpy().copy())
+    E = _loss(loss, a, torch.tensor(as_float64([t])[0]), torch)
+    grads = torch.autograd.grad(E, [*W, *b, *probes], allow_unused=True)
+    L = len(W)
+    out = [g.detach().numpy().copy() if g is not None else np.zeros(tuple(v.shape))
+           for g, v in zip(grads, [*W, *b, *probes], strict=True)]
+    check_float64(name, [*out, E.detach().numpy()])
+    return Gradients(loss=float(E.detach()), grad_weights=out[:L], grad_biases=out[L:2 * L],
+                     deltas=out[2 * L:], unjudged=kink_taint(W64, a_values, z_values, activations))

@@ -1,0 +1,187 @@
+"""Small inline SVG plots for the report: a log-scale chart, a histogram, a network sketch.
+
+Every function returns ``Markup`` built by hand, so every piece of text that reaches the SVG
+goes through ``escape`` here: names come from users. No ``xmlns`` is written, because inline
+SVG in HTML5 does not need one and the report must hold no URL at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#d9480f", "#1c7ed6", "#7048e8", "#0b7285", "#a61e4d", "#5c940d")
+OK, NEAR, BAD, MUTED, INK, GRID = "#2f9e44", "#f59f00", "#e03131", "#adb5bd", "#343a40", "#e9ecef"
+
+
+def colour(i: int) -> str:
+    """The colour of the i-th oracle, the same in every plot."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def _svg(width: float, height: float, body: list[str], label: str) -> Markup:
+    return Markup(f'<svg class="plot" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
+                  f'height="{height:g}" role="img" aria-label="{escape(label)}">'
+                  + "".join(body) + "</svg>")
+
+
+def _text(x: float, y: float, s: str, *, anchor: str = "middle", size: int = 10,
+          fill: str = INK, extra: str = "", tip: str = "") -> str:
+    title = f"<title>{escape(tip)}</title>" if tip else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+            f'fill="{fill}"{extra}>{title}{escape(s)}</text>')
+
+
+def decade(k: int) -> str:
+    """10**k as short axis text."""
+    return f"1e{k}"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a chart: (x, y) points, y an error that may be 0, inf or nan."""
+
+    label: str
+    colour: str
+    points: Sequence[tuple[int, float]]
+    dashed: bool = False
+    hollow: bool = False
+
+
+def log_range(values: Sequence[float], floor: int | None = None) -> tuple[int, int, bool]:
+    """Decades (lo, hi) that hold the positive finite values, lo raised to ``floor``, and
+    whether any value lies below ``floor`` (then it is drawn on the floor)."""
+    logs = [math.log10(v) for v in values if math.isfinite(v) and v > 0]
+    if not logs:
+        return -16, 0, False
+    lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+    clipped = floor is not None and lo < floor
+    lo = max(lo, floor) if floor is not None else lo
+    return lo, max(hi, lo + 1), clipped
+
+
+def log_chart(series: Sequence[Series], hlines: Sequence[tuple[float, str, str]], *,
+              x_max: int, x_label: str, title: str, floor: int | None = None) -> Markup:
+    """A dot-and-line chart with a log10 y axis; 0 sits on a band below it, inf/nan above.
+
+    Errors below 10**floor sit on the floor: far below every tolerance, their exact size
+    would only squash the decades that matter."""
+    w, h, left, right, top, bottom = 330.0, 240.0, 52.0, 64.0, 30.0, 48.0
+    ys = [y for s in series for _, y in s.points] + [v for v, _, _ in hlines]
+    lo, hi, clipped = log_range(ys, floor)
+    y0, y1 = h - bottom, top  # pixel rows of 10**lo and 10**hi
+    zero_y, inf_y = y0 + 14, y1 - 14
+
+    def py(v: float) -> float:
+        if not math.isfinite(v):
+            return inf_y
+        if v <= 0:
+            return zero_y
+        return y0 - (max(math.log10(v), lo) - lo) / (hi - lo) * (y0 - y1)
+
+    def px(x: float) -> float:
+        span = w - left - right
+        return left + span / 2 if x_max == 0 else left + x / x_max * span
+
+    body = [_text(left, 12, title, anchor="start", size=12, extra=' font-weight="600"')]
+    step = max(1, math.ceil((hi - lo) / 7))
+    for k in range(lo, hi + 1, step):
+        y = py(10.0**k)
+        body.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{GRID}"/>')
+        tick = ("≤" if clipped and k == lo else "") + decade(k)
+        body.append(_text(left - 5, y + 3, tick, anchor="end", size=9))
+    body.append(_text(left - 5, zero_y + 3, "0", anchor="end", size=9, fill=OK))
+    body.append(_text(left - 5, inf_y + 3, "∞/nan", anchor="end", size=9, fill=BAD))
+    body.append(f'<line x1="{left}" x2="{left}" y1="{inf_y}" y2="{zero_y}" stroke="{MUTED}"/>')
+    for x in range(x_max + 1):
+        body.append(_text(px(x), zero_y + 16, str(x), size=9))
+    body.append(_text(left + (w - left - right) / 2, h - 4, x_label, size=10))
+    for v, c, label in hlines:
+        y = py(v)
+        body.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{c}" stroke-width="1.5" stroke-dasharray="6 4"/>')
+        for i, line in enumerate(label.split("\n")):
+            body.append(_text(w - right + 4, y + 3 + 10 * i, line, anchor="start", size=9, fill=c))
+    for s in series:
+        pts = sorted(s.points)
+        if len(pts) > 1:
+            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+            dash = ' stroke-dasharray="2 3"' if s.dashed else ""
+            body.append(f'<polyline points="{path}" fill="none" stroke="{s.colour}" '
+                        f'stroke-width="1.6"{dash}/>')
+        fill = "#fff" if s.hollow else s.colour
+        for x, y in pts:
+            tip = f"{s.label}, {x} from output: {y:.3g}"
+            body.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{fill}" '
+                        f'stroke="{s.colour}" stroke-width="1.4"><title>{escape(tip)}</title>'
+                        f'</circle>')
+    return _svg(w, h, body, title)
+
+
+def histogram(counts: Sequence[int], labels: Sequence[str], fills: Sequence[str], *,
+              tol_at: float | None, tol_label: str, title: str) -> Markup:
+    """Bars over bins; ``tol_at`` is the tolerance's position in bin units (0 = left edge)."""
+    w, h, left, right, top, bottom = 330.0, 190.0, 34.0, 10.0, 30.0, 34.0
+    n = max(len(counts), 1)
+    bw = (w - left - right) / n
+    peak = max(max(counts, default=0), 1)
+    base = h - bottom
+    body = [_text(left, 12, title, anchor="start", size=12, extra=' font-weight="600"'),
+            f'<line x1="{left}" x2="{w - right}" y1="{base}" y2="{base}" stroke="{MUTED}"/>',
+            _text(left - 4, base + 3, "0", anchor="end", size=9),
+            _text(left - 4, top + 3, str(peak), anchor="end", size=9)]
+    every = max(1, math.ceil(n / 9))
+    for i, (c, lab, fill) in enumerate(zip(counts, labels, fills, strict=True)):
+        x = left + i * bw
+        bh = c / peak * (base - top)
+        if c:
+            body.append(f'<rect x="{x + 1:.1f}" y="{base - bh:.1f}" width="{bw - 2:.1f}" '
+                        f'height="{bh:.1f}" fill="{fill}"><title>{escape(f"{lab}: {c}")}'
+                        f'</title></rect>')
+            if len(str(c)) * 4.8 <= bw:  # a count wider than its bar would overprint its neighbours
+                body.append(_text(x + bw / 2, base - bh - 3, str(c), size=8))
+        if i % every == 0 or i == n - 1:
+            body.append(_text(x + bw / 2, base + 12, lab, size=9))
+    if tol_at is not None:
+        x = left + tol_at * bw
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 8}" y2="{base}" stroke="{BAD}" '
+                    f'stroke-width="1.5" stroke-dasharray="6 4"/>')
+        body.append(_text(x + 3, top - 10, tol_label, anchor="start", size=9, fill=BAD))
+    body.append(_text(left + (w - left - right) / 2, h - 4, "judged error (log10 bins)", size=10))
+    return _svg(w, h, body, title)
+
+
+def network(widths: Sequence[int], names: Sequence[str]) -> Markup:
+    """Layers as columns of units (at most six drawn), each named by its activation."""
+    shown, step, gap, pad, top = 6, 19.0, 86.0, 40.0, 12.0
+    rows = max((min(int(n), shown) for n in widths), default=1)
+    more = any(int(n) > shown for n in widths)
+    bottom = top + rows * step  # the units end here; the ellipsis and labels go below
+    h = bottom + (12 if more else 0) + 34
+    w = pad * 2 + gap * max(len(widths) - 1, 1)
+
+    def ys(n: int) -> list[float]:
+        k = min(n, shown)
+        mid = (top + bottom) / 2
+        return [mid + (i - (k - 1) / 2) * step for i in range(k)]
+
+    cols = [(pad + i * gap, ys(int(n))) for i, n in enumerate(widths)]
+    body = []
+    for (xa, ya), (xb, yb) in itertools.pairwise(cols):
+        body.extend(f'<line x1="{xa}" y1="{a:.1f}" x2="{xb}" y2="{b:.1f}" stroke="{MUTED}" '
+                    f'stroke-opacity="0.5"/>' for a in ya for b in yb)
+    for (x, col), n, name in zip(cols, widths, names, strict=False):
+        for y in col:
+            body.append(f'<circle cx="{x}" cy="{y:.1f}" r="6" fill="#fff" stroke="{INK}"/>')
+        if int(n) > shown:
+            body.append(_text(x, bottom + 9, "⋮", size=11))
+        body.append(_text(x, h - 20, f"{n}", size=11, extra=' font-weight="600"'))
+        short = name if len(name) <= 14 else name[:13] + "…"
+        body.append(_text(x, h - 6, short, size=10, fill="#495057",
+                          tip=name if short != name else ""))
+    return _svg(w, h, body, "layer widths: " + " → ".join(str(n) for n in widths))

@@ -1,0 +1,45 @@
+"""Implementations with planted bugs, for the campaign's and CLI's tests."""
+
+import numpy as np
+
+import reference_impl
+from reference_impl.activations import Activation
+
+
+def tanh_derivative_of_a(weights, biases, activations, loss, x, t):
+    """Uses 1 − a² instead of 1 − z² for tanh: a classic slip."""
+    hidden = [reference_impl.REGISTRY[name] for name in activations]
+    E = reference_impl.LOSSES[loss]
+    a, z = reference_impl.forward(weights, biases, hidden, x, output=E.output)
+    delta = [E.output_delta(z[-1], t)]
+    for l in reversed(range(len(hidden))):
+        slope = 1 - a[l] ** 2 if activations[l] == "tanh" else hidden[l].dh(a[l], np)
+        delta.insert(0, slope * (delta[0] @ weights[l + 1]))
+    grad_w, grad_b = reference_impl.gradients(delta, z)
+    return {"loss": E.value(a[-1], t), "deltas": delta, "grad_weights": grad_w,
+            "grad_biases": grad_b}
+
+
+def raises_on_ce(weights, biases, activations, loss, x, t):
+    if loss == "ce":
+        raise RuntimeError("softmax not implemented")
+    return reference_impl.backprop(weights, biases, activations, loss, x, t)
+
+
+def nan_when_deep(weights, biases, activations, loss, x, t):
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    if len(weights) >= 3:
+        out["deltas"][0] = out["deltas"][0] * np.nan
+    return out
+
+
+def only_tanh_and_relu(weights, biases, activations, loss, x, t):
+    assert set(activations) <= {"tanh", "relu"}, activations
+    return reference_impl.backprop(weights, biases, activations, loss, x, t)
+
+
+only_tanh_and_relu.activations = ("tanh", "relu")
+
+SQUARE = Activation("square", h=lambda a, xp: a * a, dh=lambda a, xp: 2 * a)
+WRONG_SQUARE = Activation("wrong_square", h=lambda a, xp: a * a, dh=lambda a, xp: a)
+NOT_AN_ACTIVATION = 42

@@ -1,0 +1,36 @@
+"""Chain rule: ∂E/∂w_ji = Σ_n δ_nj z_ni and ∂E/∂b_j = Σ_n δ_nj, from each oracle's own values."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import reference_impl
+from deltacheck import strategies as ds
+from deltacheck import testing as dt
+from deltacheck.check import activation_objects
+from oracles import jax_oracle, torch_oracle
+
+
+@pytest.mark.parametrize("oracle", [torch_oracle, jax_oracle], ids=["torch", "jax"])
+@given(case=ds.cases())
+def test_weight_gradient_is_delta_times_input(oracle, case):
+    hidden = activation_objects(case.activations)
+    truth = oracle.gradients(case.weights, case.biases, hidden, case.loss, case.x, case.t)
+    _, z = reference_impl.forward(case.weights, case.biases, hidden, case.x, output=lambda a: a)
+    for l, delta in enumerate(truth.deltas):
+        # ∂E/∂w_ji = Σ_n δ_nj z_ni: autograd's ∂W must factor through its own δ.
+        dt.assert_close(truth.grad_weights[l], delta.T @ z[l], what=f"∂W[{l}]",
+                        loss_value=truth.loss)
+        dt.assert_close(truth.grad_biases[l], delta.sum(axis=0), what=f"∂b[{l}]",
+                        loss_value=truth.loss)
+
+
+@given(case=ds.cases())
+def test_reference_assembles_gradients_from_its_deltas(case):
+    hidden = activation_objects(case.activations)
+    out = reference_impl.backprop(*case.arguments())
+    _, z = reference_impl.forward(case.weights, case.biases, hidden, case.x, output=lambda a: a)
+    grad_W, grad_b = reference_impl.gradients(out["deltas"], z)
+    for l in range(case.n_layers):
+        np.testing.assert_array_equal(out["grad_weights"][l], grad_W[l])
+        np.testing.assert_array_equal(out["grad_biases"][l], grad_b[l])

@@ -1,0 +1,120 @@
+"""The command line: exit codes 0/1/2, outputs written, minimal failures with a replay command."""
+
+import json
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from deltacheck import cli
+
+PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
+
+
+def run(tmp_path, *args):
+    out = [f"--report={tmp_path / 'r.html'}", f"--json={tmp_path / 'r.json'}",
+           f"--junit-xml={tmp_path / 'j.xml'}"]
+    return cli.main(["run", *args, *out])
+
+
+def results(tmp_path):
+    return json.loads((tmp_path / "r.json").read_text())
+
+
+def test_reference_implementation_passes_and_writes_three_outputs(tmp_path, capsys):
+    assert run(tmp_path, "--examples", "30", "--seed", "1") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "all agree: 30 cases, oracles torch, jax, fd"
+    doc = results(tmp_path)
+    assert doc["summary"]["cases"] == 30 and doc["run"]["seed"] == 1
+    assert {r["loss"] for r in doc["summary"]["by_loss_oracle"]} == {"mse", "bce", "ce"}
+    assert (tmp_path / "r.html").stat().st_size > 0
+    assert ET.parse(tmp_path / "j.xml").getroot().get("failures") == "0"
+
+
+def test_planted_bug_exits_1_with_a_minimal_network_and_a_replay(tmp_path, capsys):
+    code = run(tmp_path, "--impl", f"{PLANTED}:tanh_derivative_of_a", "--examples", "60",
+               "--seed", "3", "--activations", "tanh,relu", "--losses", "mse")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.strip().splitlines()[-1].startswith("DISAGREEMENT")
+    doc = results(tmp_path)
+    minimal = [f for f in doc["failures"] if f["minimal"]]
+    assert len(minimal) == 1
+    # shrunk: one tanh layer is all it takes
+    assert minimal[0]["case"]["activations"] == ["tanh"]
+    assert minimal[0]["case"]["batch"] == 1
+    assert doc["summary"]["cases"] >= 60  # every budgeted case plus the minimal one
+    # the printed command reproduces exactly that failure
+    replay = shlex.split(minimal[0]["repro"])
+    assert replay[:2] == ["deltacheck", "run"]
+    assert run(tmp_path, *replay[2:]) == 1
+    again = results(tmp_path)
+    assert again["summary"]["cases"] == 1
+    assert again["failures"][0]["case"] == minimal[0]["case"]
+    assert again["failures"][0]["message"] == minimal[0]["message"]
+    junit = ET.parse(tmp_path / "j.xml").getroot()
+    assert int(junit.get("failures")) >= 1
+
+
+@pytest.mark.parametrize("name, words", [
+    ("raises_on_ce", "raised RuntimeError: softmax not implemented"),
+    ("nan_when_deep", "= nan, but"),
+])
+def test_misbehaving_implementations_get_a_verdict(tmp_path, capsys, name, words):
+    assert run(tmp_path, "--impl", f"{PLANTED}:{name}", "--examples", "45", "--seed", "0") == 1
+    assert words in capsys.readouterr().out
+
+
+def test_declared_activations_are_the_only_ones_drawn(tmp_path):
+    assert run(tmp_path, "--impl", f"{PLANTED}:only_tanh_and_relu", "--examples", "30") == 0
+    drawn = {a for c in results(tmp_path)["cases"] for a in c["arch"]["activations"]}
+    assert drawn <= {"tanh", "relu"}
+
+
+def test_user_activation_joins_the_registry(tmp_path, capsys):
+    assert run(tmp_path, "--activation", f"{PLANTED}:SQUARE", "--activations", "square",
+               "--examples", "15") == 0
+    assert run(tmp_path, "--activation", f"{PLANTED}:WRONG_SQUARE", "--activations",
+               "wrong_square", "--examples", "15", "--losses", "bce") == 1
+    assert "wrong_square" in capsys.readouterr().out
+
+
+def test_float32_run_passes_its_tolerances(tmp_path):
+    assert run(tmp_path, "--dtype", "float32", "--examples", "30") == 0
+    assert results(tmp_path)["run"]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--impl", "nosuchmodule:backprop"], "--impl: cannot import 'nosuchmodule'"),
+    (["--impl", "reference_impl"], "must look like MODULE:NAME"),
+    (["--impl", "reference_impl:nothing"], "has no attribute 'nothing'"),
+    (["--impl", f"{PLANTED}:NOT_AN_ACTIVATION"], "not a callable"),
+    (["--examples", "0"], "argument --examples: 0 must be at least 1"),
+    (["--examples", "many"], "argument --examples: 'many' is not a whole number"),
+    (["--losses", "hinge"], "argument --losses: unknown hinge"),
+    (["--oracles", "torch,magic"], "argument --oracles: unknown magic"),
+    (["--activations", "swish"], "--activations has unknown swish"),
+    (["--activation", f"{PLANTED}:NOT_AN_ACTIVATION"], "lacks name, h, dh"),
+    (["--replay", "missing.json"], "--replay 'missing.json': no such file"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice"),
+])
+def test_bad_usage_is_one_line_and_exit_2(tmp_path, capsys, args, words):
+    try:
+        code = run(tmp_path, *args)
+    except SystemExit as exc:  # argparse's own checks exit from inside the parser
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and words in err, err
+
+
+def test_console_script_never_shows_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "deltacheck", "run", "--impl", "x.py:f"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "deltacheck: error: --impl: no file 'x.py'; give an existing .py file"
+    assert "Traceback" not in proc.stderr + proc.stdout

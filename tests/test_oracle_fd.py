@@ -1,0 +1,48 @@
+"""The finite-difference oracle: central differences, error bars, kink-aware."""
+
+import numpy as np
+
+from deltacheck import testing as dt
+from deltacheck.check import activation_objects
+from oracles import fd, torch_oracle
+from oracles.base import FD_STEP
+from tests.helpers import random_case
+
+
+def test_step_rule_is_the_cube_root_of_epsilon():
+    assert FD_STEP == np.finfo(np.float64).eps ** (1 / 3)
+
+
+def test_agrees_with_autograd_within_its_tolerance(rng):
+    for acts, loss in [(("tanh", "sigmoid"), "mse"), (("gelu",), "bce"), (("softplus",), "ce")]:
+        case = random_case(rng, (3, 4, 4, 3)[: len(acts) + 2], acts, loss)
+        hidden = activation_objects(acts)
+        mine = fd.gradients(case.weights, case.biases, hidden, loss, case.x, case.t)
+        ref = torch_oracle.gradients(case.weights, case.biases, hidden, loss, case.x, case.t)
+        for key in ("deltas", "grad_weights", "grad_biases"):
+            for l in range(case.n_layers):
+                dt.assert_close(mine.quantity(key)[l], ref.quantity(key)[l], oracle="fd",
+                                what=f"{key}[{l}]", loss_value=ref.loss)
+                assert (mine.uncertainty[key][l] < 1e-8).all()
+
+
+def test_a_step_across_a_kink_is_not_judged(rng):
+    case = random_case(rng, (1, 1, 1), ("relu",), "mse", batch=1)
+    w = np.array([[1.0]])
+    x = np.array([[1e-7]])  # a = 1e-7 + b: within one step of relu's kink at 0
+    g = fd.gradients([w, case.weights[1]], [np.zeros(1), case.biases[1]],
+                     activation_objects(["relu"]), "mse", x, case.t)
+    assert g.unjudged["deltas"][0].all() and g.unjudged["grad_weights"][0].all()
+    assert not g.unjudged["deltas"][1].any()
+
+
+def test_error_bar_widens_where_the_curvature_jumps():
+    # softsign'' jumps at 0: a difference across 0 is first-order only, and the bar says so
+    w, b = [np.array([[1.0]]), np.array([[1.0]])], [np.zeros(1), np.zeros(1)]
+    g = fd.gradients(w, b, activation_objects(["softsign"]), "mse", np.zeros((1, 1)),
+                     np.ones((1, 1)))
+    ref = torch_oracle.gradients(w, b, activation_objects(["softsign"]), "mse", np.zeros((1, 1)),
+                                 np.ones((1, 1)))
+    err = abs(g.deltas[0][0, 0] - ref.deltas[0][0, 0])  # δ = h'(0) w δ_out = −1
+    assert ref.deltas[0][0, 0] == -1.0
+    assert 1e-7 < err <= g.uncertainty["deltas"][0][0, 0]

@@ -1,0 +1,48 @@
+"""The torch oracle: float64 autograd with probes, torch's own activations and losses."""
+
+import numpy as np
+import torch
+
+from deltacheck import testing as dt
+from deltacheck.check import activation_objects
+from oracles import torch_oracle
+from reference_impl.activations import Activation
+from tests.helpers import random_case
+
+
+def test_single_layer_mse_matches_the_closed_form(rng):
+    case = random_case(rng, (3, 2), (), "mse", batch=4)
+    g = torch_oracle.gradients(case.weights, case.biases, [], "mse", case.x, case.t)
+    delta = case.x @ case.weights[0].T + case.biases[0] - case.t
+    dt.assert_close(g.loss, 0.5 * (delta**2).sum(), what="E")
+    dt.assert_close(g.grad_weights[0], delta.T @ case.x, what="∂W[0]")
+    dt.assert_close(g.grad_biases[0], delta.sum(axis=0), what="∂b[0]")
+
+
+def test_outputs_are_float64_even_for_a_float32_case(rng):
+    case = random_case(rng, (2, 3, 2), ("gelu",), "ce", dtype="float32")
+    g = torch_oracle.gradients(case.weights, case.biases, activation_objects(case.activations),
+                               "ce", case.x, case.t)
+    assert all(v.dtype == np.float64 for v in [*g.deltas, *g.grad_weights, *g.grad_biases])
+    assert torch.get_default_dtype() == torch.float32  # never changed as a side effect
+
+
+def test_relu_exactly_at_the_kink_is_not_judged(rng):
+    case = random_case(rng, (2, 2, 1), ("relu",), "mse", batch=2)
+    x = np.array(case.x)
+    x[0] = 0.0
+    b0 = np.zeros(2)
+    g = torch_oracle.gradients(case.weights, [b0, case.biases[1]], activation_objects(["relu"]),
+                               "mse", x, case.t)
+    # sample 0 has a = 0 in every hidden unit: its δ[0] and everything fed by it is not judged
+    assert g.unjudged["deltas"][0][0].all() and not g.unjudged["deltas"][0][1].any()
+    assert g.unjudged["grad_biases"][0].all()
+    assert not g.unjudged["deltas"][1].any()
+
+
+def test_a_user_activation_runs_through_the_array_api(rng):
+    swish = Activation("swish2", h=lambda a, xp: a / (1 + xp.exp(-2 * a)),
+                       dh=lambda a, xp: None)
+    case = random_case(rng, (2, 3, 1), ("tanh",), "mse")
+    g = torch_oracle.gradients(case.weights, case.biases, [swish], "mse", case.x, case.t)
+    assert np.isfinite(g.deltas[0]).all() and np.abs(g.deltas[0]).max() > 0

@@ -1,0 +1,48 @@
+"""The strategies respect their bounds, draw valid targets and check their arguments."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from deltacheck import DeltacheckError
+from deltacheck import strategies as ds
+
+
+@given(ds.cases())
+def test_defaults(case):
+    assert 1 <= case.n_layers <= 5
+    assert all(1 <= n <= 8 for n in case.widths)
+    assert 1 <= case.batch <= 6
+    if case.loss == "bce":
+        assert ((case.t >= 0) & (case.t <= 1)).all()
+    if case.loss == "ce":
+        assert (case.t >= 0).all() and np.allclose(case.t.sum(axis=1), 1)
+        assert case.widths[-1] >= 2
+    assert all((w != 0).all() for w in case.weights)  # no dead, degenerate layers
+
+
+@given(ds.cases(min_layers=3, max_layers=3, max_width=2, max_batch=2, losses=["ce"],
+                activations=["relu"], dtype="float32"))
+def test_bounds_and_choices(case):
+    assert case.n_layers == 3 and case.activations == ("relu", "relu")
+    assert case.x.dtype == np.float32 and case.batch <= 2
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"min_layers": 3, "max_layers": 2}, "min_layers=3 is larger than max_layers=2"),
+    ({"min_width": 0}, "min_width=0 must be at least 1"),
+    ({"max_width": 2.5}, "max_width=2.5 must be an int"),
+    ({"losses": ["hinge"]}, "losses has unknown 'hinge'"),
+    ({"activations": []}, "activations is empty"),
+])
+def test_bad_bounds_say_how_to_fix_them(kwargs, words):
+    with pytest.raises(DeltacheckError) as info:
+        ds.architectures(**kwargs)
+    assert words in str(info.value)
+
+
+def test_bad_case_arguments():
+    with pytest.raises(DeltacheckError, match="min_batch=0"):
+        ds.cases(min_batch=0)
+    with pytest.raises(DeltacheckError, match="dtype='int8'"):
+        ds.cases(dtype="int8")
