@@ -105,7 +105,8 @@ def _replay_case(arg: str) -> Case:
 def _write_outputs(doc: dict, args: argparse.Namespace) -> list[str]:
     lines = []
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    args.json.write_text(text + "\n", encoding="utf-8")
     lines.append(f"json:   {args.json}")
     lines.append(f"junit:  {junit.write(doc, args.junit_xml)}")
     try:

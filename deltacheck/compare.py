@@ -52,7 +52,7 @@ class QuantityResult:
                                "rel": _num(self.max_rel), "norm": _num(self.norm_rel),
                                "judged": self.judged, "not_judged": self.not_judged,
                                "unresolved": self.unresolved}
-        if self.worst is not None:
+        if self.worst is not None and self.verdict != PASS:  # passing ones stay compact
             out["worst"] = list(self.worst)
             out["impl_value"] = _num(self.impl_value)
             out["oracle_value"] = _num(self.oracle_value)

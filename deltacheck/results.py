@@ -97,10 +97,15 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dic
                      for q in c["oracles"][o]["quantities"]) for o in oracle_names}
     not_judged = {o: sum(c["oracles"][o]["not_judged"] for c in cases if o in c["oracles"])
                   for o in oracle_names}
+    unresolved = {o: sum(q.get("unresolved", 0) for c in cases if o in c["oracles"]
+                         for q in c["oracles"][o]["quantities"]) for o in oracle_names}
+    # The first disagreement to name is the shrunk one: it is the easiest to read.
+    first = next((c for c in failed if c["phase"] == "minimal"), failed[0] if failed else None)
     verdict = FAIL if failed else (PASS if cases else NOT_JUDGED)
     return {"verdict": verdict, "cases": len(cases), "failed_cases": len(failed),
-            "first_disagreement": failed[0]["message"] if failed else None,
-            "by_loss_oracle": rows, "judged_entries": judged, "not_judged_entries": not_judged}
+            "first_disagreement": first["message"] if first else None,
+            "by_loss_oracle": rows, "judged_entries": judged, "not_judged_entries": not_judged,
+            "unresolved_entries": unresolved}
 
 
 def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],

@@ -3,7 +3,7 @@
 ``architectures()`` draws widths, hidden activations and a loss; ``cases()`` adds weights,
 biases, inputs and targets. Values are well-conditioned: weights are scaled by 1/√fan-in so
 pre-activations stay O(1) at any depth, and targets are valid for their loss (bce in [0, 1],
-ce rows on the simplex). Everything shrinks toward a one-layer network with small values.
+ce rows on the simplex). The architecture shrinks toward one layer, one unit and one sample.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
@@ -65,13 +64,19 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
     @st.composite
     def draw(draw: Any) -> Architecture:
         loss = draw(st.sampled_from(loss_names))
-        L = draw(st.integers(min_layers, max_layers))
-        widths = [draw(st.integers(min_width, max_width)) for _ in range(L + 1)]
+        # Each hidden layer is one (width, activation) block, so that the shrinker can delete
+        # a whole layer by deleting one block of the draw.
+        n_in = draw(st.integers(min_width, max_width))
+        hidden_layers = draw(st.lists(
+            st.tuples(st.integers(min_width, max_width), st.sampled_from(acts)),
+            min_size=min_layers - 1, max_size=max_layers - 1))
+        n_out = draw(st.integers(min_width, max_width))
         if loss == "ce" and max_width >= 2:  # softmax over one class is constant: E ≡ 0
-            widths[-1] = max(widths[-1], 2)
-        hidden = tuple(draw(st.sampled_from(acts)) for _ in range(L - 1))
+            n_out = max(n_out, 2)
+        widths = [n_in, *(n for n, _ in hidden_layers), n_out]
+        hidden = tuple(act for _, act in hidden_layers)
         event(f"loss={loss}")
-        event(f"layers={L}")
+        event(f"layers={len(widths) - 1}")
         return Architecture(widths=tuple(widths), activations=hidden, loss=loss)
 
     return draw()
@@ -86,17 +91,11 @@ def event(label: str) -> None:
         hypothesis_event(label)
 
 
-def _values(shape: tuple[int, ...], bound: float, dtype: str, *,
-            least: float = 0.0) -> st.SearchStrategy[np.ndarray]:
-    """Arrays with entries of magnitude in [least, bound], either sign; shrinking goes to least."""
-    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-
-    def scale(v: np.ndarray) -> np.ndarray:
-        sign = np.where(v < 0, -1.0, 1.0)
-        return (sign * (least + (bound - least) * np.abs(v))).astype(dtype)
-
-    # fill=nothing draws every entry: a constant fill would make symmetric, degenerate networks.
-    return hnp.arrays(np.float64, shape, elements=unit, fill=st.nothing()).map(scale)
+def _values(rng: np.random.Generator, shape: tuple[int, ...], bound: float, dtype: str, *,
+            least: float = 0.0) -> np.ndarray:
+    """Entries of magnitude uniform in [least, bound], either sign."""
+    magnitude = rng.uniform(least, bound, size=shape)
+    return (np.where(rng.random(shape) < 0.5, -1.0, 1.0) * magnitude).astype(dtype)
 
 
 def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = None, *,
@@ -118,26 +117,24 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         arch = draw(arch_strategy)
         n = arch.widths
         N = draw(st.integers(min_batch, max_batch))
+        # The numbers come from one drawn seed, not one draw each: then the shrinker can delete
+        # a layer or a sample without misaligning every value drawn after it, and so reaches
+        # a minimal network.
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         # Weights of magnitude 0.1–1 scaled by √(3/fan-in): a[l] stays O(1) at any depth, and
         # no weight or bias is exactly 0, which would make whole layers dead or degenerate.
-        weights = [draw(_values((n[l + 1], n[l]), np.sqrt(3.0 / n[l]), dtype,
-                                least=0.1 * np.sqrt(3.0 / n[l]))) for l in range(len(n) - 1)]
-        biases = [draw(_values((n[l + 1],), 0.5, dtype, least=0.05)) for l in range(len(n) - 1)]
-        x = draw(_values((N, n[0]), 2.0, dtype))
+        weights = [_values(rng, (n[l + 1], n[l]), np.sqrt(3.0 / n[l]), dtype,
+                           least=0.1 * np.sqrt(3.0 / n[l])) for l in range(len(n) - 1)]
+        biases = [_values(rng, (n[l + 1],), 0.5, dtype, least=0.05) for l in range(len(n) - 1)]
+        x = _values(rng, (N, n[0]), 2.0, dtype)
         if arch.loss == "mse":
-            t = draw(_values((N, n[-1]), 2.0, dtype))
+            t = _values(rng, (N, n[-1]), 2.0, dtype)
         elif arch.loss == "bce":
-            t = np.abs(draw(_values((N, n[-1]), 1.0, dtype)))
+            t = rng.uniform(0.0, 1.0, size=(N, n[-1])).astype(dtype)
         else:
-            t = _simplex(np.abs(draw(_values((N, n[-1]), 1.0, dtype))))
+            t = rng.dirichlet(np.ones(n[-1]), size=N).astype(dtype)
+            t = (t / t.sum(axis=1, keepdims=True)).astype(dtype)
         return Case(widths=n, activations=arch.activations, loss=arch.loss, dtype=dtype,
                     weights=tuple(weights), biases=tuple(biases), x=x, t=t)
 
     return draw()
-
-
-def _simplex(raw: np.ndarray) -> np.ndarray:
-    """Rows normalised to sum to 1; an all-zero row becomes one-hot on its first class."""
-    raw = raw.copy()
-    raw[raw.sum(axis=1) == 0, 0] = 1
-    return (raw / raw.sum(axis=1, keepdims=True)).astype(raw.dtype)
