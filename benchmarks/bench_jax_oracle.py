@@ -111,7 +111,8 @@ _IDENTITY = next(i for i, act in enumerate(BUILTINS) if act.name == "identity")
 
 
 def padded_numpy(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-                activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
+                 activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray
+                 ) -> Gradients:
     """The project's padded computation with numpy in and out: no eager jax op per shape."""
     W64, b64 = as_float64(weights), as_float64(biases)
     x64, t64 = as_float64([x, t])
@@ -120,8 +121,7 @@ def padded_numpy(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     if loss not in _HOST_VG:  # its own jit, so that it pays its own compilations
         _HOST_VG[loss] = jax_oracle._value_and_grad(loss, BUILTINS)
     with jax.enable_x64(True):
-        (E, (a_all, z_all)), (gW, gb, gp) = jax.device_get(
-            _HOST_VG[loss](*padded))
+        (E, (a_all, z_all)), (gW, gb, gp) = jax.device_get(_HOST_VG[loss](*padded))
     L, N, D = len(W64), len(x64), padded[0].shape[0]
     rows, cols = [w.shape[0] for w in W64], [w.shape[1] for w in W64]
     at = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack

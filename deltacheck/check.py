@@ -95,7 +95,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseR
     args = case.arguments()
     try:
         raw = impl(*args)
-    except Exception as exc:  # a misbehaving implementation gets a verdict, never a crash
+    except (Exception, SystemExit) as exc:  # a misbehaving implementation gets a verdict
         result.impl_problem = f"raised {type(exc).__name__}: {exc}"
         result.impl_traceback = traceback.format_exc(limit=-8)
         raw = None

@@ -102,6 +102,19 @@ def _replay_case(arg: str) -> Case:
         raise DeltacheckError(f"--replay {arg!r}: {exc}") from None
 
 
+def _check_writable(option: str, path: Path) -> None:
+    # Checked before the run, so that no result is computed only to be lost at the end.
+    if path.is_dir():
+        raise DeltacheckError(f"{option} {str(path)!r} is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise DeltacheckError(f"{option} {str(path)!r} cannot be written ({exc.strerror}); "
+                              f"give a writable path") from None
+
+
 def _write_outputs(doc: dict, args: argparse.Namespace) -> list[str]:
     lines = []
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -126,22 +139,23 @@ def _run(args: argparse.Namespace) -> int:
             others = ",".join(o for o in args.oracles if o != name) or "fd"
             raise DeltacheckError(f"--oracles: {reason}; or leave it out with --oracles {others}")
     user_acts = [load_activation(spec) for spec in args.activation]
-    for target_path in (args.report, args.json, args.junit_xml):
-        if target_path.exists() and target_path.is_dir():
-            raise DeltacheckError(f"output path {str(target_path)!r} is a folder; give a file")
+    for option, path in (("--report", args.report), ("--json", args.json),
+                         ("--junit-xml", args.junit_xml)):
+        _check_writable(option, path)
     names = [act.name for act in user_acts]
     for name in names:
         if name in registry.BUILTIN_NAMES or names.count(name) > 1:
             raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
                                   f"twice); give the activation another name")
     with registry.registered(user_acts):
+        replay = _replay_case(args.replay) if args.replay else None
         config = campaign.Config(
             impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
-            seed=args.seed, losses=args.losses, activations=args.activations,
-            oracles=args.oracles, dtype=args.dtype, max_layers=args.max_layers,
+            seed=args.seed, losses=[replay.loss] if replay else args.losses,
+            activations=args.activations, oracles=args.oracles,
+            dtype=replay.dtype if replay else args.dtype, max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
-            user_activations=args.activation,
-            replay=_replay_case(args.replay) if args.replay else None,
+            user_activations=args.activation, replay=replay,
             failures_dir=str(args.report.parent / "failures"))
         progress = console.Progress()
         outcome = campaign.run(config, progress)

@@ -118,7 +118,7 @@ def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
         return None, problems
     try:
         loss = float(np.asarray(raw["loss"], dtype=np.float64).reshape(()))
-    except (TypeError, ValueError):
+    except Exception:  # whatever the object, a bad value is a verdict, not a crash
         problems.append(f"loss={raw['loss']!r:.60}, but should be one float")
         loss = float("nan")
     shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
@@ -139,7 +139,7 @@ def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
         for l, (arr, shape) in enumerate(zip(got, shapes[key], strict=True)):
             try:
                 arr = np.asarray(arr, dtype=np.float64)
-            except (TypeError, ValueError):
+            except Exception:
                 problems.append(f"{key}[{l}] is not an array of numbers")
                 continue
             if arr.shape != tuple(shape):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck import tolerances
+from deltacheck.case import LOSSES
 from deltacheck.check import CaseResult
 from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, _num, verdict_of
 from oracles.base import QUANTITIES, Gradients
@@ -29,8 +30,8 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def environment(dtype: str) -> dict[str, Any]:
-    """Versions of everything that computes, and the x64 state the jax oracle runs under."""
+def environment(dtype: str, seed: int | None = None, profile: str | None = None) -> dict[str, Any]:
+    """Versions of everything that computes, the x64 state, and the run's dtype, seed, profile."""
     x64 = None
     if "jax" in sys.modules:
         import jax
@@ -40,7 +41,8 @@ def environment(dtype: str) -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.platform(),
             "deltacheck": _version("deltacheck"), "numpy": np.__version__,
             "torch": _version("torch"), "jax": _version("jax"), "jaxlib": _version("jaxlib"),
-            "hypothesis": _version("hypothesis"), "jax_x64": x64, "dtype": dtype}
+            "hypothesis": _version("hypothesis"), "jax_x64": x64, "dtype": dtype,
+            "seed": seed, "profile": profile}
 
 
 def values_json(g: Gradients | None) -> dict[str, Any] | None:
@@ -84,7 +86,8 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
 def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dict[str, Any]:
     """Loss × oracle table, verdict, first disagreement and not-judged counts."""
     rows = []
-    for loss in sorted({c["arch"]["loss"] for c in cases}):
+    present = {c["arch"]["loss"] for c in cases}
+    for loss in [name for name in LOSSES if name in present]:
         for oracle in oracle_names:
             recs = [c["oracles"][oracle] for c in cases
                     if c["arch"]["loss"] == loss and oracle in c["oracles"]]
@@ -112,7 +115,8 @@ def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],
              failures: Sequence[dict[str, Any]], oracle_names: Sequence[str],
              dtype: str) -> dict[str, Any]:
     """The whole results document."""
-    return {"schema": SCHEMA, "environment": environment(dtype), "run": run,
+    return {"schema": SCHEMA,
+            "environment": environment(dtype, run.get("seed"), run.get("profile")), "run": run,
             "tolerances": tolerances.as_dicts(),
             "summary": summary(cases, oracle_names), "failures": list(failures),
             "cases": list(cases)}

@@ -28,10 +28,12 @@ def get(name: str) -> ModuleType:
 def unavailable_reason(name: str) -> str | None:
     """Why oracle ``name`` cannot run here (its framework is missing), or None if it can."""
     for module in _FRAMEWORKS[name]:
-        if importlib.util.find_spec(module) is None:
+        try:  # importing, not just finding: a broken install must be caught here too
+            importlib.import_module(module)
+        except ImportError as exc:
             hint = {"torch": "pip install torch==2.13.0 array-api-compat",
                     "jax": "pip install jax"}[name]
-            return f"the {name} oracle needs {module}: {hint}"
+            return f"the {name} oracle needs {module} ({exc}): {hint}"
     return None
 
 

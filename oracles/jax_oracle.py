@@ -139,7 +139,7 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
     """Loss, δ, ∂W and ∂b by jax.grad in float64."""
-    jax, jnp = _jax()
+    jax, _ = _jax()
     from reference_impl.activations import BUILTINS
     from reference_impl.activations import get as builtin
 
@@ -156,18 +156,19 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     identity = next(i for i, act in enumerate(branches) if act is builtin("identity"))
     padded = _pad(W64, b64, x64, t64, act_index, identity=identity)
     with jax.enable_x64(True):
-        (E, (a_all, z_all)), (gW, gb, gp) = _compiled(loss, tuple(branches))(
-            *(jnp.asarray(v) for v in padded))
-        L, N = len(W64), len(x64)
-        D = padded[0].shape[0]
-        rows = [w.shape[0] for w in W64]
-        cols = [w.shape[1] for w in W64]
-        layer = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack
-        grad_W = [np.asarray(gW[k][:rows[l], :cols[l]]) for l, k in enumerate(layer)]
-        grad_b = [np.asarray(gb[k][:rows[l]]) for l, k in enumerate(layer)]
-        deltas = [np.asarray(gp[k][:N, :rows[l]]) for l, k in enumerate(layer)]
-        a_real = [np.asarray(a_all[k][:N, :rows[l]]) for l, k in enumerate(layer)]
-        z_real = [np.asarray(z_all[k][:N, :cols[l]]) for l, k in enumerate(layer)]
-        check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
+        out = _compiled(loss, tuple(branches))(*padded)
+        # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
+        # compile a small kernel for every new shape, which is what the padding avoids.
+        (E, (a_all, z_all)), (gW, gb, gp) = jax.device_get(out)
+    L, N, D = len(W64), len(x64), padded[0].shape[0]
+    rows = [w.shape[0] for w in W64]
+    cols = [w.shape[1] for w in W64]
+    layer = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack
+    grad_W = [np.array(gW[k][:rows[l], :cols[l]]) for l, k in enumerate(layer)]
+    grad_b = [np.array(gb[k][:rows[l]]) for l, k in enumerate(layer)]
+    deltas = [np.array(gp[k][:N, :rows[l]]) for l, k in enumerate(layer)]
+    a_real = [np.array(a_all[k][:N, :rows[l]]) for l, k in enumerate(layer)]
+    z_real = [np.array(z_all[k][:N, :cols[l]]) for l, k in enumerate(layer)]
+    check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
     return Gradients(loss=float(E), deltas=deltas, grad_weights=grad_W, grad_biases=grad_b,
                      unjudged=kink_taint(W64, a_real, z_real, activations))

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 PALETTE = ("#d9480f", "#1c7ed6", "#7048e8", "#0b7285", "#a61e4d", "#5c940d")
 OK, NEAR, BAD, MUTED, INK, GRID = "#2f9e44", "#f59f00", "#e03131", "#adb5bd", "#343a40", "#e9ecef"
+CHAR_W = 5.2  # rough width of one character of 9px text, to keep labels inside the plot
 
 
 def colour(i: int) -> str:
@@ -106,7 +107,8 @@ def log_chart(series: Sequence[Series], hlines: Sequence[tuple[float, str, str]]
         body.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
                     f'stroke="{c}" stroke-width="1.5" stroke-dasharray="6 4"/>')
         for i, line in enumerate(label.split("\n")):
-            body.append(_text(w - right + 4, y + 3 + 10 * i, line, anchor="start", size=9, fill=c))
+            # clear of the last points' dots, which sit on the chart's right edge
+            body.append(_text(w - right + 7, y + 3 + 10 * i, line, anchor="start", size=9, fill=c))
     for s in series:
         pts = sorted(s.points)
         if len(pts) > 1:
@@ -145,13 +147,16 @@ def histogram(counts: Sequence[int], labels: Sequence[str], fills: Sequence[str]
                         f'</title></rect>')
             if len(str(c)) * 4.8 <= bw:  # a count wider than its bar would overprint its neighbours
                 body.append(_text(x + bw / 2, base - bh - 3, str(c), size=8))
-        if i % every == 0 or i == n - 1:
+        # the last bin (∞ or the top decade) is always named, so its left neighbour may not be
+        if i == n - 1 or (i % every == 0 and n - 1 - i >= min(2, every)):
             body.append(_text(x + bw / 2, base + 12, lab, size=9))
     if tol_at is not None:
         x = left + tol_at * bw
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 8}" y2="{base}" stroke="{BAD}" '
                     f'stroke-width="1.5" stroke-dasharray="6 4"/>')
-        body.append(_text(x + 3, top - 10, tol_label, anchor="start", size=9, fill=BAD))
+        fits = x + 3 + CHAR_W * len(tol_label) <= w  # else it would run off the plot's edge
+        body.append(_text(x + 3 if fits else x - 3, top - 10, tol_label,
+                          anchor="start" if fits else "end", size=9, fill=BAD))
     body.append(_text(left + (w - left - right) / 2, h - 4, "judged error (log10 bins)", size=10))
     return _svg(w, h, body, title)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reports import common, failures
 from reports import html as report
 
 FIXTURE = Path(__file__).parent / "data" / "results_fixture.json"
@@ -25,16 +26,19 @@ EVIL = "<script>alert(1)</script>"
 
 
 class Page(HTMLParser):
-    """Every tag with its attributes, the h2 texts, all text, and any mis-nested end tag."""
+    """Every tag with its attributes, the h2 and summary texts, all text, and any mis-nested
+    end tag."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.h2: list[str] = []
+        self.summaries: list[str] = []
         self.text: list[str] = []
         self.errors: list[str] = []
         self._open: list[str] = []
         self._h2: list[str] | None = None
+        self._summary: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
@@ -42,6 +46,8 @@ class Page(HTMLParser):
             self._open.append(tag)
         if tag == "h2":
             self._h2 = []
+        if tag == "summary":
+            self._summary = []
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
@@ -54,15 +60,25 @@ class Page(HTMLParser):
         if tag == "h2" and self._h2 is not None:
             self.h2.append("".join(self._h2).strip())
             self._h2 = None
+        if tag == "summary" and self._summary is not None:
+            self.summaries.append(" ".join("".join(self._summary).split()))
+            self._summary = None
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
         if self._h2 is not None:
             self._h2.append(data)
+        if self._summary is not None:
+            self._summary.append(data)
 
     def classes(self, tag: str) -> list[str]:
         """The class attribute of every ``tag`` element."""
         return [a.get("class") or "" for t, a in self.tags if t == tag]
+
+    def failures(self) -> list[dict[str, str | None]]:
+        """The attributes of every failure's ``<details>``, in page order."""
+        return [a for t, a in self.tags
+                if t == "details" and "failure" in (a.get("class") or "").split()]
 
 
 def parse(html: str) -> Page:
@@ -128,9 +144,9 @@ def test_failures_show_message_repro_and_the_minimal_network(
     for f in results["failures"]:
         assert f["message"] in text
         assert f["repro"] in text
-    articles = [c for c in page.classes("article") if "failure" in c.split()]
-    assert len(articles) == len(results["failures"])
-    assert "minimal" in articles[0].split()  # the shrunk network comes first
+    shown = [(a.get("class") or "").split() for a in page.failures()]
+    assert len(shown) == len(results["failures"])
+    assert "minimal" in shown[0]  # the shrunk network comes first
     assert "minimal failing network" in text
     assert page.classes("pre").count("repro") == len(results["failures"])
 
@@ -182,7 +198,7 @@ def test_a_passing_run_says_all_agree(results: dict[str, Any]) -> None:
     assert "All oracles agree" in text
     assert "Disagreement found" not in text
     assert "No failures" in text
-    assert not [c for c in page.classes("article") if "failure" in c.split()]
+    assert not page.failures()
     assert "repro" not in page.classes("pre")
     assert page.h2 == HEADINGS
 
@@ -205,15 +221,15 @@ def test_non_finite_numbers_render_and_never_look_passing(results: dict[str, Any
     html = report.render(r)
     parse(html)
     assert 'class="cell bad"' in html
-    assert report.grade("nan", 1e-12, "pass") == "bad"
-    assert report.grade("inf", 1e-12) == "bad"
-    assert report.grade(1e-13, "nan") == "bad"
-    assert report.grade(0.0, 1e-12, "pass") == "ok"
-    assert report.grade(5e-13, 1e-12, "pass") == "near"
-    assert report.grade(0.0, 1e-12, "not judged") == "nj"
-    assert math.isinf(report.num("-inf")) and math.isnan(report.num(None))
-    assert [report.fmt_err(v) for v in ("nan", "inf", 0.0, 4.6e-4, 1e-12)] == \
-        ["nan", "inf", "0", "4.6e-4", "1e-12"]
+    assert common.grade("nan", 1e-12, "pass") == "bad"
+    assert common.grade("inf", 1e-12) == "bad"
+    assert common.grade(1e-13, "nan") == "bad"
+    assert common.grade(0.0, 1e-12, "pass") == "ok"
+    assert common.grade(5e-13, 1e-12, "pass") == "near"
+    assert common.grade(0.0, 1e-12, "not judged") == "nj"
+    assert math.isinf(common.num("-inf")) and math.isnan(common.num(None))
+    assert [common.fmt_err(v) for v in ("nan", "inf", 0.0, 4.6e-4, 1e-12, 0.2213, 2.6, 33.4)] \
+        == ["nan", "inf", "0", "4.6e-4", "1e-12", "0.22", "2.6", "33"]
 
 
 def test_unknown_run_keys_are_shown(results: dict[str, Any]) -> None:
@@ -225,13 +241,12 @@ def test_unknown_run_keys_are_shown(results: dict[str, Any]) -> None:
 def test_many_failures_are_capped_and_listed(results: dict[str, Any]) -> None:
     base = results["failures"]
     results["failures"] = [dict(copy.deepcopy(base[i % len(base)]), id=1000 + i, minimal=i == 0)
-                           for i in range(report.MAX_FULL_FAILURES + 7)]
+                           for i in range(failures.MAX_FULL_FAILURES + 7)]
     html = report.render(results)
     page = parse(html)
-    shown = [c for c in page.classes("article") if "failure" in c.split()]
-    assert len(shown) == report.MAX_FULL_FAILURES
+    assert len(page.failures()) == failures.MAX_FULL_FAILURES
     assert "7 more failures" in "".join(page.text)
-    assert f">{1000 + report.MAX_FULL_FAILURES + 6}<" in html  # the last one, listed
+    assert f">{1000 + failures.MAX_FULL_FAILURES + 6}<" in html  # the last one, listed
 
 
 def test_a_large_quantity_is_shown_around_its_worst_entry(results: dict[str, Any]) -> None:
@@ -252,6 +267,88 @@ def test_a_large_quantity_is_shown_around_its_worst_entry(results: dict[str, Any
     parse(html)
     assert '<td class="worst bad">7.5</td>' in html
     assert "showing rows 11–18 of 20, columns 4–11 of 12; 1 more entry beyond tolerance" in html
+
+
+def test_failures_past_the_first_few_are_folded_to_their_message(
+        results: dict[str, Any]) -> None:
+    base = results["failures"]
+    minimal = {0, 5}
+    results["failures"] = [dict(copy.deepcopy(base[i % len(base)]), id=2000 + i,
+                                minimal=i in minimal, message=f"δ[0][0, {i}] = {i}, but …")
+                           for i in range(10)]
+    page = parse(report.render(results))
+    shown = page.failures()
+    order = [0, 5, 1, 2, 3, 4, 6, 7, 8, 9]  # minimal first, otherwise as given
+    assert [a["id"] for a in shown] == [f"failure-{k + 1}" for k in range(10)]
+    is_open = ["open" in a for a in shown]
+    assert is_open == [k < failures.OPEN_FAILURES or i in minimal for k, i in enumerate(order)]
+    assert is_open.count(False) == 10 - failures.OPEN_FAILURES
+    summaries = [t for t in page.summaries if t.startswith("Case ")]
+    for i, summary in zip(order, summaries, strict=True):
+        assert summary.startswith(f"Case {2000 + i}")
+        assert f"δ[0][0, {i}] = {i}, but …" in summary  # the message, readable while folded
+    late_minimal = next(k for k, i in enumerate(order) if i == 5)
+    assert late_minimal >= 1 and is_open[late_minimal]
+
+
+def test_the_verdict_names_the_minimal_failure_as_is(results: dict[str, Any]) -> None:
+    first = results["summary"]["first_disagreement"]
+    html = report.render(results)
+    page = parse(html)
+    text = "".join(page.text)
+    assert first in text
+    assert "First disagreement · minimal failing network" in text
+    minimal = next(f for f in results["failures"] if f["minimal"])
+    assert minimal["message"] == first
+    assert re.search(r'<a href="#failure-1">case ' + str(minimal["id"]) + r"\b", html)
+
+
+def test_every_link_points_at_an_element_of_the_page(results: dict[str, Any]) -> None:
+    page = parse(report.render(results))
+    ids = {a["id"] for _, a in page.tags if a.get("id")}
+    hrefs = {a["href"] for _, a in page.tags if a.get("href")}
+    assert {h.removeprefix("#") for h in hrefs} <= ids
+
+
+def with_unresolved(results: dict[str, Any], n: int) -> dict[str, Any]:
+    """The fixture as a newer run writes it: fd judged some entries only to its error bar."""
+    results["summary"]["unresolved_entries"] = {"torch": 0, "jax": 0, "fd": n}
+    f = results["failures"][1]  # ∂W[0] fails for every oracle
+    for q in f["oracles"]["fd"]["quantities"]:
+        q["unresolved"] = 3 if (q["q"], q["layer"]) == ("grad_weights", 0) else 0
+    return results
+
+
+def test_entries_judged_only_to_the_error_bar_are_counted(results: dict[str, Any]) -> None:
+    html = report.render(with_unresolved(results, 93))
+    text = " ".join("".join(parse(html).text).split())
+    assert "judged only to the oracle's error bar" in text  # the not-judged column, explained
+    assert "a gross error there still fails" in text
+    assert re.findall(r'<td class="n unresolved( dim)?">(\d+)', html) == \
+        [(" dim", "0"), (" dim", "0"), ("", "93")]
+    assert "93 (10.0%)" in text  # of fd's 931 judged entries
+    assert '<span class="v">93</span><span class="k">judged only to fd&#39;s error bar' in html
+    assert "In this run 93 judged entries were judged only to this error bar." in text
+    assert "3 entries judged only to its error bar" in text  # the failing ∂W[0] of fd
+
+
+def test_files_without_error_bar_counts_show_zeros(results: dict[str, Any]) -> None:
+    assert "unresolved_entries" not in results["summary"]
+    html = report.render(results)
+    text = " ".join("".join(parse(html).text).split())
+    assert "judged only to the oracle's error bar" in text
+    assert "judged only to fd's error bar" not in text  # no card for nothing
+    assert "In this run" not in text
+    assert re.findall(r'<td class="n unresolved( dim)?">(\d+)', html) == [(" dim", "0")] * 3
+
+
+def test_error_bar_counts_fall_back_to_the_cases(results: dict[str, Any]) -> None:
+    for c in results["cases"][:4]:
+        c["oracles"]["fd"]["quantities"][0]["unresolved"] = 2
+    html = report.render(results)
+    parse(html)
+    assert '<span class="v">8</span><span class="k">judged only to fd&#39;s error bar' in html
+    assert '<td class="n unresolved">8' in html
 
 
 def synthetic(results: dict[str, Any], n: int) -> dict[str, Any]:

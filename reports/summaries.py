@@ -1,0 +1,143 @@
+"""Tables over all cases: the verdict, the worst-error matrix, not-judged and passing counts."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from reports.common import (
+    ERROR,
+    FAIL,
+    NO_HIDDEN,
+    NOT_JUDGED,
+    PASS,
+    arch,
+    count,
+    fmt_err,
+    grade,
+    num,
+    rank,
+    unresolved,
+    verdict_class,
+)
+from reports.failures import anchor_of
+
+
+def unresolved_by_oracle(summary: Mapping[str, Any], cases: list[dict],
+                         oracles: list[str]) -> dict[str, int]:
+    """Entries judged only to each oracle's error bar; zeros for files that predate them."""
+    given = summary.get("unresolved_entries")
+    if isinstance(given, Mapping):
+        return {o: count(given.get(o, 0)) for o in oracles}
+    return {o: sum(unresolved((c.get("oracles") or {}).get(o, {}).get("quantities") or [])
+                   for c in cases) for o in oracles}
+
+
+def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
+            oracles: list[str], shown: list[dict[str, Any]]) -> dict[str, Any]:
+    """Headline, one-line detail, the first disagreement and the summary cards."""
+    failing = [c for c in cases if c.get("verdict") in (FAIL, ERROR)]
+    n_failed = max(count(summary.get("failed_cases", 0)), len(failing))
+    v = summary.get("verdict", FAIL if failing else (PASS if cases else NOT_JUDGED))
+    # A report must never say "all agree" beside a listed failure, whatever the summary says.
+    if v == PASS and (failures or failing or n_failed):
+        v = FAIL
+    n = summary.get("cases", len(cases))
+    judged = summary.get("judged_entries") or {}
+    skipped = summary.get("not_judged_entries") or {}
+    coarse = unresolved_by_oracle(summary, cases, oracles)
+    headline, detail = {
+        PASS: ("All oracles agree",
+               f"All {n} cases agree with {', '.join(oracles) or 'every oracle'} "
+               "within tolerance."),
+        FAIL: ("Disagreement found",
+               f"{n_failed} of {n} cases disagree with at least one oracle."),
+    }.get(v, ("Nothing judged", "No entry of any case could be judged."))
+    stats = [("cases", n, ""), ("failing", n_failed, ""), ("oracles", len(oracles), ""),
+             ("judged entries", sum(count(x) for x in judged.values()), ""),
+             ("not judged", sum(count(x) for x in skipped.values()), "")]
+    if any(coarse.values()):
+        names = " and ".join(f"{o}'s" for o, k in coarse.items() if k)
+        stats.append((f"judged only to {names} error bar", sum(coarse.values()),
+                      "still judged, but the oracle's own error bar was wider than the "
+                      "tolerance; see Not judged"))
+    first = summary.get("first_disagreement")
+    return {"verdict": v, "cls": {PASS: "ok", FAIL: "bad"}.get(v, "nj"),
+            "headline": headline, "detail": detail, "stats": stats,
+            "first": first, "first_case": anchor_of(first, shown)}
+
+
+def matrix(cases: list[dict], losses: list[str], acts: list[str],
+           oracles: list[str]) -> list[dict[str, Any]]:
+    """Loss × activation × oracle: the worst err of the cases in each cell."""
+    cells: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for c in cases:
+        a = arch(c)
+        for o, r in (c.get("oracles") or {}).items():
+            for act in set(a["activations"]) or {NO_HIDDEN}:
+                cells[(a["loss"], act, o)].append(r)
+    rows = []
+    for loss in losses:
+        for i, o in enumerate(oracles):
+            row = [_matrix_cell(cells.get((loss, act, o), []), f"{loss} · {act} · {o}")
+                   for act in acts]
+            rows.append({"loss": loss, "oracle": o, "first": i == 0, "span": len(oracles),
+                         "cells": row})
+    return rows
+
+
+def _matrix_cell(recs: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    if not recs:
+        return {"text": "", "n": 0, "cls": "none", "tip": f"{where}: no cases"}
+    worst = max(recs, key=lambda r: rank(num(r.get("err"))))
+    verdicts = {r.get("verdict") for r in recs}
+    v = FAIL if verdicts & {FAIL, ERROR} else NOT_JUDGED if verdicts == {NOT_JUDGED} else None
+    failing = sum(r.get("verdict") in (FAIL, ERROR) for r in recs)
+    return {"text": fmt_err(worst.get("err")), "n": len(recs),
+            "cls": grade(worst.get("err"), worst.get("rtol"), v),
+            "tip": f"{where}: worst err {fmt_err(worst.get('err'))} "
+                   f"(rtol {fmt_err(worst.get('rtol'))}); {len(recs)} cases, {failing} failing"}
+
+
+def _share(part: int, whole: int) -> tuple[str, str]:
+    s = part / whole if whole else 0.0
+    return f"{s:.1%}", f"{100 * s:.1f}"
+
+
+def not_judged(summary: Mapping[str, Any], cases: list[dict], oracles: list[str],
+               acts: list[str]) -> dict[str, Any]:
+    """Per oracle: judged, judged only to its error bar, not judged; per activation too."""
+    judged, skipped = summary.get("judged_entries") or {}, summary.get("not_judged_entries") or {}
+    coarse = unresolved_by_oracle(summary, cases, oracles)
+    per_act: dict[str, Counter[str]] = defaultdict(Counter)
+    n_cases: Counter[str] = Counter()
+    for c in cases:
+        for act in set(arch(c)["activations"]) or {NO_HIDDEN}:
+            n_cases[act] += 1
+            for o, r in (c.get("oracles") or {}).items():
+                per_act[act][o] += count(r.get("not_judged"))
+    rows = []
+    for o in oracles:
+        j, s, u = count(judged.get(o, 0)), count(skipped.get(o, 0)), coarse[o]
+        share, bar = _share(s, j + s)
+        rows.append({"oracle": o, "judged": j, "not_judged": s, "share": share, "bar": bar,
+                     "unresolved": u, "unresolved_share": _share(u, j)[0]})
+    return {"rows": rows, "any_unresolved": any(coarse.values()),
+            "acts": [{"act": a, "cases": n_cases[a], "counts": [per_act[a][o] for o in oracles]}
+                     for a in acts if n_cases[a]]}
+
+
+def passing(cases: list[dict], losses: list[str], summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Counts of passing cases by loss and number of hidden layers, and the per-loss table."""
+    depths = sorted({len(arch(c)["activations"]) for c in cases})
+    tally: Counter[tuple[str, int, bool]] = Counter(
+        (arch(c)["loss"], len(arch(c)["activations"]), c.get("verdict") == PASS) for c in cases)
+    grid = [{"loss": loss, "cells": [(tally[(loss, d, True)],
+                                      tally[(loss, d, True)] + tally[(loss, d, False)])
+                                     for d in depths]} for loss in losses]
+    by_loss = [dict(r, cls=verdict_class(r.get("verdict"), r.get("worst_err")))
+               for r in summary.get("by_loss_oracle") or []]
+    return {"depths": depths, "grid": grid, "by_loss": by_loss,
+            "phases": Counter(str(c.get("phase")) for c in cases).most_common(),
+            "passed": sum(c.get("verdict") == PASS for c in cases), "total": len(cases)}

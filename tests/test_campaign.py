@@ -1,0 +1,74 @@
+"""The campaign keeps every result, shrinks failures and runs with only the oracles it has."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import reference_impl
+from deltacheck import campaign, console
+from tests.impls import planted
+
+
+def test_every_budgeted_case_is_kept_around_the_shrink():
+    config = campaign.Config(impl=planted.tanh_derivative_of_a, impl_spec="planted", seed=4,
+                             examples=40, losses=["bce"], activations=["tanh", "sigmoid"],
+                             failures_dir="/tmp/deltacheck-test-failures")
+    outcome = campaign.run(config)
+    phases = [c["phase"] for c in outcome.document["cases"]]
+    assert outcome.exit_code == 1
+    assert phases.count("minimal") == 1
+    assert phases.count("generate") + phases.count("continue") == 40
+    assert outcome.document["run"]["shrink_steps"] > 0
+    (minimal,) = outcome.minimal
+    assert minimal.case.widths == (1, 1, 1) and minimal.case.batch == 1
+
+
+def test_ci_profile_is_deterministic():
+    def archs():
+        config = campaign.Config(impl=reference_impl.backprop, impl_spec="ref", profile="ci",
+                                 examples=12, oracles=["fd"])
+        return [c["arch"] for c in campaign.run(config).document["cases"]]
+    assert archs() == archs()
+
+
+def test_quiet_line_oriented_progress_off_a_terminal():
+    stream = io.StringIO()
+    progress = console.Progress(stream)
+    for done in range(1, 4):
+        progress("mse", done, 3, 0)
+    progress("bce", 1, 3, 1)
+    assert stream.getvalue() == "checking mse: 3 cases\nchecking bce: 3 cases\n"
+
+
+def test_target_score_is_finite_for_every_error():
+    assert campaign._log10_err(float("inf"), 1e-12) == 50.0
+    assert campaign._log10_err(0.0, 1e-12) == -30.0
+    assert campaign._log10_err(1e-13, 1e-12) == -1.0
+
+
+def test_fd_alone_runs_without_torch_or_jax(tmp_path):
+    blocker = tmp_path / "block" / "sitecustomize.py"
+    blocker.parent.mkdir()
+    blocker.write_text(textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "jax", "jaxlib", "array_api_compat"):
+                    raise ImportError(f"{name} is blocked for this test")
+        sys.meta_path.insert(0, Block())
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(blocker.parent), str(Path(__file__).parents[1])])}
+    run = [sys.executable, "-m", "deltacheck", "run", "--examples", "9", "--report",
+           str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json"), "--junit-xml",
+           str(tmp_path / "j.xml")]
+    ok = subprocess.run([*run, "--oracles", "fd"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip().endswith("all agree: 9 cases, oracles fd")
+    refused = subprocess.run([*run, "--oracles", "torch,fd"], capture_output=True, text=True,
+                             env=env)
+    assert refused.returncode == 2
+    assert "the torch oracle needs" in refused.stderr and "--oracles fd" in refused.stderr
