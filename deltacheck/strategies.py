@@ -127,6 +127,13 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
                            least=0.1 * np.sqrt(3.0 / n[l])) for l in range(len(n) - 1)]
         biases = [_values(rng, (n[l + 1],), 0.5, dtype, least=0.05) for l in range(len(n) - 1)]
         x = _values(rng, (N, n[0]), 2.0, dtype)
+        # Now and then one sample sits at the origin with zero first-layer biases, as with
+        # zero-initialised biases and a padded input: every first-layer unit is then exactly
+        # on a ReLU-like kink, which the campaign must count as not judged.
+        if draw(st.sampled_from((False,) * 7 + (True,))):
+            x[0] = 0
+            biases[0] = np.zeros_like(biases[0])
+            event("a sample at the origin (kinks)")
         if arch.loss == "mse":
             t = _values(rng, (N, n[-1]), 2.0, dtype)
         elif arch.loss == "bce":
