@@ -38,7 +38,7 @@ from deltacheck.case import Case
 from deltacheck.check import activation_objects
 from oracles import jax_oracle, torch_oracle
 from oracles.base import Gradients, as_float64, kink_taint
-from reference_impl.activations import BUILTINS
+from reference_impl import activations
 
 # Which variant is running, so that jax's compile events can be charged to it.
 _running = [""]
@@ -53,18 +53,10 @@ def _on_duration(event: str, seconds: float, **kwargs: Any) -> None:
         COMPILE_SECONDS[_running[0]] += seconds
 
 
+# The naive variants use the padded oracle's own activation table, so they differ from it
+# only in padding and compilation.
 HIDDEN: dict[str, Callable[[Any], Any]] = {
-    "identity": lambda a: a,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "relu": jax.nn.relu,
-    "leaky_relu": lambda a: jax.nn.leaky_relu(a, negative_slope=0.01),
-    "softplus": jax.nn.softplus,
-    "elu": lambda a: jax.nn.elu(a, alpha=1.0),
-    "gelu": lambda a: jax.nn.gelu(a, approximate=False),
-    "silu": jax.nn.silu,
-    "softsign": jax.nn.soft_sign,
-}
+    name: jax_oracle._branch(activations.get(name)) for name in activations.BUILTIN_NAMES}
 
 
 def _loss(loss: str, a: Any, t: Any) -> Any:
@@ -106,39 +98,11 @@ def naive(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], activatio
                      unjudged=kink_taint(W64, a_all, z_all[:len(W64)], activations))
 
 
-_HOST_VG: dict[str, Any] = {}
-_IDENTITY = next(i for i, act in enumerate(BUILTINS) if act.name == "identity")
-
-
-def padded_numpy(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-                 activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray
-                 ) -> Gradients:
-    """The project's padded computation with numpy in and out: no eager jax op per shape."""
-    W64, b64 = as_float64(weights), as_float64(biases)
-    x64, t64 = as_float64([x, t])
-    act_index = [next(i for i, known in enumerate(BUILTINS) if known is act) for act in activations]
-    padded = jax_oracle._pad(W64, b64, x64, t64, act_index, identity=_IDENTITY)
-    if loss not in _HOST_VG:  # its own jit, so that it pays its own compilations
-        _HOST_VG[loss] = jax_oracle._value_and_grad(loss, BUILTINS)
-    with jax.enable_x64(True):
-        (E, (a_all, z_all)), (gW, gb, gp) = jax.device_get(_HOST_VG[loss](*padded))
-    L, N, D = len(W64), len(x64), padded[0].shape[0]
-    rows, cols = [w.shape[0] for w in W64], [w.shape[1] for w in W64]
-    at = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack
-    a_real = [a_all[at[m]][:N, :rows[m]] for m in range(L)]
-    z_real = [z_all[at[m]][:N, :cols[m]] for m in range(L)]
-    return Gradients(loss=float(E), deltas=[gp[at[m]][:N, :rows[m]] for m in range(L)],
-                     grad_weights=[gW[at[m]][:rows[m], :cols[m]] for m in range(L)],
-                     grad_biases=[gb[at[m]][:rows[m]] for m in range(L)],
-                     unjudged=kink_taint(W64, a_real, z_real, activations))
-
-
 VARIANTS: dict[str, Callable[..., Any]] = {
     "reference_impl.backprop": lambda w, b, acts, loss, x, t: reference_impl.backprop(
         w, b, [act.name for act in acts], loss, x, t),
     "torch oracle": torch_oracle.gradients,
     "jax padded (oracles.jax_oracle)": jax_oracle.gradients,
-    "jax padded, numpy in/out": padded_numpy,
     "jax naive jit per shape": naive,
     "jax naive, no jit": lambda *args: naive(*args, jit=False),
 }
@@ -185,8 +149,7 @@ def _time_pass(drawn: list[Case], timer: Timer, check: bool) -> dict[str, float]
 
 def _whole_function_compiles() -> dict[str, int]:
     padded = sum(fn._cache_size() for fn, _ in jax_oracle._COMPILED.values())
-    return {PADDED: padded, "jax padded, numpy in/out":
-            sum(fn._cache_size() for fn in _HOST_VG.values()), NAIVE_JIT: _naive_jit._cache_size()}
+    return {PADDED: padded, NAIVE_JIT: _naive_jit._cache_size()}
 
 
 def run(n_cases: int, seed: int, skip: int, torch_threads: int) -> None:
@@ -241,7 +204,7 @@ whole fn    compilations of the whole value-and-grad function (jit's cache size)
 traces      how often Python ran the naive energy function (no jit: every call)""")
 
     print("\nratios, padded / other (below 1: padded is faster):")
-    for other in ("jax naive jit per shape", "jax naive, no jit", "jax padded, numpy in/out"):
+    for other in ("jax naive jit per shape", "jax naive, no jit"):
         total = sum(cold.times[PADDED]) / sum(cold.times[other])
         med = median_ms(cold.times[PADDED][skip:]) / median_ms(cold.times[other][skip:])
         med_warm = median_ms(warm.times[PADDED]) / median_ms(warm.times[other])
@@ -258,8 +221,7 @@ traces      how often Python ran the naive energy function (no jit: every call)"
     half = len(drawn) // 2
     padded_times = np.array(cold.times[PADDED])
     print(f"\npadded oracle, cold pass: total of cases 1–{half} {padded_times[:half].sum():.2f} s, "
-          f"of cases {half + 1}–{len(drawn)} {padded_times[half:].sum():.2f} s "
-          f"(compilations of new slice shapes thin out as shapes repeat)")
+          f"of cases {half + 1}–{len(drawn)} {padded_times[half:].sum():.2f} s")
     print("\nworst relative disagreement with the padded oracle (max |Δ| / (max |value| + atol) "
           "per array, over all\ncases; entries on or near a kink, which the oracles leave "
           "unjudged, left out):")

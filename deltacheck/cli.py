@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -38,24 +38,23 @@ def _names(arg: str, allowed: Sequence[str] | None = None) -> list[str]:
     return names
 
 
-def _positive(arg: str) -> int:
-    try:
-        value = int(arg)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high)."""
+    def parse(arg: str) -> int:
+        try:
+            value = int(arg)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
+        if high is not None and value >= high:
+            raise argparse.ArgumentTypeError(f"{value} must be below {high}")
+        return value
+    return parse
 
 
-def _seed(arg: str) -> int:
-    try:
-        value = int(arg)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
-    if not 0 <= value < 2**32 - 2000:
-        raise argparse.ArgumentTypeError(f"{value} must lie in [0, 2**32 - 2000)")
-    return value
+_positive = _whole(1)
+_seed = _whole(0, 2**32 - 2000)  # each loss and pass adds an offset to the seed
 
 
 def parser() -> argparse.ArgumentParser:
