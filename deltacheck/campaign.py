@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,9 @@ class Config:
                                   f"{', '.join(PROFILES)}")
         if self.examples is not None and self.examples < 1:
             raise DeltacheckError(f"--examples {self.examples} must be at least 1")
+        if self.replay is None and "ce" in self.losses and self.max_width < 2:
+            raise DeltacheckError(f"--max-width {self.max_width} leaves ce with one class, where "
+                                  f"E ≡ 0; use --max-width 2 or more, or drop ce from --losses")
 
 
 @dataclass
@@ -89,6 +92,28 @@ def _log10_err(err: float, rtol: float) -> float:
     if not math.isfinite(err):
         return 50.0
     return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
+
+
+def declared_activations(impl: Callable[..., Any]) -> set[str] | None:
+    """The names in the implementation's ``activations`` attribute (None if it has none)."""
+    fix = ("--impl: the implementation's activations attribute must be a collection of "
+           "activation names, e.g. backprop.activations = {'tanh', 'relu'}")
+    try:
+        declared = getattr(impl, "activations", None)
+    except Exception as exc:  # a property of the user's that raises
+        raise DeltacheckError(f"{fix}; reading it raised {type(exc).__name__}") from None
+    if declared is None:
+        return None
+    if isinstance(declared, (str, bytes)) or not isinstance(declared, Collection):
+        raise DeltacheckError(f"{fix}; got {type(declared).__name__} {declared!r:.40}")
+    try:
+        names = set(declared)
+    except Exception:  # unhashable entries, or a collection that cannot be iterated
+        raise DeltacheckError(f"{fix}; it cannot be read as a set of names") from None
+    if not names or not all(isinstance(n, str) for n in names):
+        held = ", ".join(sorted(map(repr, names))) or "nothing"
+        raise DeltacheckError(f"{fix}; it holds {held:.80}")
+    return names
 
 
 class Campaign:
@@ -113,17 +138,19 @@ class Campaign:
         unknown = [a for a in chosen if a not in registry.REGISTRY]
         if unknown:
             raise DeltacheckError(f"--activations has unknown {', '.join(unknown)}; registered: "
-                                  f"{', '.join(sorted(registry.REGISTRY))}")
-        declared = getattr(self.config.impl, "activations", None)
+                                  f"{', '.join(sorted(registry.REGISTRY))} (add your own with "
+                                  f"--activation MODULE:NAME)")
+        declared = declared_activations(self.config.impl)
         if declared is not None:
-            supported = [a for a in chosen if a in set(declared)]
+            supported = [a for a in chosen if a in declared]
             if not supported:
                 raise DeltacheckError(f"--impl supports only {', '.join(sorted(declared))}; pick "
                                       f"--activations among them")
             chosen = supported
         return chosen
 
-    def _check(self, case: Case, phase: str) -> CaseResult:
+    def check(self, case: Case, phase: str) -> CaseResult:
+        """Check one case and keep its record (and its values, if it failed)."""
         result = check_case(case, self.config.impl, self.config.oracles)
         self.records.append(results.case_json(len(self.records), result, phase))
         if result.verdict in (FAIL, ERROR):
@@ -152,7 +179,7 @@ class Campaign:
                 result = check_case(case, cfg.impl, cfg.oracles)
                 self.shrink_steps += 1
             else:
-                result = self._check(case, "generate")
+                result = self.check(case, "generate")
                 state["checked"] += 1
                 self.progress(loss, state["checked"], budget, self.failed_count)
             for name, r in result.oracles.items():
@@ -172,7 +199,7 @@ class Campaign:
             if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
                 raise
             # Hypothesis replays the shrunk example last, so "failing" is the minimal one.
-            self.minimal.append(self._check(state["failing"].case, "minimal"))
+            self.minimal.append(self.check(state["failing"].case, "minimal"))
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0:
             self._continue(loss, strategy, remaining, budget - remaining)
@@ -181,7 +208,7 @@ class Campaign:
         checked = {"n": done}
 
         def test(case: Case) -> None:
-            result = self._check(case, "continue")
+            result = self.check(case, "continue")
             checked["n"] += 1
             self.progress(loss, checked["n"], done + remaining, self.failed_count)
             for name, r in result.oracles.items():
@@ -200,7 +227,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     campaign = Campaign(config, progress)
     started = time.time()
     if config.replay is not None:
-        result = campaign._check(config.replay, "replay")
+        result = campaign.check(config.replay, "replay")
         if result.verdict in (FAIL, ERROR):
             campaign.minimal.append(result)
             campaign.failures[-1]["minimal"] = True

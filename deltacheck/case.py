@@ -17,7 +17,7 @@ DTYPES = ("float64", "float32")
 def _array(value: Any, dtype: str, what: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DeltacheckError(f"{what} must be an array of numbers ({exc})") from None
     arr.setflags(write=False)
     return arr
@@ -79,9 +79,15 @@ class Case:
                 raise DeltacheckError(f"{what} holds NaN or inf; a case must be finite")
         if self.loss == "bce" and ((self.t < 0) | (self.t > 1)).any():
             raise DeltacheckError("t for loss='bce' must lie in [0, 1]")
-        if self.loss == "ce" and ((self.t < 0).any()
-                                  or not np.allclose(self.t.sum(axis=1), 1.0, atol=1e-6)):
-            raise DeltacheckError("t for loss='ce' must have non-negative rows summing to 1")
+        if self.loss == "ce":
+            # δ = y − t holds only for rows summing to 1: allow only the rounding of n entries
+            # cast to the case's dtype (and of their sum), not a looser absolute slack.
+            slack = 8 * n[-1] * float(np.finfo(self.dtype).eps)
+            off = np.abs(self.t.astype(np.float64).sum(axis=1) - 1.0)
+            if (self.t < 0).any() or not (off <= slack).all():
+                raise DeltacheckError(f"t for loss='ce' must have non-negative rows summing to 1 "
+                                      f"(within 8·n·ε = {slack:.1e}); largest deviation "
+                                      f"{off.max():.1e}")
 
     @property
     def n_layers(self) -> int:
@@ -123,16 +129,22 @@ class Case:
                        loss=data["loss"], dtype=data.get("dtype", "float64"),
                        weights=tuple(data["weights"]), biases=tuple(data["biases"]),
                        x=data["x"], t=data["t"])
-        except (KeyError, TypeError) as exc:
+        except DeltacheckError:
+            raise  # already names the field and the fix
+        except KeyError as exc:
             raise DeltacheckError(f"a case needs widths, activations, loss, weights, biases, "
-                                  f"x and t ({exc!r} is missing or malformed)") from None
+                                  f"x and t; {exc} is missing") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DeltacheckError(f"a case needs widths (whole numbers), activations (names), "
+                                  f"loss, weights, biases, x and t (arrays of numbers); a field "
+                                  f"is malformed ({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def loads(cls, text: str) -> Case:
         """Parse the JSON text of a case."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise DeltacheckError(f"case JSON does not parse: {exc}") from None
         if not isinstance(data, dict):
             raise DeltacheckError("case JSON must be an object with widths, activations, ...")

@@ -12,11 +12,13 @@ import numpy as np
 import oracles
 from deltacheck.case import Case
 from deltacheck.compare import ERROR, FAIL, OracleResult, compare, normalise, verdict_of
-from deltacheck.errors import DeltacheckError
+from deltacheck.errors import DeltacheckError, exception_text
+from deltacheck.tolerances import lookup
 from oracles.base import Gradients, OracleUnavailable
 from reference_impl import activations as registry
 
 Backprop = Callable[..., Any]
+_RAISED = object()  # the implementation raised, so there is no return value to judge
 
 
 @dataclass
@@ -54,7 +56,22 @@ def activation_objects(names: Sequence[str]) -> list[Any]:
     try:
         return [registry.get(name) for name in names]
     except KeyError as exc:
-        raise DeltacheckError(str(exc.args[0])) from None
+        raise DeltacheckError(f"{exc.args[0]}; add it to the registry with --activation "
+                              f"MODULE:NAME (or registry.registered() from Python)") from None
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``__str__`` raises."""
+    text = exception_text(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _format_traceback(exc: BaseException) -> str:
+    # Formatting calls str() on the exception too; fall back to the bare type name.
+    try:
+        return "".join(traceback.format_exception(exc, limit=-8))
+    except Exception:
+        return f"{describe_exception(exc)} (traceback could not be formatted)\n"
 
 
 def oracle_values(case: Case, oracle_names: Sequence[str]) -> dict[str, Gradients | str]:
@@ -65,22 +82,38 @@ def oracle_values(case: Case, oracle_names: Sequence[str]) -> dict[str, Gradient
         try:
             out[name] = oracles.get(name).gradients(*case.arguments()[:2], acts, case.loss,
                                                     case.x, case.t)
-        except OracleUnavailable:
+        except (OracleUnavailable, KeyboardInterrupt):
             raise
-        except Exception as exc:  # an oracle that breaks must not take the run down with it
-            out[name] = f"the {name} oracle raised {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # an oracle (or a user's h) that breaks, even by sys.exit,
+            # must not take the run down with it
+            out[name] = f"the {name} oracle raised {describe_exception(exc)}"
     return out
 
 
+def _same(before: np.ndarray, now: Any) -> bool:
+    try:
+        return bool(np.shape(before) == np.shape(now)
+                    and np.array_equal(before, now, equal_nan=True))
+    except Exception:  # whatever was put in its place, it is not the array given
+        return False
+
+
 def _modified(case: Case, args: tuple[Any, ...]) -> list[str]:
+    """What the implementation changed among its arguments: lists, arrays or names."""
     weights, biases, acts, loss, x, t = args
-    names = [*(f"weights[{l}]" for l in range(len(case.weights))),
-             *(f"biases[{l}]" for l in range(len(case.biases))), "x", "t"]
-    given = [*case.weights, *case.biases, case.x, case.t]
-    now = [*weights, *biases, x, t]
-    changed = [n for n, a, b in zip(names, given, now, strict=True)
-               if not (np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True))]
-    if list(acts) != list(case.activations) or loss != case.loss:
+    changed = []
+    for what, given, now in (("weights", case.weights, weights), ("biases", case.biases, biases)):
+        if len(now) != len(given):  # popped or appended: entries cannot be paired up
+            changed.append(f"{what} ({len(given)} → {len(now)} arrays)")
+        else:
+            changed += [f"{what}[{l}]" for l, (a, b) in enumerate(zip(given, now, strict=True))
+                        if not _same(a, b)]
+    changed += [what for what, a, b in (("x", case.x, x), ("t", case.t, t)) if not _same(a, b)]
+    try:
+        same_names = list(acts) == list(case.activations) and loss == case.loss
+    except Exception:
+        same_names = False
+    if not same_names:
         changed.append("activations or loss")
     return changed
 
@@ -93,15 +126,19 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseR
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
     args = case.arguments()
+    raw: Any = _RAISED
     try:
         raw = impl(*args)
-    except (Exception, SystemExit) as exc:  # a misbehaving implementation gets a verdict
-        result.impl_problem = f"raised {type(exc).__name__}: {exc}"
-        result.impl_traceback = traceback.format_exc(limit=-8)
-        raw = None
-    if raw is not None:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
+        result.impl_problem = f"raised {describe_exception(exc)}"
+        result.impl_traceback = _format_traceback(exc)
+    if raw is not _RAISED:  # None too: normalise says what a wrong return value is
         changed = _modified(case, args)
         grads, problems = normalise(raw, case)
+        if grads is None and not problems:  # never fail with an empty reason
+            problems.append(f"returned a {type(raw).__name__} that could not be read")
         if changed:
             problems.append(f"modified its inputs: {', '.join(changed)}")
         result.impl_values = grads
@@ -126,6 +163,4 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseR
 
 def compare_tol(case: Case, oracle_name: str) -> float:
     """The relative tolerance for this case's dtype and an oracle."""
-    from deltacheck.tolerances import lookup
-
     return lookup(oracle_name, case.dtype).rtol

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -76,7 +77,8 @@ def parser() -> argparse.ArgumentParser:
                      help="add a user's activation to the registry (repeatable)")
     run.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
                      default=list(oracles.NAMES), help="comma-separated subset of torch,jax,fd")
-    run.add_argument("--dtype", default="float64", choices=DTYPES)
+    run.add_argument("--dtype", choices=DTYPES,
+                     help="the implementation's dtype (default float64; a replay uses its case's)")
     run.add_argument("--max-layers", type=_positive, default=5)
     run.add_argument("--max-width", type=_positive, default=8)
     run.add_argument("--max-batch", type=_positive, default=6)
@@ -96,9 +98,31 @@ def _replay_case(arg: str) -> Case:
     if not path.is_file():
         raise DeltacheckError(f"--replay {arg!r}: no such file; give a case JSON saved by a run")
     try:
-        return Case.loads(path.read_text())
+        case = Case.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DeltacheckError(f"--replay {arg!r} is not UTF-8 text; give a case JSON saved by "
+                              f"a run") from None
+    except OSError as exc:
+        raise DeltacheckError(f"--replay {arg!r} cannot be read ({exc.strerror}); give a "
+                              f"readable case JSON") from None
     except DeltacheckError as exc:
         raise DeltacheckError(f"--replay {arg!r}: {exc}") from None
+    unknown = [a for a in case.activations if a not in registry.REGISTRY]
+    if unknown:
+        raise DeltacheckError(f"--replay {arg!r} uses the unregistered activation "
+                              f"{', '.join(map(repr, sorted(set(unknown))))}; add it with "
+                              f"--activation MODULE:NAME")
+    return case
+
+
+def _check_distinct(outputs: Sequence[tuple[str, Path]]) -> None:
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        where = path.resolve()
+        if where in seen:
+            raise DeltacheckError(f"{seen[where]} and {option} both write {str(path)!r}; give "
+                                  f"each output its own path")
+        seen[where] = option
 
 
 def _check_writable(option: str, path: Path) -> None:
@@ -138,21 +162,29 @@ def _run(args: argparse.Namespace) -> int:
             others = ",".join(o for o in args.oracles if o != name) or "fd"
             raise DeltacheckError(f"--oracles: {reason}; or leave it out with --oracles {others}")
     user_acts = [load_activation(spec) for spec in args.activation]
-    for option, path in (("--report", args.report), ("--json", args.json),
-                         ("--junit-xml", args.junit_xml)):
+    outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
+    _check_distinct(outputs)
+    for option, path in outputs:
         _check_writable(option, path)
     names = [act.name for act in user_acts]
     for name in names:
         if name in registry.BUILTIN_NAMES or names.count(name) > 1:
             raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
                                   f"twice); give the activation another name")
-    with registry.registered(user_acts):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(registry.registered(user_acts))
+        except ValueError as exc:  # the registry is numpy-only and raises plain ValueError
+            raise DeltacheckError(f"--activation: {exc}") from None
         replay = _replay_case(args.replay) if args.replay else None
+        if replay and args.dtype and args.dtype != replay.dtype:
+            raise DeltacheckError(f"--dtype {args.dtype}: the --replay case is {replay.dtype}; "
+                                  f"leave --dtype out when replaying (the case fixes it)")
         config = campaign.Config(
             impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
             seed=args.seed, losses=[replay.loss] if replay else args.losses,
             activations=args.activations, oracles=args.oracles,
-            dtype=replay.dtype if replay else args.dtype, max_layers=args.max_layers,
+            dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
             user_activations=args.activation, replay=replay,
             failures_dir=str(args.report.parent / "failures"))

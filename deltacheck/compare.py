@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import tolerances
+from deltacheck import rounding, tolerances
 from deltacheck.case import Case
 from oracles.base import QUANTITIES, Gradients
+from reference_impl import activations as registry
 
 PASS, FAIL, NOT_JUDGED, ERROR = "pass", "fail", "not judged", "error"
 SYMBOL = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
@@ -39,6 +40,7 @@ class QuantityResult:
     not_judged: int = 0  # on or near a kink
     unresolved: int = 0  # judged, but only to the oracle's own error bar (wider than rtol)
     message: str = ""
+    allowed: np.ndarray | None = None  # per entry: rtol s + u + floor (kept for failures)
 
     @property
     def label(self) -> str:
@@ -48,14 +50,14 @@ class QuantityResult:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready, with non-finite numbers as strings."""
         out: dict[str, Any] = {"q": self.quantity, "layer": self.layer, "verdict": self.verdict,
-                               "err": _num(self.err), "abs": _num(self.max_abs),
-                               "rel": _num(self.max_rel), "norm": _num(self.norm_rel),
+                               "err": json_number(self.err), "abs": json_number(self.max_abs),
+                               "rel": json_number(self.max_rel), "norm": json_number(self.norm_rel),
                                "judged": self.judged, "not_judged": self.not_judged,
                                "unresolved": self.unresolved}
         if self.worst is not None and self.verdict != PASS:  # passing ones stay compact
             out["worst"] = list(self.worst)
-            out["impl_value"] = _num(self.impl_value)
-            out["oracle_value"] = _num(self.oracle_value)
+            out["impl_value"] = json_number(self.impl_value)
+            out["oracle_value"] = json_number(self.oracle_value)
         if self.message:
             out["message"] = self.message
         return out
@@ -89,7 +91,7 @@ class OracleResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready."""
-        out = {"verdict": self.verdict, "rtol": self.rtol, "err": _num(self.err),
+        out = {"verdict": self.verdict, "rtol": self.rtol, "err": json_number(self.err),
                "not_judged": self.not_judged,
                "quantities": [q.to_json() for q in self.quantities]}
         if self.message:
@@ -97,7 +99,8 @@ class OracleResult:
         return out
 
 
-def _num(v: float | None) -> float | str | None:
+def json_number(v: float | None) -> float | str | None:
+    """A float for JSON: non-finite values become the strings "inf", "-inf", "nan"."""
     if v is None:
         return None
     v = float(v)
@@ -110,24 +113,45 @@ def _fmt(v: float) -> str:
 
 def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
     """Check an implementation's return value against the protocol; list what is wrong."""
+    try:
+        return _normalise(raw, case)
+    except Exception as exc:  # a result that breaks when read is a verdict, not a crash
+        return None, [f"returned a result that raised {type(exc).__name__} when read"]
+
+
+def _numbers(value: Any, what: str) -> tuple[np.ndarray | None, str]:
+    """The value as a float64 array, or None and why it is not an array of real numbers."""
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind == "O":  # lists of scalars of other libraries, ragged rows, ...
+            arr = np.asarray(value, dtype=np.float64)
+    except Exception as exc:
+        return None, f"{what} is not an array of numbers ({type(exc).__name__})"
+    if arr.dtype.kind not in "fiu":  # complex, bool, strings: not what the protocol returns
+        return None, f"{what} has dtype {arr.dtype}, but should be real floats"
+    return arr.astype(np.float64), ""
+
+
+def _normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
     if not isinstance(raw, Mapping):
         return None, [f"returned {type(raw).__name__}, but should return a mapping with "
                       f"'loss', 'deltas', 'grad_weights' and 'grad_biases'"]
     problems = [f"the result has no {key!r}" for key in ("loss", *QUANTITIES) if key not in raw]
     if problems:
         return None, problems
-    try:
-        loss = float(np.asarray(raw["loss"], dtype=np.float64).reshape(()))
-    except Exception:  # whatever the object, a bad value is a verdict, not a crash
-        problems.append(f"loss={raw['loss']!r:.60}, but should be one float")
+    loss_array, problem = _numbers(raw["loss"], "loss")
+    if loss_array is None or loss_array.size != 1:
+        problems.append(problem or f"loss has shape {loss_array.shape}, but should be one float")
         loss = float("nan")
+    else:
+        loss = float(loss_array.reshape(()))
     shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
               "grad_weights": [w.shape for w in case.weights],
               "grad_biases": [v.shape for v in case.biases]}
     values: dict[str, list[np.ndarray]] = {}
     for key in QUANTITIES:
         got = raw[key]
-        if isinstance(got, (str, bytes)) or not hasattr(got, "__len__"):
+        if isinstance(got, (str, bytes, Mapping)) or not hasattr(got, "__len__"):
             problems.append(f"{key} is {type(got).__name__}, but should be a list of "
                             f"{case.n_layers} arrays")
             continue
@@ -136,11 +160,10 @@ def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
                             f"(one per layer)")
             continue
         arrays = []
-        for l, (arr, shape) in enumerate(zip(got, shapes[key], strict=True)):
-            try:
-                arr = np.asarray(arr, dtype=np.float64)
-            except Exception:
-                problems.append(f"{key}[{l}] is not an array of numbers")
+        for l, (value, shape) in enumerate(zip(got, shapes[key], strict=True)):
+            arr, problem = _numbers(value, f"{key}[{l}]")
+            if arr is None:
+                problems.append(problem)
                 continue
             if arr.shape != tuple(shape):
                 problems.append(f"{key}[{l}].shape={arr.shape}, but should be {tuple(shape)}")
@@ -151,9 +174,10 @@ def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
     return Gradients(loss=loss, **values), []
 
 
-def _compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | None,
-                     uncertainty: np.ndarray | float, rtol: float, atol: float,
-                     quantity: str, layer: int | None) -> QuantityResult:
+def compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | None,
+                    uncertainty: np.ndarray | float, rtol: float, floor: np.ndarray | float,
+                    quantity: str, layer: int | None) -> QuantityResult:
+    """Judge one quantity: |x − y| ≤ rtol s + u + floor on every judged entry, s = max |y|."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     unjudged = np.zeros(y.shape, dtype=bool) if unjudged is None else unjudged
@@ -161,14 +185,15 @@ def _compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | Non
     judged = ~unjudged
     # Where the oracle's own error bar is wider than the tolerance, the entry is still judged
     # (a gross error fails), but only to the bar: counted apart so that it is never hidden.
-    unresolved = judged & (uncertainty > rtol * (np.abs(y) + s) + atol)
+    unresolved = judged & (uncertainty > rtol * s + floor)
     result = QuantityResult(quantity=quantity, layer=layer, verdict=PASS,
                             judged=int(judged.sum()), not_judged=int(unjudged.sum()),
                             unresolved=int(unresolved.sum()))
+    result.allowed = rtol * s + uncertainty + floor + np.zeros(y.shape)
     finite = np.isfinite(x) & np.isfinite(y)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         diff = np.abs(x - y)
-        err = diff / (np.abs(y) + s + (uncertainty + atol) / rtol)
+        err = diff / (s + (uncertainty + floor) / rtol)
         rel = diff / np.abs(y)
     err = np.where(diff == 0, 0.0, err)
     rel = np.where(diff == 0, 0.0, rel)
@@ -196,22 +221,24 @@ def _compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | Non
     return result
 
 
-def compare(case: Case, impl: Gradients, oracle: Gradients, *, oracle_name: str) -> OracleResult:
+def compare(case: Case, impl: Gradients, oracle: Gradients, *, oracle_name: str,
+            floors: dict[str, Any] | None = None) -> OracleResult:
     """Compare every quantity of the implementation with one oracle's."""
     tol = tolerances.lookup(oracle_name, case.dtype)
-    atol = tolerances.atol(case.dtype, oracle.loss)
+    if floors is None:
+        floors = rounding.floors(case, [registry.get(name) for name in case.activations], oracle)
     out = OracleResult(oracle=oracle_name, rtol=tol.rtol, verdict=PASS)
-    out.quantities.append(_compare_entries(
+    out.quantities.append(compare_entries(
         np.array(impl.loss), np.array(oracle.loss), unjudged=None,
-        uncertainty=oracle.loss_uncertainty, rtol=tol.rtol, atol=atol, quantity="loss",
-        layer=None))
+        uncertainty=oracle.loss_uncertainty, rtol=tol.rtol, floor=floors["loss"],
+        quantity="loss", layer=None))
     for key in QUANTITIES:
         for l in range(case.n_layers):
-            out.quantities.append(_compare_entries(
+            out.quantities.append(compare_entries(
                 impl.quantity(key)[l], oracle.quantity(key)[l],
                 unjudged=oracle.unjudged.get(key, [None] * case.n_layers)[l],
                 uncertainty=oracle.uncertainty.get(key, [0.0] * case.n_layers)[l],
-                rtol=tol.rtol, atol=atol, quantity=key, layer=l))
+                rtol=tol.rtol, floor=floors[key][l], quantity=key, layer=l))
     for q in out.quantities:
         if q.verdict in (FAIL, ERROR):
             q.message = describe(q, case, oracle_name)
@@ -234,6 +261,9 @@ def describe(q: QuantityResult, case: Case, oracle_name: str) -> str:
     if q.verdict == ERROR:
         return (f"{where}: the {oracle_name} oracle gave {q.oracle_value}, so it cannot judge "
                 f"({acts}, {case.loss}, {case.dtype})")
+    if not np.isfinite(q.oracle_value):
+        return (f"{where} = {_fmt(q.impl_value)}, and {oracle_name} gives {_fmt(q.oracle_value)} "
+                f"too: a non-finite value never passes ({acts}, {case.loss}, {case.dtype})")
     tol = tolerances.lookup(oracle_name, case.dtype).rtol
     return (f"{where} = {_fmt(q.impl_value)}, but {oracle_name} says {_fmt(q.oracle_value)} "
             f"({acts}, {case.loss}, {case.dtype}, err {q.err:.2g} > {tol:.0e})")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import math
+import numbers
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from deltacheck.errors import DeltacheckError
+from deltacheck.errors import DeltacheckError, exception_text
 
 
 def load_object(spec: str, *, argument: str) -> Any:
@@ -27,6 +30,9 @@ def load_object(spec: str, *, argument: str) -> Any:
         return getattr(module, name)
     except AttributeError:
         raise DeltacheckError(f"{argument} {spec!r}: {where} has no attribute {name!r}") from None
+    except Exception as exc:  # a module-level __getattr__ of the user's
+        raise DeltacheckError(f"{argument} {spec!r}: looking up {name!r} raised "
+                              f"{type(exc).__name__}: {exception_text(exc)}") from None
 
 
 def _load_module(dotted: str, argument: str) -> Any:
@@ -37,9 +43,18 @@ def _load_module(dotted: str, argument: str) -> Any:
     except ModuleNotFoundError as exc:
         raise DeltacheckError(f"{argument}: cannot import {dotted!r} ({exc}); check the module "
                               f"name, or give a file path like path/to/file.py:NAME") from None
-    except Exception as exc:
-        raise DeltacheckError(f"{argument}: importing {dotted!r} raised "
-                              f"{type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: user code must not end deltacheck silently
+        raise DeltacheckError(_import_failed(argument, f"importing {dotted!r}", exc)) from None
+
+
+def _import_failed(argument: str, doing: str, exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return (f"{argument}: {doing} called sys.exit({exception_text(exc)}); put the module's "
+                f"script code under if __name__ == '__main__':")
+    return (f"{argument}: {doing} raised {type(exc).__name__}: {exception_text(exc)}; fix the "
+            f"module so that it imports cleanly")
 
 
 def _load_file(path: str, argument: str) -> Any:
@@ -51,16 +66,20 @@ def _load_file(path: str, argument: str) -> Any:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, resolved)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise DeltacheckError(f"{argument}: {path!r} cannot be loaded as a Python module; give "
+                              f"a .py file")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
     try:
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except KeyboardInterrupt:
         sys.modules.pop(name, None)
-        raise DeltacheckError(f"{argument}: running {path!r} raised "
-                              f"{type(exc).__name__}: {exc}") from None
+        raise
+    except BaseException as exc:  # SystemExit too: user code must not end deltacheck silently
+        sys.modules.pop(name, None)
+        raise DeltacheckError(_import_failed(argument, f"running {path!r}", exc)) from None
     finally:
         sys.path.remove(str(resolved.parent))
     return module
@@ -86,4 +105,19 @@ def load_activation(spec: str) -> Any:
         raise DeltacheckError(f"--activation {spec!r}: name={act.name!r} must be an identifier")
     if not callable(act.h) or not callable(act.dh):
         raise DeltacheckError(f"--activation {spec!r}: h and dh must be callables h(a, xp)")
+    kinks = getattr(act, "kinks", None)
+    if kinks is not None and not _finite_numbers(kinks):
+        raise DeltacheckError(f"--activation {spec!r}: kinks={kinks!r:.60} must be a sequence of "
+                              f"finite numbers, e.g. kinks=(0.0,), or left out")
     return act
+
+
+def _finite_numbers(values: Any) -> bool:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Collection):
+        return False
+    try:
+        items = list(values)
+    except Exception:
+        return False
+    return all(isinstance(k, numbers.Real) and not isinstance(k, bool) and math.isfinite(k)
+               for k in items)

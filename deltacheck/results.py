@@ -17,7 +17,7 @@ import numpy as np
 from deltacheck import tolerances
 from deltacheck.case import LOSSES
 from deltacheck.check import CaseResult
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, _num, verdict_of
+from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, json_number, verdict_of
 from oracles.base import QUANTITIES, Gradients
 
 SCHEMA = "deltacheck-results/1"
@@ -51,9 +51,9 @@ def values_json(g: Gradients | None) -> dict[str, Any] | None:
         return None
 
     def arr(v: np.ndarray) -> Any:
-        return np.vectorize(_num, otypes=[object])(np.asarray(v, dtype=float)).tolist()
+        return np.vectorize(json_number, otypes=[object])(np.asarray(v, dtype=float)).tolist()
 
-    out: dict[str, Any] = {"loss": _num(g.loss)}
+    out: dict[str, Any] = {"loss": json_number(g.loss)}
     for key in QUANTITIES:
         out[key] = [arr(v) for v in g.quantity(key)]
     if g.unjudged:
@@ -73,13 +73,31 @@ def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
     return rec
 
 
+def _allowed_json(result: Any) -> dict[str, Any]:
+    """Per quantity, the largest |x − y| each entry was allowed: rtol s + u + floor."""
+    out: dict[str, Any] = {}
+    for q in result.quantities:
+        if q.allowed is None:
+            continue
+        value = np.vectorize(json_number, otypes=[object])(q.allowed).tolist()
+        if q.layer is None:
+            out[q.quantity] = value
+        else:
+            out.setdefault(q.quantity, []).append(value)
+    return out
+
+
 def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str) -> dict[str, Any]:
     """A failure in full: the case, the implementation's values beside every oracle's."""
+    values: dict[str, Any] = {"impl": values_json(result.impl_values)}
+    for name, g in result.oracle_values.items():
+        values[name] = values_json(g)
+        if name in result.oracles and values[name] is not None:
+            values[name]["allowed"] = _allowed_json(result.oracles[name])
     return {"id": case_id, "minimal": minimal, "message": result.first_message(),
             "repro": repro, "case": result.case.to_json(),
             "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
-            "values": {"impl": values_json(result.impl_values),
-                       **{n: values_json(g) for n, g in result.oracle_values.items()}},
+            "values": values,
             "oracles": {n: r.to_json() for n, r in result.oracles.items()}}
 
 
@@ -93,7 +111,7 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dic
                     if c["arch"]["loss"] == loss and oracle in c["oracles"]]
             errs = [float(r["err"]) for r in recs]
             rows.append({"loss": loss, "oracle": oracle, "cases": len(recs),
-                         "worst_err": _num(max(errs, default=0.0)),
+                         "worst_err": json_number(max(errs, default=0.0)),
                          "verdict": verdict_of([r["verdict"] for r in recs])})
     failed = [c for c in cases if c["verdict"] in (FAIL, ERROR)]
     judged = {o: sum(q["judged"] for c in cases if o in c["oracles"]

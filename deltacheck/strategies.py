@@ -3,7 +3,9 @@
 ``architectures()`` draws widths, hidden activations and a loss; ``cases()`` adds weights,
 biases, inputs and targets. Values are well-conditioned: weights are scaled by 1/√fan-in so
 pre-activations stay O(1) at any depth, and targets are valid for their loss (bce in [0, 1],
-ce rows on the simplex). The architecture shrinks toward one layer, one unit and one sample.
+ce rows on the simplex). A quarter of the cases have a weight gain of 3 or 10, which saturates
+tanh and sigmoid and makes logits large. The architecture shrinks toward one layer, one unit
+and one sample, and the gain toward 1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from hypothesis import strategies as st
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from reference_impl import activations as registry
+
+GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,12 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         # Weights of magnitude 0.1–1 scaled by √(3/fan-in): a[l] stays O(1) at any depth, and
         # no weight or bias is exactly 0, which would make whole layers dead or degenerate.
-        weights = [_values(rng, (n[l + 1], n[l]), np.sqrt(3.0 / n[l]), dtype,
-                           least=0.1 * np.sqrt(3.0 / n[l])) for l in range(len(n) - 1)]
+        # One case in four has a larger gain, to reach saturated tanh and sigmoid units and
+        # logits in the tens, where naive formulas lose their accuracy or overflow.
+        gain = draw(st.sampled_from(GAINS))
+        event(f"weight gain {gain:g}")
+        weights = [_values(rng, (n[l + 1], n[l]), gain * np.sqrt(3.0 / n[l]), dtype,
+                           least=0.1 * gain * np.sqrt(3.0 / n[l])) for l in range(len(n) - 1)]
         biases = [_values(rng, (n[l + 1],), 0.5, dtype, least=0.05) for l in range(len(n) - 1)]
         x = _values(rng, (N, n[0]), 2.0, dtype)
         # Now and then one sample sits at the origin with zero first-layer biases, as with

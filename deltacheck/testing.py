@@ -34,14 +34,14 @@ def assert_close(got: Any, want: Any, *, oracle: str = "torch", dtype: str = "fl
     import numpy as np
 
     from deltacheck import tolerances
-    from deltacheck.compare import PASS, _compare_entries
+    from deltacheck.compare import PASS, compare_entries
 
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if got.shape != want.shape:
         raise AssertionError(f"{what}.shape={got.shape}, but should be {want.shape}")
     rtol = tolerances.lookup(oracle, dtype).rtol
-    q = _compare_entries(got, want, unjudged=None, uncertainty=0.0, rtol=rtol,
-                         atol=tolerances.atol(dtype, loss_value), quantity="value", layer=None)
+    q = compare_entries(got, want, unjudged=None, uncertainty=0.0, rtol=rtol,
+                        floor=tolerances.atol(dtype, loss_value), quantity="value", layer=None)
     if q.verdict != PASS:
         where = f"[{', '.join(map(str, q.worst))}]" if q.worst else ""
         raise AssertionError(f"{what}{where} = {q.impl_value:.6g}, but should be "

@@ -10,9 +10,11 @@ layer picks its activation with ``lax.switch`` on a traced index: one compilatio
 every architecture, activation mix and batch size in the bucket. The padding is exact:
   - missing layers are identity layers (W = I, b = 0, h = identity) before the output layer,
     and multiplying by 1 and adding 0 are exact in floating point;
-  - missing units have zero weights in and out, so they add exactly 0 to every real sum;
-  - missing samples and output units are masked out of E (for softmax, their logits are
-    pushed to −1e30, so their probabilities are exactly 0).
+  - missing units have zero weights in and out, so they add exactly 0 to every real sum, and
+    their activation is masked to 0 (evaluated on a real unit's value, so that an h which is
+    not finite at 0 cannot leak a NaN);
+  - missing samples repeat the first sample and, like missing output units, are masked out
+    of E (for softmax, missing logits are pushed to −1e30, so their probabilities are 0).
 """
 
 from __future__ import annotations
@@ -95,16 +97,20 @@ def _compiled(loss: str, branches: tuple[Any, ...]) -> Any:
 
 
 def _value_and_grad(loss: str, branches: tuple[Any, ...]) -> Any:
-    jax, _ = _jax()
+    jax, jnp = _jax()
     table = [_branch(act) for act in branches]
 
-    def energy(W, b, p, x, t, act_index, out_mask, sample_mask):
+    def energy(W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask):
         z, a_all, z_all = x, [], [x]
         for l in range(W.shape[0]):
             a = z @ W[l].T + b[l] + p[l]
             a_all.append(a)
             if l < W.shape[0] - 1:
-                z = jax.lax.switch(act_index[l], table, a)
+                # h sees a real unit's value in the padded columns (then masked to 0), so an h
+                # that is not finite at 0 cannot turn 0·NaN into NaN in the real sums.
+                real = unit_mask[l][None, :] > 0
+                h = jax.lax.switch(act_index[l], table, jnp.where(real, a, a[:, :1]))
+                z = jnp.where(real, h, 0.0)
                 z_all.append(z)
         return _loss(loss, a, t, out_mask, sample_mask), (a_all, z_all)
 
@@ -124,16 +130,23 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
         W[l] = np.eye(H)
     W[D - 1, :widths[L], :widths[L - 1]] = weights[L - 1]
     b[D - 1, :widths[L]] = biases[L - 1]
+    # Padded samples repeat the first one (then masked out of E), so that every value any
+    # activation sees is one the real network produces.
     xp, tp = np.zeros((B, H)), np.zeros((B, H))
+    xp[:, :widths[0]] = x[0]
     xp[:len(x), :widths[0]] = x
+    tp[:, :widths[L]] = t[0]
     tp[:len(t), :widths[L]] = t
+    unit_mask = np.zeros((D, H))
+    for l in range(D - 1):
+        unit_mask[l, :widths[min(l + 1, L - 1)]] = 1.0
     index = np.full(D - 1, identity, dtype=np.int32)
     index[:L - 1] = act_index
     out_mask = np.zeros(H)
     out_mask[:widths[L]] = 1.0
     sample_mask = np.zeros(B)
     sample_mask[:len(x)] = 1.0
-    return W, b, np.zeros((D, B, H)), xp, tp, index, out_mask, sample_mask
+    return W, b, np.zeros((D, B, H)), xp, tp, index, unit_mask, out_mask, sample_mask
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],

@@ -17,7 +17,7 @@ from reports.common import ERROR, FAIL, NOT_JUDGED, PASS, arch, count, fmt_err, 
 AXES = {"deltas": ("sample n", "unit j"), "grad_weights": ("to unit j", "from unit i"),
         "grad_biases": ("", "unit j"), "loss": ("", "")}
 WINDOW = 8  # rows and columns of a value table shown around its worst entry
-# Mirrors deltacheck.tolerances (reports may not import the harness): atol = 64 ε max(1, |E|).
+# For result files without per-entry "allowed" values: a floor of 64 ε max(1, |E|).
 ATOL_EPS_FACTOR = 64.0
 
 
@@ -61,10 +61,14 @@ def _pick(record: Mapping[str, Any] | None, q: str, layer: int | None) -> Any:
 
 
 def _exceeds(x: np.ndarray, y: np.ndarray, unjudged: np.ndarray, rtol: float,
-             atol: float) -> np.ndarray:
-    """Entries whose err passes rtol, as deltacheck.compare judges them (without u)."""
-    # The oracle's own error bar u is not in the JSON, so finite-difference highlights may be
-    # slightly stricter than the verdict; they never hide an entry the verdict failed.
+             atol: float, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Entries beyond what the comparison allowed them (older files: rebuilt without u)."""
+    if allowed is not None and allowed.shape == x.shape:
+        with np.errstate(all="ignore"):
+            ok = np.abs(x - y) <= allowed.astype(float)
+        return ~ok & (~unjudged | ~np.isfinite(x))
+    # Files without "allowed": the oracle's error bar u and the per-entry floor are unknown,
+    # so highlights may be slightly stricter than the verdict; they never hide a failure.
     with np.errstate(all="ignore"):
         diff = np.abs(x - y)
         s = float(np.abs(y[np.isfinite(y)]).max(initial=0.0))
@@ -139,7 +143,8 @@ def side_by_side(q: str, layer: int | None, failure: Mapping[str, Any],
                 centre = (at[0], at[1])
         if res.get("message"):
             out["messages"].append(res["message"])
-        marks = {"worst": worst, "bad": _exceeds(x, y, unj, rtol, atol), "nj": unj}
+        allowed = _grid(_pick((values.get(o) or {}).get("allowed"), q, layer))
+        marks = {"worst": worst, "bad": _exceeds(x, y, unj, rtol, atol, allowed), "nj": unj}
         per.append((y, marks, _caption(o, res, rtol)))
     # The implementation's table marks what any oracle marks; greys what none can judge.
     union = {"worst": np.zeros(x.shape, dtype=bool), "bad": np.zeros(x.shape, dtype=bool),

@@ -7,15 +7,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import reference_impl
-from deltacheck import campaign, console
+from deltacheck import Case, DeltacheckError, campaign, console
+from tests.helpers import random_case
 from tests.impls import planted
 
 
-def test_every_budgeted_case_is_kept_around_the_shrink():
+def test_every_budgeted_case_is_kept_around_the_shrink(tmp_path):
     config = campaign.Config(impl=planted.tanh_derivative_of_a, impl_spec="planted", seed=4,
                              examples=40, losses=["bce"], activations=["tanh", "sigmoid"],
-                             failures_dir="/tmp/deltacheck-test-failures")
+                             failures_dir=str(tmp_path / "failures"))
     outcome = campaign.run(config)
     phases = [c["phase"] for c in outcome.document["cases"]]
     assert outcome.exit_code == 1
@@ -24,6 +27,52 @@ def test_every_budgeted_case_is_kept_around_the_shrink():
     assert outcome.document["run"]["shrink_steps"] > 0
     (minimal,) = outcome.minimal
     assert minimal.case.widths == (1, 1, 1) and minimal.case.batch == 1
+
+
+def test_check_is_public_and_keeps_the_record(rng, tmp_path):
+    config = campaign.Config(impl=reference_impl.backprop, impl_spec="ref", oracles=["fd"],
+                             failures_dir=str(tmp_path))
+    run = campaign.Campaign(config, lambda *args: None)
+    result = run.check(random_case(rng, (2, 3, 1), ("tanh",), "mse"), "replay")
+    assert result.verdict == "pass"
+    assert [r["phase"] for r in run.records] == ["replay"]
+
+
+def declaring(names):
+    def impl(*args):
+        return reference_impl.backprop(*args)
+    impl.activations = names
+    return impl
+
+
+@pytest.mark.parametrize("names, words", [
+    (5, "got int 5"),
+    ("tanh", "got str 'tanh'"),
+    ([1, "tanh"], "it holds 'tanh', 1"),
+    ([], "it holds nothing"),
+    ([["tanh"]], "cannot be read as a set of names"),
+])
+def test_declared_activations_must_be_a_collection_of_names(names, words):
+    config = campaign.Config(impl=declaring(names), impl_spec="declaring")
+    with pytest.raises(DeltacheckError) as info:
+        campaign.Campaign(config, lambda *args: None).activations()
+    message = str(info.value)
+    assert message.startswith("--impl: ") and "backprop.activations = {" in message
+    assert words in message, message
+
+
+def test_declared_activations_narrow_the_draw():
+    config = campaign.Config(impl=declaring(frozenset({"relu", "tanh"})), impl_spec="declaring",
+                             activations=["tanh", "sigmoid"])
+    assert campaign.Campaign(config, lambda *args: None).activations() == ["tanh"]
+
+
+def test_ce_needs_two_classes():
+    with pytest.raises(DeltacheckError, match=r"--max-width 1 leaves ce with one class.*"
+                                              r"--max-width 2 or more, or drop ce"):
+        campaign.Config(impl=reference_impl.backprop, impl_spec="ref", max_width=1)
+    campaign.Config(impl=reference_impl.backprop, impl_spec="ref", max_width=1,
+                    losses=["mse", "bce"])
 
 
 def test_ci_profile_is_deterministic():
@@ -72,3 +121,13 @@ def test_fd_alone_runs_without_torch_or_jax(tmp_path):
                              env=env)
     assert refused.returncode == 2
     assert "the torch oracle needs" in refused.stderr and "--oracles fd" in refused.stderr
+
+
+def test_replaying_an_unregistered_activation_says_how_to_add_it(rng, tmp_path):
+    fields = random_case(rng, (2, 3, 1), ("tanh",), "mse").to_json()
+    case = Case.from_json({**fields, "activations": ["swish"]})
+    config = campaign.Config(impl=reference_impl.backprop, impl_spec="ref", oracles=["fd"],
+                             replay=case, failures_dir=str(tmp_path))
+    with pytest.raises(DeltacheckError, match=r"unknown activation 'swish'.*--activation "
+                                              r"MODULE:NAME"):
+        campaign.run(config)

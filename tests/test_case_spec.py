@@ -63,3 +63,31 @@ def test_loads_rejects_garbage():
         Case.loads("{nope")
     with pytest.raises(DeltacheckError, match="needs widths"):
         Case.loads('{"widths": [1, 1]}')
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"widths": ["a", 1]}, "a field is malformed (ValueError"),
+    ({"widths": [1e400, 1]}, "a field is malformed (OverflowError"),
+    ({"x": [[10**400]]}, "x must be an array of numbers"),
+    ({"x": [["one"]]}, "x must be an array of numbers"),
+    ({"loss": "hinge"}, "loss='hinge' must be one of"),
+])
+def test_malformed_json_fields_are_deltacheck_errors(rng, change, words):
+    data = {**random_case(rng, (1, 1), (), "mse", batch=1).to_json(), **change}
+    with pytest.raises(DeltacheckError) as info:
+        Case.from_json(data)
+    assert words in str(info.value), str(info.value)
+
+
+def test_ce_rows_must_sum_to_1_within_rounding(rng):
+    case = random_case(rng, (2, 2), (), "ce")
+    fields = {k: getattr(case, k) for k in ("widths", "activations", "loss", "weights",
+                                             "biases", "x")}
+    off = np.array([[0.5, 0.5 + 1e-9]] * 3)  # within the old 1e-6, but δ = y − t is then wrong
+    with pytest.raises(DeltacheckError, match="summing to 1"):
+        Case(**fields, dtype="float64", t=off)
+    # rows normalised in float64 and rounded to float32 (as the strategies make them) pass
+    t = rng.dirichlet(np.ones(2), size=3)
+    Case(**fields, dtype="float32", t=(t / t.sum(axis=1, keepdims=True)).astype(np.float32))
+    with pytest.raises(DeltacheckError, match="summing to 1"):
+        Case(**fields, dtype="float32", t=np.array([[0.5, 0.5 + 1e-5]] * 3))

@@ -4,12 +4,14 @@ import json
 import shlex
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from deltacheck import cli
+from tests.helpers import random_case
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
 
@@ -118,3 +120,89 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "deltacheck: error: --impl: no file 'x.py'; give an existing .py file"
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, rng):
+    """Files that a careless user might hand to the command line."""
+    case = random_case(rng, (2, 3, 2), ("tanh",), "ce", dtype="float32")
+    (tmp_path / "f32.json").write_text(case.dumps())
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00not json\x80")
+    (tmp_path / "bad_widths.json").write_text(json.dumps({**case.to_json(), "widths": ["a", 1]}))
+    (tmp_path / "unregistered.json").write_text(
+        json.dumps({**case.to_json(), "activations": ["swish"]}))
+    (tmp_path / "impls.py").write_text(textwrap.dedent("""
+        import sys
+        import reference_impl
+        def int_acts(*args):
+            return reference_impl.backprop(*args)
+        int_acts.activations = 5
+        def str_acts(*args):
+            return reference_impl.backprop(*args)
+        str_acts.activations = "tanh"
+        class Act:
+            name = "letters"
+            kinks = "abc"
+            def h(self, a, xp):
+                return a
+            def dh(self, a, xp):
+                return xp.ones_like(a)
+        BAD_KINKS = Act()
+    """))
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(4)\n")
+    (tmp_path / "deltacheck_test_exits_module.py").write_text("raise SystemExit(5)\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--replay", "{d}/binary.json"], "is not UTF-8 text; give a case JSON"),
+    (["--replay", "{d}/bad_widths.json"], "a field is malformed (ValueError"),
+    (["--replay", "{d}/unregistered.json"],
+     "unregistered activation 'swish'; add it with --activation MODULE:NAME"),
+    (["--replay", "{d}/f32.json", "--dtype", "float64"],
+     "--dtype float64: the --replay case is float32; leave --dtype out"),
+    (["--impl", "{d}/impls.py:int_acts"], "--impl: the implementation's activations attribute"),
+    (["--impl", "{d}/impls.py:str_acts"], "got str 'tanh'"),
+    (["--impl", "{d}/exits.py:f"], "--impl: running '{d}/exits.py' called sys.exit(4)"),
+    (["--impl", "deltacheck_test_exits_module:f"], "called sys.exit(5)"),
+    (["--activation", "{d}/impls.py:BAD_KINKS"], "kinks='abc' must be a sequence of finite"),
+    (["--losses", "ce", "--max-width", "1"], "--max-width 1 leaves ce with one class"),
+])
+def test_bad_files_and_combinations_are_one_line_and_exit_2(bad_inputs, capsys, monkeypatch,
+                                                            args, words):
+    monkeypatch.chdir(bad_inputs)
+    args = [a.format(d=bad_inputs) for a in args]
+    try:
+        code = run(bad_inputs, *args, "--examples", "3", "--oracles", "fd")
+    except SystemExit as exc:  # what used to escape from a user's module
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and words.format(d=bad_inputs) in err, err
+
+
+def test_replay_keeps_its_dtype_when_dtype_is_left_out_or_the_same(bad_inputs, capsys):
+    for extra in ([], ["--dtype", "float32"]):
+        assert run(bad_inputs, "--replay", str(bad_inputs / "f32.json"), "--oracles", "fd",
+                   *extra) == 0
+        assert results(bad_inputs)["run"]["dtype"] == "float32"
+
+
+def test_outputs_must_not_overwrite_each_other(tmp_path, capsys):
+    same = tmp_path / "out"
+    code = cli.main(["run", "--examples", "3", "--oracles", "fd", f"--report={same}",
+                     f"--json={tmp_path}/x/../out", f"--junit-xml={tmp_path / 'j.xml'}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("deltacheck: error: --report and --json both write") and \
+        "give each output its own path" in err
+    assert not same.exists()  # refused before anything was written
+
+
+def test_a_clash_inside_the_registry_is_exit_2(tmp_path, capsys, monkeypatch):
+    from reference_impl import activations as registry
+
+    monkeypatch.setitem(registry.REGISTRY, "square", object())  # left over from elsewhere
+    assert run(tmp_path, "--activation", f"{PLANTED}:SQUARE", "--examples", "3") == 2
+    err = capsys.readouterr().err
+    assert err == "deltacheck: error: --activation: activation name 'square' is already registered\n"

@@ -3,6 +3,7 @@
 import numpy as np
 
 from deltacheck import testing as dt
+from deltacheck import tolerances
 from deltacheck.check import activation_objects
 from oracles import fd, torch_oracle
 from oracles.base import FD_STEP
@@ -23,7 +24,10 @@ def test_agrees_with_autograd_within_its_tolerance(rng):
             for l in range(case.n_layers):
                 dt.assert_close(mine.quantity(key)[l], ref.quantity(key)[l], oracle="fd",
                                 what=f"{key}[{l}]", loss_value=ref.loss)
-                assert (mine.uncertainty[key][l] < 1e-8).all()
+                # the error bar is far inside the tolerance on smooth, O(1) networks
+                rtol = tolerances.lookup("fd", "float64").rtol
+                scale = np.abs(ref.quantity(key)[l]).max()
+                assert (mine.uncertainty[key][l] < 0.1 * rtol * scale).all()
 
 
 def test_a_step_across_a_kink_is_not_judged(rng):

@@ -5,7 +5,7 @@ from hypothesis import given
 
 from deltacheck import strategies as ds
 from deltacheck.check import activation_objects
-from deltacheck.compare import FAIL, compare
+from deltacheck.compare import NOT_JUDGED, PASS, compare
 from oracles import fd, jax_oracle, torch_oracle
 
 PAIRS = [(jax_oracle, torch_oracle), (torch_oracle, fd), (jax_oracle, fd)]
@@ -20,4 +20,5 @@ def test_oracles_agree(mine, truth, case):
     # the first plays the implementation, the second judges it with its own tolerance,
     # kink masks and (for fd) error bars
     result = compare(case, values[0], values[1], oracle_name=truth.name)
-    assert result.verdict != FAIL, result.first_failure().message
+    failed = result.first_failure()
+    assert result.verdict in (PASS, NOT_JUDGED), failed.message if failed else result.verdict

@@ -5,7 +5,7 @@ import pytest
 
 import reference_impl
 from deltacheck.check import check_case
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, _compare_entries
+from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, compare_entries
 from tests.helpers import perturbed, random_case
 
 ORACLES = ("torch", "jax", "fd")
@@ -66,7 +66,11 @@ def test_nan_loss_fails(case):
     (lambda o: {**o, "grad_biases": [b[None] for b in o["grad_biases"]]}, "grad_biases[0].shape"),
     (lambda o: {k: v for k, v in o.items() if k != "deltas"}, "no 'deltas'"),
     (lambda o: [o["loss"]], "should return a mapping"),
-    (lambda o: {**o, "loss": "big"}, "loss="),
+    (lambda o: {**o, "loss": "big"}, "loss has dtype <U3, but should be real floats"),
+    (lambda o: {**o, "loss": o["loss"] + 0j}, "loss has dtype complex128"),
+    (lambda o: {**o, "grad_biases": [b.astype(str) for b in o["grad_biases"]]},
+     "grad_biases[0] has dtype <U"),
+    (lambda o: None, "returned NoneType, but should return a mapping"),
     (lambda o: {**o, "deltas": 3.0}, "deltas is float"),
 ])
 def test_malformed_results_get_a_verdict_not_a_crash(case, transform, words):
@@ -96,21 +100,21 @@ def test_an_implementation_that_modifies_its_inputs_fails(case):
 
 def test_nan_never_passes_in_the_metric():
     for x, y in [(np.nan, 1.0), (1.0, np.nan), (np.inf, np.inf), (np.nan, np.nan)]:
-        q = _compare_entries(np.array([x]), np.array([y]), unjudged=None, uncertainty=0.0,
-                             rtol=1e-3, atol=0.0, quantity="deltas", layer=0)
+        q = compare_entries(np.array([x]), np.array([y]), unjudged=None, uncertainty=0.0,
+                             rtol=1e-3, floor=0.0, quantity="deltas", layer=0)
         assert q.verdict in (FAIL, ERROR), (x, y)
 
 
 def test_unjudged_entries_are_counted_not_passed_and_nan_there_still_fails():
     x, y = np.array([1.0, 5.0]), np.array([1.0, 1.0])
-    q = _compare_entries(x, y, unjudged=np.array([False, True]), uncertainty=0.0, rtol=1e-12,
-                         atol=0.0, quantity="deltas", layer=0)
+    q = compare_entries(x, y, unjudged=np.array([False, True]), uncertainty=0.0, rtol=1e-12,
+                         floor=0.0, quantity="deltas", layer=0)
     assert (q.verdict, q.judged, q.not_judged) == (PASS, 1, 1)
-    q = _compare_entries(x, y, unjudged=np.array([True, True]), uncertainty=0.0, rtol=1e-12,
-                         atol=0.0, quantity="deltas", layer=0)
+    q = compare_entries(x, y, unjudged=np.array([True, True]), uncertainty=0.0, rtol=1e-12,
+                         floor=0.0, quantity="deltas", layer=0)
     assert q.verdict == NOT_JUDGED
-    q = _compare_entries(np.array([1.0, np.nan]), y, unjudged=np.array([False, True]),
-                         uncertainty=0.0, rtol=1e-12, atol=0.0, quantity="deltas", layer=0)
+    q = compare_entries(np.array([1.0, np.nan]), y, unjudged=np.array([False, True]),
+                         uncertainty=0.0, rtol=1e-12, floor=0.0, quantity="deltas", layer=0)
     assert q.verdict == FAIL
 
 

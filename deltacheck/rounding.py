@@ -1,0 +1,120 @@
+"""How far rounding alone can move a correct implementation: the floor under every tolerance.
+
+A computed δ_j = h'(a_j) Σ_k w_kj δ_k can lose all its relative accuracy when the sum cancels,
+but its absolute error stays below a small multiple of ε times the magnitudes it is built
+from. This module runs that first-order error analysis, in units of ε:
+
+  forward   A[l] = (Z[l] + |z[l]|) |W[l]|ᵀ + |b[l]|          (error of a[l])
+            Z[l+1] = |h'(a[l])| A[l] + |z[l+1]| + |a[l]|        (error of z[l+1])
+  output    D[L−1] = |y| + |t| + |∂y/∂a| A[L−1]                (error of δ = y − t)
+  backward  D[l] = |h'| (D[l+1] + |δ[l+1]|) |W[l+1]| + (|h''| A[l] + max(1, |h'|)) B[l],
+            B[l] = |δ[l+1]| |W[l+1]|
+  gradients M(∂W[l]) = (D[l] + |δ[l]|)ᵀ |z[l]| + |δ[l]|ᵀ Z[l],  M(∂b[l]) = Σ_n (D[l] + |δ[l]|)
+  loss      M(E) = Σ |δ[L−1]| A[L−1] + the absolute values of E's terms
+
+|δ| is the oracle's; |h'| and |h''| are central differences of h (never an implementation's
+dh): only their size matters, to a digit or so. The floor is FLOOR_FACTOR ε M in the
+implementation's dtype; tests/test_rounding.py measures how much of it correct code uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltacheck.case import Case
+from oracles.base import FD_STEP, Gradients
+
+FLOOR_FACTOR = 16.0
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _derivatives(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on |h'(a)| and |h''(a)|: central differences of h plus their own resolution."""
+    step1 = FD_STEP * np.maximum(1.0, np.abs(a))
+    step2 = _EPS ** 0.25 * np.maximum(1.0, np.abs(a))
+    with np.errstate(all="ignore"):
+        h = np.abs(act.h(a, np))
+        first = (act.h(a + step1, np) - act.h(a - step1, np)) / (2 * step1)
+        second = (act.h(a + step2, np) - 2 * act.h(a, np) + act.h(a - step2, np)) / step2**2
+        # A difference of h cannot see a slope below about ε|h|/step: an ELU far below 0 has
+        # h' = e^a, which the difference reads as 0; the bound must not.
+        return (np.abs(first) + 4 * _EPS * h / step1, np.abs(second) + 8 * _EPS * h / step2**2)
+
+
+def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """y = g(a) and a bound on |∂y/∂a| per entry."""
+    if loss == "mse":
+        return a, np.ones_like(a)
+    if loss == "bce":
+        y = np.exp(-np.logaddexp(0.0, -a))
+        return y, y * np.exp(-np.logaddexp(0.0, a))  # σ(a) σ(−a)
+    shifted = a - a.max(axis=1, keepdims=True)
+    y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return y, 2 * y  # |dy_k| ≤ y_k (|da_k| + Σ_j y_j |da_j|)
+
+
+def _loss_terms(loss: str, a: np.ndarray, t: np.ndarray) -> float:
+    if loss == "mse":
+        return float(0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2))
+    if loss == "bce":  # E = Σ softplus(a) − t a
+        return float(np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a))))
+    top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
+    lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
+    return float(np.sum(np.abs(t * a)) + np.sum(np.abs(lse)))
+
+
+def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str, Any]:
+    """M, in units of ε, for the loss and for every δ, ∂W and ∂b of the case."""
+    W = [np.abs(np.asarray(w, dtype=np.float64)) for w in case.weights]
+    signed_W = [np.asarray(w, dtype=np.float64) for w in case.weights]
+    b = [np.asarray(v, dtype=np.float64) for v in case.biases]
+    t = np.asarray(case.t, dtype=np.float64)
+    z = [np.asarray(case.x, dtype=np.float64)]
+    Z = [np.zeros_like(z[0])]  # x is given exactly
+    a, A, slope, curve = [], [], [], []
+    for l in range(len(W)):
+        a.append(z[l] @ signed_W[l].T + b[l])
+        A.append((Z[l] + np.abs(z[l])) @ W[l].T + np.abs(b[l]))
+        if l < len(W) - 1:
+            first, second = _derivatives(activations[l], a[l])
+            slope.append(first)
+            curve.append(second)
+            z.append(activations[l].h(a[l], np))
+            # evaluating h costs about ε (|h| + |a|): a Φ(a) and friends cancel for a < 0
+            Z.append(first * A[l] + np.abs(z[-1]) + np.abs(a[l]))
+    delta = [np.abs(d) for d in truth.deltas]
+    y, dy = _output(case.loss, a[-1])
+    A_out = A[-1] + (A[-1].max(axis=1, keepdims=True) if case.loss == "ce" else 0.0)
+    D = [np.abs(y) + np.abs(t) + dy * A_out]
+    for l in reversed(range(len(W) - 1)):
+        back = delta[l + 1] @ W[l + 1]
+        # h' itself is often computed as 1 − tanh², σ(1 − σ), ...: its absolute error is
+        # about ε max(1, |h'|), not ε |h'|, hence the third term.
+        D.insert(0, slope[l] * ((D[0] + delta[l + 1]) @ W[l + 1]) + curve[l] * A[l] * back
+                 + np.maximum(1.0, slope[l]) * back)
+    return {
+        "loss": float(np.sum(delta[-1] * A[-1])) + _loss_terms(case.loss, a[-1], t),
+        "deltas": D,
+        "grad_weights": [(D[l] + delta[l]).T @ np.abs(z[l]) + delta[l].T @ Z[l]
+                         for l in range(len(W))],
+        "grad_biases": [(D[l] + delta[l]).sum(axis=0) for l in range(len(W))],
+    }
+
+
+def floors(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str, Any]:
+    """The absolute floor of every entry: FLOOR_FACTOR ε M, and never below ε² max(1, |E|).
+
+    The second term is for values that underflow differently on the two sides (a saturated
+    unit's 1e-59 against an oracle's exact 0): below ε² of the loss, a gradient is zero to
+    any precision that the dtype can hold beside E.
+    """
+    eps = float(np.finfo(case.dtype).eps)
+    least = eps * eps * max(1.0, abs(truth.loss)) if np.isfinite(truth.loss) else 0.0
+    m = magnitudes(case, activations, truth)
+    return {key: (max(least, FLOOR_FACTOR * eps * value) if key == "loss"
+                  else [np.maximum(least, FLOOR_FACTOR * eps * v) for v in value])
+            for key, value in m.items()}
