@@ -63,27 +63,40 @@ def kinks_of(act: Any) -> tuple[float, ...]:
     return tuple(float(k) for k in getattr(act, "kinks", ()) or ())
 
 
-def near_kink(a: np.ndarray, act: Any) -> np.ndarray:
-    """Where a pre-activation lies within a finite-difference step of a kink of ``act``."""
+def input_eps(arrays: Sequence[Any]) -> float:
+    """ε of the dtype the case came in (float32 cases are computed in float32 by the impl)."""
+    dtype = np.result_type(*[np.asarray(v) for v in arrays])
+    return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 0.0
+
+
+def near_kink(a: np.ndarray, act: Any, slack: np.ndarray | float = 0.0) -> np.ndarray:
+    """Where a pre-activation lies within a finite-difference step (plus slack) of a kink."""
     mask = np.zeros(a.shape, dtype=bool)
     for k in kinks_of(act):
-        mask |= np.abs(a - k) <= FD_STEP * np.maximum(1.0, np.abs(a))
+        mask |= np.abs(a - k) <= FD_STEP * np.maximum(1.0, np.abs(a)) + slack
     return mask
 
 
 def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
-               z: Sequence[np.ndarray], activations: Sequence[Any]) -> dict[str, list[np.ndarray]]:
+               z: Sequence[np.ndarray], activations: Sequence[Any], *,
+               biases: Sequence[np.ndarray] | None = None,
+               eps: float = 0.0) -> dict[str, list[np.ndarray]]:
     """Masks of the entries whose value depends on h' at or near a kink.
 
     An entry of δ[l] is tainted when its own pre-activation is near a kink, or when it reaches
     a tainted δ[l+1] through a non-zero weight; ∂W and ∂b are tainted through tainted δ.
+    "Near" is a finite-difference step, widened by 16 ε (|z| |W|ᵀ + |b|) for an
+    implementation computing in a dtype of that ε: its own a may sit on the other side.
     """
     L = len(weights)
     n_samples = a[0].shape[0]
     tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
     for l in reversed(range(L - 1)):
         downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
-        tainted[l] = near_kink(a[l], activations[l]) | downstream
+        slack = 0.0
+        if eps and biases is not None:
+            slack = 16 * eps * (np.abs(z[l]) @ np.abs(weights[l]).T + np.abs(biases[l]))
+        tainted[l] = near_kink(a[l], activations[l], slack) | downstream
     grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 for l, d in enumerate(tainted)]
     grad_b = [d.any(axis=0) for d in tainted]
     return {"deltas": tainted, "grad_weights": grad_w, "grad_biases": grad_b}

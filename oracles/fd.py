@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import FD_STEP, Gradients, as_float64, check_float64, kink_taint, kinks_of
+from oracles.base import FD_STEP, Gradients, as_float64, check_float64, input_eps, kink_taint, kinks_of
 
 name = "fd"
 
@@ -149,7 +149,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
             bars[key].append(bar[part].reshape(shape))
             crossed_masks[key].append(crossed[part].reshape(shape))
 
-    taint = kink_taint(W, a, z, activations)
+    taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights))
     unjudged = {key: [c | m for c, m in zip(crossed_masks[key], taint[key], strict=True)]
                 for key in taint}
     for key in grads:

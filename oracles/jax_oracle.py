@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import Gradients, OracleUnavailable, as_float64, check_float64, kink_taint
+from oracles.base import Gradients, OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
 
 name = "jax"
 
@@ -184,4 +184,5 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     z_real = [np.array(z_all[k][:N, :cols[l]]) for l, k in enumerate(layer)]
     check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
     return Gradients(loss=float(E), deltas=deltas, grad_weights=grad_W, grad_biases=grad_b,
-                     unjudged=kink_taint(W64, a_real, z_real, activations))
+                     unjudged=kink_taint(W64, a_real, z_real, activations, biases=b64,
+                                         eps=input_eps(weights)))

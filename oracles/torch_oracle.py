@@ -18,6 +18,7 @@ from oracles.base import (
     OracleUnavailable,
     as_float64,
     check_float64,
+    input_eps,
     kink_taint,
 )
 
@@ -95,4 +96,5 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
            for g, v in zip(grads, [*W, *b, *probes], strict=True)]
     check_float64(name, [*out, E.detach().numpy()])
     return Gradients(loss=float(E.detach()), grad_weights=out[:L], grad_biases=out[L:2 * L],
-                     deltas=out[2 * L:], unjudged=kink_taint(W64, a_values, z_values, activations))
+                     deltas=out[2 * L:], unjudged=kink_taint(W64, a_values, z_values, activations,
+                                                       biases=b64, eps=input_eps(weights)))

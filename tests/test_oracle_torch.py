@@ -50,3 +50,19 @@ def test_a_user_activation_runs_through_the_array_api(rng):
     dt.assert_close(g.deltas[0], ref.deltas[0], oracle="fd", what="δ[0]", loss_value=g.loss)
     dt.assert_close(g.grad_weights[0], ref.grad_weights[0], oracle="fd", what="∂W[0]",
                     loss_value=g.loss)
+
+
+def test_a_float32_case_widens_the_kink_by_its_rounding():
+    # a = 1000 − 999.999 ≈ 1e-3 comes from terms of size 1000: in float32 the implementation's
+    # own a may land on either side of relu's kink, so the entry cannot be judged; in float64
+    # it can
+    W = [np.array([[1.0, -1.0]]), np.array([[2.0]])]
+    b = [np.zeros(1), np.zeros(1)]
+    x, t = np.array([[1000.0, 999.999]]), np.array([[1.0]])
+    masks = {}
+    for dtype in ("float32", "float64"):
+        cast = [np.asarray(v, dtype=dtype) for v in (*W, *b, x, t)]
+        g = torch_oracle.gradients(cast[:2], cast[2:4], activation_objects(["relu"]), "mse",
+                                   cast[4], cast[5])
+        masks[dtype] = bool(g.unjudged["deltas"][0][0, 0])
+    assert masks == {"float32": True, "float64": False}
