@@ -75,6 +75,18 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
     """Loss, δ, ∂W and ∂b by torch.autograd, all float64."""
     torch = _torch()
+    # On tensors this small, torch's intra-op threads only wait for each other, and stall for
+    # milliseconds when another process holds a core: one thread for the call, then restored.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _gradients(torch, weights, biases, activations, loss, x, t)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
     W64, b64 = as_float64(weights), as_float64(biases)
     W = [torch.tensor(w, requires_grad=True) for w in W64]
     b = [torch.tensor(v, requires_grad=True) for v in b64]

@@ -66,3 +66,10 @@ def test_a_float32_case_widens_the_kink_by_its_rounding():
                                    cast[4], cast[5])
         masks[dtype] = bool(g.unjudged["deltas"][0][0, 0])
     assert masks == {"float32": True, "float64": False}
+
+
+def test_the_thread_count_is_restored(rng):
+    before = torch.get_num_threads()
+    case = random_case(rng, (2, 2), (), "mse")
+    torch_oracle.gradients(case.weights, case.biases, [], "mse", case.x, case.t)
+    assert torch.get_num_threads() == before
