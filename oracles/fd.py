@@ -10,7 +10,8 @@ h ≈ ε₃₂^(1/3) ≈ 4.9e-3 and could resolve nothing finer than about 1e-4,
 
 Each estimate carries an error bar: the estimates at h, 2h and 4h are fitted with an error
 c₁h + c₂h² (first order where h'' jumps, second order elsewhere), the bar is twice the size of
-those terms, plus a floor of 2ε|E|/h, the rounding of E itself.
+those terms, plus the rounding 4ε·S/h, where S is what one evaluation of E adds up (E's terms,
+and every pre-activation's sums weighted by |∂E/∂a|).
 
 Perturbing w_ji changes a[l] by h·z_i in column j, exactly as a[l] = z W[l]ᵀ + b is linear in W,
 so every perturbation of layer l is applied to a[l] and only the layers above it are
@@ -108,6 +109,24 @@ def _error_bar(D1: np.ndarray, D2: np.ndarray, D4: np.ndarray) -> np.ndarray:
     return 2 * (np.abs(c1) + np.abs(c2))
 
 
+def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
+                          W: list[np.ndarray], b: list[np.ndarray], t: np.ndarray,
+                          deltas: list[np.ndarray]) -> float:
+    """What evaluating E adds up: its terms, and each a[l]'s own sums weighted by |∂E/∂a|."""
+    out = a[-1]
+    if loss == "mse":
+        terms = 0.5 * float(np.sum((np.abs(out) + np.abs(t)) ** 2))
+    elif loss == "bce":
+        terms = float(np.sum(np.abs(t * out) + np.logaddexp(0.0, np.abs(out))))
+    else:
+        top = out.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(out - top).sum(axis=1))
+        terms = float(np.sum(np.abs(t * out)) + np.sum(np.abs(lse)))
+    sums = sum(float(np.sum(np.abs(d) * (np.abs(z[l]) @ np.abs(W[l]).T + np.abs(b[l]))))
+               for l, d in enumerate(deltas))
+    return terms + sums
+
+
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
     """Loss, δ, ∂W and ∂b by central differences, with error bars and kink masks."""
@@ -125,6 +144,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     bars: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [], "deltas": []}
     crossed_masks: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [],
                                                   "deltas": []}
+    steps_of: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [], "deltas": []}
     for l in range(len(W)):
         d, h = _perturbations(a[l], z[l], W[l], b[l])
         est, bar, crossed = np.empty(len(h)), np.empty(len(h)), np.zeros(len(h), dtype=bool)
@@ -138,7 +158,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
             D1, D2, D4 = ((e[2 * i] - e[2 * i + 1]) / (2 * k * h[part])
                           for i, k in enumerate(steps))
             est[part] = D1
-            bar[part] = _error_bar(D1, D2, D4) + 2 * _EPS * abs(E) / h[part]
+            bar[part] = _error_bar(D1, D2, D4)
             crossed[part] = hit.reshape(2 * len(steps), -1).any(axis=0)
         n_out, n_in = W[l].shape
         cuts = np.cumsum([n_out * n_in, n_out])
@@ -147,7 +167,14 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
                                     (W[l].shape, b[l].shape, a[l].shape), strict=True):
             grads[key].append(est[part].reshape(shape))
             bars[key].append(bar[part].reshape(shape))
+            steps_of[key].append(h[part].reshape(shape))
             crossed_masks[key].append(crossed[part].reshape(shape))
+
+    # Rounding: each evaluation of E is off by about ε times what it adds up, which in a wide
+    # network is far more than ε|E|; it is not smooth in h, so the fit above cannot see it.
+    noise = 4 * _EPS * _evaluation_magnitude(loss, a, z, W, b, t64, grads["deltas"])
+    for key in bars:
+        bars[key] = [bar + noise / h for bar, h in zip(bars[key], steps_of[key], strict=True)]
 
     taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights))
     unjudged = {key: [c | m for c, m in zip(crossed_masks[key], taint[key], strict=True)]

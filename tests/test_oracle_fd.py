@@ -1,10 +1,14 @@
 """The finite-difference oracle: central differences, error bars, kink-aware."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+import reference_impl
+from deltacheck import Case, tolerances
 from deltacheck import testing as dt
-from deltacheck import tolerances
-from deltacheck.check import activation_objects
+from deltacheck.check import activation_objects, check_case
 from oracles import fd, torch_oracle
 from oracles.base import FD_STEP
 from tests.helpers import random_case
@@ -27,7 +31,7 @@ def test_agrees_with_autograd_within_its_tolerance(rng):
                 # the error bar is far inside the tolerance on smooth, O(1) networks
                 rtol = tolerances.lookup("fd", "float64").rtol
                 scale = np.abs(ref.quantity(key)[l]).max()
-                assert (mine.uncertainty[key][l] < 0.1 * rtol * scale).all()
+                assert (mine.uncertainty[key][l] < 0.25 * rtol * scale).all()
 
 
 def test_a_step_across_a_kink_is_not_judged(rng):
@@ -50,3 +54,12 @@ def test_error_bar_widens_where_the_curvature_jumps():
     err = abs(g.deltas[0][0, 0] - ref.deltas[0][0, 0])  # δ = h'(0) w δ_out = −1
     assert ref.deltas[0][0, 0] == -1.0
     assert 1e-7 < err <= g.uncertainty["deltas"][0][0, 0]
+
+
+def test_error_bar_covers_the_rounding_of_wide_sums():
+    # widths [1, 10, 23, 27, 1], E ≈ 0.8, a layer of gradients ~1e-9: each evaluation of E is
+    # rounded by ε times sums far larger than |E|, and the bar must say so
+    path = Path(__file__).parent / "data" / "wide_tiny_gradient.json"
+    case = Case.from_json(json.loads(path.read_text()))
+    result = check_case(case, reference_impl.backprop, ["fd", "torch"])
+    assert result.verdict == "pass", result.first_message()
