@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.case import Case
-from oracles.base import FD_STEP, Gradients
+from oracles.base import FD_STEP, Gradients, loss_terms_magnitude
 
 FLOOR_FACTOR = 16.0
 
@@ -55,16 +55,6 @@ def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     shifted = a - a.max(axis=1, keepdims=True)
     y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     return y, 2 * y  # |dy_k| ≤ y_k (|da_k| + Σ_j y_j |da_j|)
-
-
-def _loss_terms(loss: str, a: np.ndarray, t: np.ndarray) -> float:
-    if loss == "mse":
-        return float(0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2))
-    if loss == "bce":  # E = Σ softplus(a) − t a
-        return float(np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a))))
-    top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
-    lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
-    return float(np.sum(np.abs(t * a)) + np.sum(np.abs(lse)))
 
 
 def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str, Any]:
@@ -97,7 +87,7 @@ def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict
         D.insert(0, slope[l] * ((D[0] + delta[l + 1]) @ W[l + 1]) + curve[l] * A[l] * back
                  + np.maximum(1.0, slope[l]) * back)
     return {
-        "loss": float(np.sum(delta[-1] * A[-1])) + _loss_terms(case.loss, a[-1], t),
+        "loss": float(np.sum(delta[-1] * A[-1])) + loss_terms_magnitude(case.loss, a[-1], t),
         "deltas": D,
         "grad_weights": [(D[l] + delta[l]).T @ np.abs(z[l]) + delta[l].T @ Z[l]
                          for l in range(len(W))],

@@ -112,3 +112,14 @@ def check_float64(name: str, arrays: Sequence[Any]) -> None:
     for v in arrays:
         if np.asarray(v).dtype != np.float64:
             raise OracleError(f"the {name} oracle produced {np.asarray(v).dtype}, not float64")
+
+
+def loss_terms_magnitude(loss: str, a: np.ndarray, t: np.ndarray) -> float:
+    """The absolute values of what evaluating E from the logits a adds up (for rounding bounds)."""
+    if loss == "mse":
+        return float(0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2))
+    if loss == "bce":  # E = Σ softplus(a) − t a
+        return float(np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a))))
+    top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
+    lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
+    return float(np.sum(np.abs(t * a)) + np.sum(np.abs(lse)))

@@ -28,7 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import FD_STEP, Gradients, as_float64, check_float64, input_eps, kink_taint, kinks_of
+from oracles.base import (
+    FD_STEP,
+    Gradients,
+    as_float64,
+    check_float64,
+    input_eps,
+    kink_taint,
+    kinks_of,
+    loss_terms_magnitude,
+)
 
 name = "fd"
 
@@ -113,15 +122,7 @@ def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
                           W: list[np.ndarray], b: list[np.ndarray], t: np.ndarray,
                           deltas: list[np.ndarray]) -> float:
     """What evaluating E adds up: its terms, and each a[l]'s own sums weighted by |∂E/∂a|."""
-    out = a[-1]
-    if loss == "mse":
-        terms = 0.5 * float(np.sum((np.abs(out) + np.abs(t)) ** 2))
-    elif loss == "bce":
-        terms = float(np.sum(np.abs(t * out) + np.logaddexp(0.0, np.abs(out))))
-    else:
-        top = out.max(axis=1, keepdims=True)
-        lse = top[:, 0] + np.log(np.exp(out - top).sum(axis=1))
-        terms = float(np.sum(np.abs(t * out)) + np.sum(np.abs(lse)))
+    terms = loss_terms_magnitude(loss, a[-1], t)
     sums = sum(float(np.sum(np.abs(d) * (np.abs(z[l]) @ np.abs(W[l]).T + np.abs(b[l]))))
                for l, d in enumerate(deltas))
     return terms + sums
