@@ -32,13 +32,12 @@ import jax.numpy as jnp
 import numpy as np
 from bench_oracles import Timer, draw_cases, median_ms, rotated
 
-import reference_impl
-from deltacheck import tolerances
+from deltacheck import reference_impl, tolerances
 from deltacheck.case import Case
 from deltacheck.check import activation_objects
-from oracles import jax_oracle, torch_oracle
-from oracles.base import Gradients, as_float64, kink_taint
-from reference_impl import activations
+from deltacheck.oracles import jax_oracle, torch_oracle
+from deltacheck.oracles.base import Gradients, as_float64, kink_taint
+from deltacheck.reference_impl import activations
 
 # Which variant is running, so that jax's compile events can be charged to it.
 _running = [""]

@@ -21,8 +21,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-import oracles
-import reference_impl
+from deltacheck import oracles, reference_impl
 from deltacheck.case import Case
 from deltacheck.check import activation_objects, check_case
 from deltacheck.strategies import cases

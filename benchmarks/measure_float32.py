@@ -33,13 +33,11 @@ from typing import Any
 import numpy as np
 from bench_oracles import draw_cases
 
-import oracles
-import reference_impl
-from deltacheck import tolerances
+from deltacheck import oracles, reference_impl, tolerances
 from deltacheck.case import Case
 from deltacheck.check import activation_objects
 from deltacheck.compare import normalise
-from oracles.base import QUANTITIES, Gradients
+from deltacheck.oracles.base import QUANTITIES, Gradients
 
 KINDS = ("loss", *QUANTITIES)
 CLEAR = 100.0  # a quantity stands clear of the floor when s >= CLEAR * atol

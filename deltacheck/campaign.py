@@ -19,13 +19,13 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
+from deltacheck import activations as registry
 from deltacheck import results, strategies
 from deltacheck.case import LOSSES, Case
 from deltacheck.check import CaseResult, check_case
 from deltacheck.compare import ERROR, FAIL, PASS
 from deltacheck.errors import DeltacheckError
 from deltacheck.reproduce import reproduce_command
-from reference_impl import activations as registry
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-import oracles
+from deltacheck import activations as registry
+from deltacheck import oracles
 from deltacheck.case import Case
 from deltacheck.compare import ERROR, FAIL, OracleResult, compare, normalise, verdict_of
 from deltacheck.errors import DeltacheckError, exception_text
+from deltacheck.oracles.base import Gradients, OracleUnavailable
 from deltacheck.tolerances import lookup
-from oracles.base import Gradients, OracleUnavailable
-from reference_impl import activations as registry
 
 Backprop = Callable[..., Any]
 _RAISED = object()  # the implementation raised, so there is no return value to judge

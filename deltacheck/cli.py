@@ -10,15 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import oracles
-from deltacheck import campaign, console, junit
+from deltacheck import activations as registry
+from deltacheck import campaign, console, junit, oracles
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation, load_implementation
-from reference_impl import activations as registry
 
 DEFAULT_DIR = Path("deltacheck-reports")
-DEFAULT_IMPL = "reference_impl:backprop"
+DEFAULT_IMPL = "deltacheck.reference_impl:backprop"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,7 +145,7 @@ def _write_outputs(doc: dict, args: argparse.Namespace) -> list[str]:
     lines.append(f"json:   {args.json}")
     lines.append(f"junit:  {junit.write(doc, args.junit_xml)}")
     try:
-        from reports import html
+        from deltacheck.reports import html
     except ImportError as exc:
         lines.append(f"report: not written ({exc}); pip install 'deltacheck[report]'")
     else:

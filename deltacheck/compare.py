@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck import activations as registry
 from deltacheck import rounding, tolerances
 from deltacheck.case import Case
-from oracles.base import QUANTITIES, Gradients
-from reference_impl import activations as registry
+from deltacheck.oracles.base import QUANTITIES, Gradients
 
 PASS, FAIL, NOT_JUDGED, ERROR = "pass", "fail", "not judged", "error"
 SYMBOL = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}

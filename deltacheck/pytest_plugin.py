@@ -46,7 +46,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(doc, indent=1, allow_nan=False))
-    from reports import html
+    from deltacheck.reports import html
 
     html.write(doc, path)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -18,7 +18,7 @@ from deltacheck import tolerances
 from deltacheck.case import LOSSES
 from deltacheck.check import CaseResult
 from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, json_number, verdict_of
-from oracles.base import QUANTITIES, Gradients
+from deltacheck.oracles.base import QUANTITIES, Gradients
 
 SCHEMA = "deltacheck-results/1"
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.case import Case
-from oracles.base import FD_STEP, Gradients, loss_terms_magnitude
+from deltacheck.oracles.base import FD_STEP, Gradients, loss_terms_magnitude
 
 FLOOR_FACTOR = 16.0
 

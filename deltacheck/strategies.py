@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from deltacheck import activations as registry
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
-from reference_impl import activations as registry
 
 GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
 

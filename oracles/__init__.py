@@ -11,10 +11,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from oracles.base import FD_STEP, Gradients, OracleError, OracleUnavailable
+from deltacheck.oracles.base import FD_STEP, Gradients, OracleError, OracleUnavailable
 
 NAMES = ("torch", "jax", "fd")
-_MODULES = {"torch": "oracles.torch_oracle", "jax": "oracles.jax_oracle", "fd": "oracles.fd"}
+_MODULES = {"torch": "deltacheck.oracles.torch_oracle", "jax": "deltacheck.oracles.jax_oracle",
+            "fd": "deltacheck.oracles.fd"}
 _FRAMEWORKS = {"torch": ("torch", "array_api_compat"), "jax": ("jax",), "fd": ()}
 
 

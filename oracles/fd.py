@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import (
+from deltacheck.oracles.base import (
     FD_STEP,
     Gradients,
     as_float64,

@@ -24,7 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import Gradients, OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
+from deltacheck.oracles.base import (
+    Gradients,
+    OracleUnavailable,
+    as_float64,
+    check_float64,
+    input_eps,
+    kink_taint,
+)
 
 name = "jax"
 
@@ -64,7 +71,7 @@ def _branch(act: Any) -> Any:
         "silu": jax.nn.silu,
         "softsign": jax.nn.soft_sign,
     }
-    from reference_impl.activations import BUILTINS
+    from deltacheck.activations import BUILTINS
 
     if any(act is builtin_act for builtin_act in BUILTINS):
         return builtin[act.name]
@@ -153,8 +160,8 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
     """Loss, δ, ∂W and ∂b by jax.grad in float64."""
     jax, _ = _jax()
-    from reference_impl.activations import BUILTINS
-    from reference_impl.activations import get as builtin
+    from deltacheck.activations import BUILTINS
+    from deltacheck.activations import get as builtin
 
     W64, b64 = as_float64(weights), as_float64(biases)
     x64, t64 = as_float64([x, t])

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from oracles.base import (
+from deltacheck.oracles.base import (
     Gradients,
     OracleUnavailable,
     as_float64,
@@ -50,7 +50,7 @@ def _hidden(act: Any, torch: Any) -> Any:
         "silu": F.silu,
         "softsign": F.softsign,
     }
-    from reference_impl.activations import BUILTINS
+    from deltacheck.activations import BUILTINS
 
     if any(act is builtin_act for builtin_act in BUILTINS):
         return builtin[act.name]

@@ -1,19 +1,17 @@
 """A minimal hand-written backpropagation in numpy: the implementation deltacheck checks by default."""
 
-from reference_impl.activations import BUILTIN_NAMES, BUILTINS, REGISTRY, Activation
-from reference_impl.losses import LOSSES, Loss
-from reference_impl.network import backprop, backward, forward, gradients
-from reference_impl.training import sgd
+from deltacheck.reference_impl.activations import DERIVATIVES, derivative
+from deltacheck.reference_impl.losses import LOSSES, Loss
+from deltacheck.reference_impl.network import backprop, backward, forward, gradients
+from deltacheck.reference_impl.training import sgd
 
 __all__ = [
-    "BUILTINS",
-    "BUILTIN_NAMES",
+    "DERIVATIVES",
     "LOSSES",
-    "REGISTRY",
-    "Activation",
     "Loss",
     "backprop",
     "backward",
+    "derivative",
     "forward",
     "gradients",
     "sgd",

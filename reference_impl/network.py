@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from reference_impl import activations as _activations
-from reference_impl.losses import LOSSES
+from deltacheck import activations as registry
+from deltacheck.reference_impl.activations import derivative
+from deltacheck.reference_impl.losses import LOSSES
 
 
 def forward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], hidden: Sequence[Any],
@@ -37,7 +38,7 @@ def backward(W: Sequence[np.ndarray], hidden: Sequence[Any], a: Sequence[np.ndar
     delta = [delta_out]
     for l in reversed(range(len(hidden))):
         # δ_j = h'(a_j) Σ_k w_kj δ_k
-        delta.insert(0, hidden[l].dh(a[l], np) * (delta[0] @ W[l + 1]))
+        delta.insert(0, derivative(hidden[l])(a[l]) * (delta[0] @ W[l + 1]))
     return delta
 
 
@@ -53,7 +54,7 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
              activations: Sequence[str], loss: str, x: np.ndarray,
              t: np.ndarray) -> dict[str, Any]:
     """Loss, node errors and gradients of one batch, following the deltacheck protocol."""
-    hidden = [_activations.get(name) for name in activations]
+    hidden = [registry.get(name) for name in activations]
     E = LOSSES[loss]
     a, z = forward(weights, biases, hidden, x, output=E.output)
     y = z[-1]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reference_impl.network import backprop
+from deltacheck.reference_impl.network import backprop
 
 
 def sgd(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], activations: Sequence[str],

@@ -1,5 +1,5 @@
 """Turn deltacheck results into one self-contained HTML report."""
 
-from reports.html import render, write
+from deltacheck.reports.html import render, write
 
 __all__ = ["render", "write"]

@@ -9,9 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reports import svg
-from reports.common import ERROR, FAIL, NOT_JUDGED, arch, arch_text, count, fmt_err, grade, label
-from reports.values import find_quantity, side_by_side
+from deltacheck.reports import svg
+from deltacheck.reports.common import (
+    ERROR,
+    FAIL,
+    NOT_JUDGED,
+    arch,
+    arch_text,
+    count,
+    fmt_err,
+    grade,
+    label,
+)
+from deltacheck.reports.values import find_quantity, side_by_side
 
 OUTPUT_ACTIVATION = {"mse": "identity", "bce": "sigmoid", "ce": "softmax"}
 MAX_FULL_FAILURES = 20  # the JSON holds every failure; past this the page lists them compactly

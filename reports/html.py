@@ -23,8 +23,8 @@ except ModuleNotFoundError as e:  # the report is an optional extra of the packa
 
 from markupsafe import Markup
 
-from reports import failures, plots, summaries, svg
-from reports.common import NO_HIDDEN, arch, fmt_err, fmt_val, ordered, plain
+from deltacheck.reports import failures, plots, summaries, svg
+from deltacheck.reports.common import NO_HIDDEN, arch, fmt_err, fmt_val, ordered, plain
 
 
 def _tolerances(results: Mapping[str, Any], oracles: list[str], dtype: Any,

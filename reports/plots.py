@@ -12,8 +12,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from reports import svg
-from reports.common import GRADIENTS, NOT_JUDGED, SYMBOL, arch, fmt_err, num, rank
+from deltacheck.reports import svg
+from deltacheck.reports.common import GRADIENTS, NOT_JUDGED, SYMBOL, arch, fmt_err, num, rank
 
 FLOOR_DECADES = 8  # errors this far below every rtol are drawn together: all that matters is 0
 

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from reports.common import (
+from deltacheck.reports.common import (
     ERROR,
     FAIL,
     NO_HIDDEN,
@@ -21,7 +21,7 @@ from reports.common import (
     unresolved,
     verdict_class,
 )
-from reports.failures import anchor_of
+from deltacheck.reports.failures import anchor_of
 
 
 def unresolved_by_oracle(summary: Mapping[str, Any], cases: list[dict],

@@ -12,7 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from reports.common import ERROR, FAIL, NOT_JUDGED, PASS, arch, count, fmt_err, fmt_val, label, num
+from deltacheck.reports.common import (
+    ERROR,
+    FAIL,
+    NOT_JUDGED,
+    PASS,
+    arch,
+    count,
+    fmt_err,
+    fmt_val,
+    label,
+    num,
+)
 
 AXES = {"deltas": ("sample n", "unit j"), "grad_weights": ("to unit j", "from unit i"),
         "grad_biases": ("", "unit j"), "loss": ("", "")}

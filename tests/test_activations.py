@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from deltacheck import activations as acts
 from deltacheck import testing as dt
-from reference_impl import activations as acts
-from reference_impl.losses import LOSSES
+from deltacheck.reference_impl.losses import LOSSES
 
 GRID = np.concatenate([np.linspace(-8, 8, 161), [-1e3, -50.0, -1e-9, 1e-9, 50.0, 1e3]])
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import reference_impl
-from deltacheck import Case, DeltacheckError, campaign, console
+from deltacheck import Case, DeltacheckError, campaign, console, reference_impl
 from tests.helpers import random_case
 from tests.impls import planted
 

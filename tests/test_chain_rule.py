@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-import reference_impl
+from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
 from deltacheck.check import activation_objects
-from oracles import jax_oracle, torch_oracle
+from deltacheck.oracles import jax_oracle, torch_oracle
 
 
 @pytest.mark.parametrize("oracle", [torch_oracle, jax_oracle], ids=["torch", "jax"])

@@ -133,7 +133,7 @@ def bad_inputs(tmp_path, rng):
         json.dumps({**case.to_json(), "activations": ["swish"]}))
     (tmp_path / "impls.py").write_text(textwrap.dedent("""
         import sys
-        import reference_impl
+        from deltacheck import reference_impl
         def int_acts(*args):
             return reference_impl.backprop(*args)
         int_acts.activations = 5
@@ -200,7 +200,7 @@ def test_outputs_must_not_overwrite_each_other(tmp_path, capsys):
 
 
 def test_a_clash_inside_the_registry_is_exit_2(tmp_path, capsys, monkeypatch):
-    from reference_impl import activations as registry
+    from deltacheck import activations as registry
 
     monkeypatch.setitem(registry.REGISTRY, "square", object())  # left over from elsewhere
     assert run(tmp_path, "--activation", f"{PLANTED}:SQUARE", "--examples", "3") == 2

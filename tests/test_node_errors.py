@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference_impl
+from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
-from reference_impl.activations import BUILTIN_NAMES
+from deltacheck.activations import BUILTIN_NAMES
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce", "ce"])

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-import reference_impl
-from deltacheck import Case, tolerances
+from deltacheck import Case, reference_impl, tolerances
 from deltacheck import testing as dt
 from deltacheck.check import activation_objects, check_case
-from oracles import fd, torch_oracle
-from oracles.base import FD_STEP
+from deltacheck.oracles import fd, torch_oracle
+from deltacheck.oracles.base import FD_STEP
 from tests.helpers import random_case
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from deltacheck import testing as dt
+from deltacheck.activations import BUILTIN_NAMES, Activation
 from deltacheck.check import activation_objects
-from oracles import jax_oracle, torch_oracle
-from reference_impl.activations import BUILTIN_NAMES, Activation
+from deltacheck.oracles import jax_oracle, torch_oracle
 from tests.helpers import random_case
 
 

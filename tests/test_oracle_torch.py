@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from deltacheck import testing as dt
+from deltacheck.activations import Activation
 from deltacheck.check import activation_objects
-from oracles import fd, torch_oracle
-from reference_impl.activations import Activation
+from deltacheck.oracles import fd, torch_oracle
 from tests.helpers import random_case
 
 

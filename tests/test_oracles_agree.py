@@ -6,7 +6,7 @@ from hypothesis import given
 from deltacheck import strategies as ds
 from deltacheck.check import activation_objects
 from deltacheck.compare import NOT_JUDGED, PASS, compare
-from oracles import fd, jax_oracle, torch_oracle
+from deltacheck.oracles import fd, jax_oracle, torch_oracle
 
 PAIRS = [(jax_oracle, torch_oracle), (torch_oracle, fd), (jax_oracle, fd)]
 

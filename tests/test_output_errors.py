@@ -5,10 +5,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference_impl
+from deltacheck import activations as registry
+from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
-from oracles import fd, jax_oracle, torch_oracle
+from deltacheck.oracles import fd, jax_oracle, torch_oracle
 
 OUTPUT = {"mse": lambda a: a, "bce": torch.sigmoid, "ce": lambda a: torch.softmax(a, dim=1)}
 
@@ -32,7 +33,7 @@ def test_reference_output_error_is_y_minus_t(loss, data):
     case = data.draw(ds.cases(losses=[loss]))
     out = reference_impl.backprop(*case.arguments())
     a_out = reference_impl.forward(case.weights, case.biases,
-                                   [reference_impl.REGISTRY[n] for n in case.activations], case.x,
+                                   [registry.REGISTRY[n] for n in case.activations], case.x,
                                    output=lambda a: a)[0][-1]
     y = OUTPUT[loss](torch.tensor(a_out)).numpy()
     dt.assert_close(out["deltas"][-1], y - case.t, what="δ_out", loss_value=out["loss"])

@@ -8,7 +8,7 @@ pytest_plugins = ["pytester"]
 def test_report_gathers_comparisons(pytester):
     pytester.makepyfile("""
         from hypothesis import given, settings
-        import reference_impl
+        from deltacheck import reference_impl
         from deltacheck import strategies as ds
         from deltacheck import testing as dt
 

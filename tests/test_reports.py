@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from reports import common, failures
-from reports import html as report
+from deltacheck.reports import common, failures
+from deltacheck.reports import html as report
 
 FIXTURE = Path(__file__).parent / "data" / "results_fixture.json"
 HEADINGS = ["Verdict", "Failures", "Environment and run settings", "Tolerances",

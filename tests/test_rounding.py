@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-import reference_impl
-from deltacheck import Case, rounding
+from deltacheck import Case, reference_impl, rounding
 from deltacheck import strategies as ds
 from deltacheck.check import activation_objects, check_case
 from deltacheck.compare import FAIL
-from oracles import torch_oracle
+from deltacheck.oracles import torch_oracle
 
 SMALL_GRADIENTS = Path(__file__).parent / "data" / "f32_small_gradients.json"
 

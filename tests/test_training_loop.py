@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference_impl
+from deltacheck import reference_impl
 from deltacheck import testing as dt
 from tests.helpers import random_case
 

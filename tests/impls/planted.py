@@ -2,13 +2,14 @@
 
 import numpy as np
 
-import reference_impl
-from reference_impl.activations import Activation
+from deltacheck import activations as registry
+from deltacheck import reference_impl
+from deltacheck.activations import Activation
 
 
 def tanh_derivative_of_a(weights, biases, activations, loss, x, t):
     """Uses 1 − a² instead of 1 − z² for tanh: a classic slip."""
-    hidden = [reference_impl.REGISTRY[name] for name in activations]
+    hidden = [registry.REGISTRY[name] for name in activations]
     E = reference_impl.LOSSES[loss]
     a, z = reference_impl.forward(weights, biases, hidden, x, output=E.output)
     delta = [E.output_delta(z[-1], t)]

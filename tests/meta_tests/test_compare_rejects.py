@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import reference_impl
+from deltacheck import reference_impl
 from deltacheck.check import check_case
 from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, compare_entries
 from tests.helpers import perturbed, random_case

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-import reference_impl
-from deltacheck import campaign
+from deltacheck import campaign, reference_impl
 from deltacheck.check import check_case
 from deltacheck.compare import FAIL
 from tests.helpers import random_case
