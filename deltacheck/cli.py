@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from deltacheck import activations as registry
-from deltacheck import campaign, console, junit, oracles
+from deltacheck import campaign, console, oracles, output
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation, load_implementation
@@ -137,22 +136,6 @@ def _check_writable(option: str, path: Path) -> None:
                               f"give a writable path") from None
 
 
-def _write_outputs(doc: dict, args: argparse.Namespace) -> list[str]:
-    lines = []
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-    args.json.write_text(text + "\n", encoding="utf-8")
-    lines.append(f"json:   {args.json}")
-    lines.append(f"junit:  {junit.write(doc, args.junit_xml)}")
-    try:
-        from deltacheck.reports import html
-    except ImportError as exc:
-        lines.append(f"report: not written ({exc}); pip install 'deltacheck[report]'")
-    else:
-        lines.append(f"report: {html.write(doc, args.report)}")
-    return lines
-
-
 def _run(args: argparse.Namespace) -> int:
     impl = load_implementation(args.impl)
     for name in args.oracles:
@@ -191,7 +174,8 @@ def _run(args: argparse.Namespace) -> int:
         outcome = campaign.run(config, progress)
         progress.finish()
     doc = outcome.document
-    out = console.summary_lines(doc) + _write_outputs(doc, args)
+    out = console.summary_lines(doc) + output.write_outputs(
+        doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
     out.append(f"seed:   {doc['run']['seed']} ({doc['run']['wall_time_s']:.1f} s)")
     out.append(console.verdict_line(doc))
     print("\n".join(out))

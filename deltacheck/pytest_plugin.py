@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from deltacheck import collector
+from deltacheck import collector, output
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -44,11 +43,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     doc = document(run=run, cases=cases, failures=failures, oracle_names=oracle_names,
                    dtype=dtypes[0])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".json").write_text(json.dumps(doc, indent=1, allow_nan=False))
-    from deltacheck.reports import html
-
-    html.write(doc, path)
+    output.write_outputs(doc, json_path=path.with_suffix(".json"), report_path=path)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"deltacheck report: {path} ({len(gathered)} cases)")
