@@ -3,22 +3,29 @@
 Every verdict is written so that it can fail: NaN or inf never passes, a missing key or a
 wrong shape is a failure with a message, and an entry is passed only by an explicit
 ``err <= rtol`` on finite numbers. Entries an oracle cannot judge (kinks) are counted apart.
+Reading the implementation's return value is ``deltacheck.protocol``'s job, the JSON form
+``deltacheck.jsonable``'s, and every constant of the rule sits in ``deltacheck.tolerances``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from deltacheck import activations as registry
-from deltacheck import rounding, tolerances
+from deltacheck import jsonable, rounding, tolerances
 from deltacheck.case import Case
+from deltacheck.jsonable import json_number
 from deltacheck.oracles.base import QUANTITIES, Gradients
+from deltacheck.protocol import normalise
+from deltacheck.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
 
-PASS, FAIL, NOT_JUDGED, ERROR = "pass", "fail", "not judged", "error"
+__all__ = ["ERROR", "FAIL", "NOT_JUDGED", "PASS", "SYMBOL", "OracleResult", "QuantityResult",
+           "Verdict", "compare", "compare_entries", "describe", "json_number", "normalise",
+           "verdict_of"]
+
 SYMBOL = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
 
 
@@ -28,7 +35,7 @@ class QuantityResult:
 
     quantity: str
     layer: int | None
-    verdict: str
+    verdict: Verdict
     err: float = 0.0
     max_abs: float = 0.0
     max_rel: float = 0.0
@@ -47,20 +54,16 @@ class QuantityResult:
         """E, δ[l], ∂W[l] or ∂b[l], indexed as the protocol's lists are."""
         return "E" if self.layer is None else f"{SYMBOL[self.quantity]}[{self.layer}]"
 
+    @property
+    def allowed_at_worst(self) -> float | None:
+        """The difference the rule allowed at the worst entry (None when nothing was judged)."""
+        if self.allowed is None or self.worst is None:
+            return None
+        return float(np.asarray(self.allowed)[self.worst])
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready, with non-finite numbers as strings."""
-        out: dict[str, Any] = {"q": self.quantity, "layer": self.layer, "verdict": self.verdict,
-                               "err": json_number(self.err), "abs": json_number(self.max_abs),
-                               "rel": json_number(self.max_rel), "norm": json_number(self.norm_rel),
-                               "judged": self.judged, "not_judged": self.not_judged,
-                               "unresolved": self.unresolved}
-        if self.worst is not None and self.verdict != PASS:  # passing ones stay compact
-            out["worst"] = list(self.worst)
-            out["impl_value"] = json_number(self.impl_value)
-            out["oracle_value"] = json_number(self.oracle_value)
-        if self.message:
-            out["message"] = self.message
-        return out
+        return jsonable.quantity_json(self)
 
 
 @dataclass
@@ -69,7 +72,7 @@ class OracleResult:
 
     oracle: str
     rtol: float
-    verdict: str
+    verdict: Verdict
     quantities: list[QuantityResult] = field(default_factory=list)
     message: str = ""
 
@@ -77,6 +80,10 @@ class OracleResult:
     def err(self) -> float:
         """The worst judged error over all quantities (inf when something failed outright)."""
         errs = [q.err for q in self.quantities if q.verdict != NOT_JUDGED]
+        if self.verdict in (FAIL, ERROR) and not any(
+                q.verdict in (FAIL, ERROR) for q in self.quantities):
+            # raised, wrong shapes, modified inputs, an oracle that broke: never "err 0 ... fail"
+            return float("inf")
         return max(errs, default=0.0)
 
     @property
@@ -91,87 +98,7 @@ class OracleResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready."""
-        out = {"verdict": self.verdict, "rtol": self.rtol, "err": json_number(self.err),
-               "not_judged": self.not_judged,
-               "quantities": [q.to_json() for q in self.quantities]}
-        if self.message:
-            out["message"] = self.message
-        return out
-
-
-def json_number(v: float | None) -> float | str | None:
-    """A float for JSON: non-finite values become the strings "inf", "-inf", "nan"."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if np.isfinite(v) else str(v)
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.6g}"
-
-
-def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
-    """Check an implementation's return value against the protocol; list what is wrong."""
-    try:
-        return _normalise(raw, case)
-    except Exception as exc:  # a result that breaks when read is a verdict, not a crash
-        return None, [f"returned a result that raised {type(exc).__name__} when read"]
-
-
-def _numbers(value: Any, what: str) -> tuple[np.ndarray | None, str]:
-    """The value as a float64 array, or None and why it is not an array of real numbers."""
-    try:
-        arr = np.asarray(value)
-        if arr.dtype.kind == "O":  # lists of scalars of other libraries, ragged rows, ...
-            arr = np.asarray(value, dtype=np.float64)
-    except Exception as exc:
-        return None, f"{what} is not an array of numbers ({type(exc).__name__})"
-    if arr.dtype.kind not in "fiu":  # complex, bool, strings: not what the protocol returns
-        return None, f"{what} has dtype {arr.dtype}, but should be real floats"
-    return arr.astype(np.float64), ""
-
-
-def _normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
-    if not isinstance(raw, Mapping):
-        return None, [f"returned {type(raw).__name__}, but should return a mapping with "
-                      f"'loss', 'deltas', 'grad_weights' and 'grad_biases'"]
-    problems = [f"the result has no {key!r}" for key in ("loss", *QUANTITIES) if key not in raw]
-    if problems:
-        return None, problems
-    loss_array, problem = _numbers(raw["loss"], "loss")
-    if loss_array is None or loss_array.size != 1:
-        problems.append(problem or f"loss has shape {loss_array.shape}, but should be one float")
-        loss = float("nan")
-    else:
-        loss = float(loss_array.reshape(()))
-    shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
-              "grad_weights": [w.shape for w in case.weights],
-              "grad_biases": [v.shape for v in case.biases]}
-    values: dict[str, list[np.ndarray]] = {}
-    for key in QUANTITIES:
-        got = raw[key]
-        if isinstance(got, (str, bytes, Mapping)) or not hasattr(got, "__len__"):
-            problems.append(f"{key} is {type(got).__name__}, but should be a list of "
-                            f"{case.n_layers} arrays")
-            continue
-        if len(got) != case.n_layers:
-            problems.append(f"len({key})={len(got)}, but should be {case.n_layers} "
-                            f"(one per layer)")
-            continue
-        arrays = []
-        for l, (value, shape) in enumerate(zip(got, shapes[key], strict=True)):
-            arr, problem = _numbers(value, f"{key}[{l}]")
-            if arr is None:
-                problems.append(problem)
-                continue
-            if arr.shape != tuple(shape):
-                problems.append(f"{key}[{l}].shape={arr.shape}, but should be {tuple(shape)}")
-            arrays.append(arr)
-        values[key] = arrays
-    if problems:
-        return None, problems
-    return Gradients(loss=loss, **values), []
+        return jsonable.oracle_json(self)
 
 
 def compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | None,
@@ -205,16 +132,16 @@ def compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | None
         result.verdict = NOT_JUDGED
         return result
     masked = np.where(scope, err, -1.0)
-    worst = np.unravel_index(int(np.argmax(masked)), y.shape) if y.ndim else ()
-    result.err = float(masked[worst])
+    at = np.unravel_index(int(np.argmax(masked)), y.shape) if y.ndim else ()
+    result.err = float(masked[at])
     result.max_abs = float(np.where(scope, np.where(finite, diff, np.inf), 0.0).max())
     result.max_rel = float(np.where(scope, rel, 0.0).max())
     dy = float(np.linalg.norm(np.where(scope & finite, y, 0.0)))
     dd = float(np.linalg.norm(np.where(scope, np.where(finite, diff, np.inf), 0.0)))
     result.norm_rel = 0.0 if dd == 0 else (dd / dy if dy > 0 else float("inf"))
-    result.worst = tuple(int(i) for i in worst)
-    result.impl_value, result.oracle_value = float(x[worst]), float(y[worst])
-    if not np.isfinite(y[worst]) and np.isfinite(x[worst]):
+    result.worst = tuple(int(i) for i in at)
+    result.impl_value, result.oracle_value = float(x[at]), float(y[at])
+    if not np.isfinite(y[at]) and np.isfinite(x[at]):
         result.verdict = ERROR
     elif not (result.err <= rtol):  # written this way round so that NaN fails
         result.verdict = FAIL
@@ -246,24 +173,36 @@ def compare(case: Case, impl: Gradients, oracle: Gradients, *, oracle_name: str,
     return out
 
 
-def verdict_of(verdicts: list[str]) -> str:
+def verdict_of(verdicts: list[str]) -> Verdict:
     """Fail beats error beats pass beats not judged."""
-    for v in (FAIL, ERROR, PASS):
-        if v in verdicts:
-            return v
-    return NOT_JUDGED
+    return worst(verdicts)
+
+
+def distinct(x: float, y: float, *, least: int = 4) -> tuple[str, str]:
+    """x and y with as many significant digits as it takes to tell them apart (at least ``least``)."""
+    for digits in range(least, 18):
+        a, b = f"{x:.{digits}g}", f"{y:.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(float(x)), repr(float(y))
 
 
 def describe(q: QuantityResult, case: Case, oracle_name: str) -> str:
-    """One line: what the implementation gave, what the oracle says, and the context."""
+    """One line: what the implementation gave, what the oracle says, by how much, and the context."""
     where = q.label if not q.worst else f"{q.label}[{', '.join(map(str, q.worst))}]"
     acts = ", ".join(case.activations) or "no hidden layer"
+    context = f"{acts}, {case.loss}, {case.dtype}"
     if q.verdict == ERROR:
         return (f"{where}: the {oracle_name} oracle gave {q.oracle_value}, so it cannot judge "
-                f"({acts}, {case.loss}, {case.dtype})")
+                f"({context})")
+    got, want = distinct(q.impl_value, q.oracle_value)
     if not np.isfinite(q.oracle_value):
-        return (f"{where} = {_fmt(q.impl_value)}, and {oracle_name} gives {_fmt(q.oracle_value)} "
-                f"too: a non-finite value never passes ({acts}, {case.loss}, {case.dtype})")
-    tol = tolerances.lookup(oracle_name, case.dtype).rtol
-    return (f"{where} = {_fmt(q.impl_value)}, but {oracle_name} says {_fmt(q.oracle_value)} "
-            f"({acts}, {case.loss}, {case.dtype}, err {q.err:.2g} > {tol:.0e})")
+        return (f"{where} = {got}, and {oracle_name} gives {want} too: a non-finite value "
+                f"never passes ({context})")
+    if not np.isfinite(q.impl_value):
+        return f"{where} = {got}, but {oracle_name} says {want} (a non-finite value; {context})"
+    allowed = q.allowed_at_worst
+    bound = f" > allowed {allowed:.2g}" if allowed is not None else ""
+    return (f"{where} = {got}, but {oracle_name} says {want} (|diff| "
+            f"{abs(q.impl_value - q.oracle_value):.2g}{bound}, err {q.err:.2g} > rtol "
+            f"{tolerances.lookup(oracle_name, case.dtype).rtol:.0e}; {context})")

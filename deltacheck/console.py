@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from deltacheck.verdicts import NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
+
 
 class Progress:
     """A progress bar on a terminal; a few plain lines when not on one (CI logs)."""
@@ -59,7 +61,11 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     nj = doc["summary"]["not_judged_entries"]
     if any(nj.values()):
         counts = ", ".join(f"{o} {n}" for o, n in nj.items())
-        lines.append(f"not judged (entries on or near a kink): {counts}")
+        lines.append(f"{NOT_JUDGED_WORD} (entries on or near a kink): {counts}")
+    coarse = doc["summary"].get("unresolved_entries") or {}
+    if any(coarse.values()):
+        counts = ", ".join(f"{o} {n}" for o, n in coarse.items() if n)
+        lines.append(f"{UNRESOLVED_WORD} (judged only to the oracle's error bar): {counts}")
     for failure in doc["failures"]:
         if failure["minimal"]:
             case = failure["case"]
@@ -74,7 +80,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 def verdict_line(doc: dict[str, Any]) -> str:
     """The last line: plainly "all agree", or the first disagreement."""
     s = doc["summary"]
-    if s["verdict"] == "pass":
+    if s["verdict"] == PASS:
         oracles = ", ".join(doc["run"]["oracles"])
         return f"all agree: {s['cases']} cases, oracles {oracles}"
     if s["cases"] == 0:

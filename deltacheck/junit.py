@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
+
+from deltacheck.verdicts import ERROR, FAIL, NOT_JUDGED
 
 NO_HIDDEN = "(none)"
 
@@ -30,7 +31,7 @@ def render(doc: dict[str, Any]) -> str:
     for (loss, act, oracle), recs in sorted(_groups(doc).items()):
         tc = ET.SubElement(suite, "testcase", classname=f"deltacheck.{loss}",
                            name=f"{loss} / {act} / {oracle}", time="0")
-        bad = [r for r in recs if r["verdict"] in ("fail", "error")]
+        bad = [r for r in recs if r["verdict"] in (FAIL, ERROR)]
         if bad:
             failures += 1
             first = bad[0]
@@ -45,7 +46,7 @@ def render(doc: dict[str, Any]) -> str:
                            "case: " + json.dumps(m["case"], separators=(",", ":"))]
             ET.SubElement(tc, "failure", message=message, type="Disagreement").text = \
                 "\n".join(detail)
-        elif all(r["verdict"] == "not judged" for r in recs):
+        elif all(r["verdict"] == NOT_JUDGED for r in recs):
             ET.SubElement(tc, "skipped", message="every entry sat on or near a kink")
         else:
             tc.append(ET.Comment(f"{len(recs)} cases agree"))
@@ -55,11 +56,3 @@ def render(doc: dict[str, Any]) -> str:
     suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def write(doc: dict[str, Any], path: str | Path) -> Path:
-    """Write the JUnit XML file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(doc), encoding="utf-8")
-    return path

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from deltacheck import collector, output
+from deltacheck.verdicts import ERROR, FAIL
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -34,7 +35,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     cases, failures = [], []
     for i, r in enumerate(gathered):
         cases.append(case_json(i, r, "pytest"))
-        if r.verdict in ("fail", "error") and len(failures) < 50:
+        if r.verdict in (FAIL, ERROR) and len(failures) < 50:
             failures.append(failure_json(i, r, minimal=False, repro="pytest (see the test log)"))
     dtypes = sorted({r.case.dtype for r in gathered}) or ["float64"]
     run = {"impl": "pytest session", "profile": "pytest", "seed": None, "dtype": dtypes[0],

@@ -14,7 +14,8 @@ from. This module runs that first-order error analysis, in units of ε:
 
 |δ| is the oracle's; |h'| and |h''| are central differences of h (never an implementation's
 dh): only their size matters, to a digit or so. The floor is FLOOR_FACTOR ε M in the
-implementation's dtype; tests/test_rounding.py measures how much of it correct code uses.
+implementation's dtype (deltacheck/tolerances.py holds every constant); tests/test_rounding.py
+measures how much of it correct code uses.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck import tolerances
 from deltacheck.case import Case
-from deltacheck.oracles.base import FD_STEP, Gradients, loss_terms_magnitude
+from deltacheck.oracles.base import Gradients, loss_terms_magnitude
+from deltacheck.tolerances import CURVE_RESOLUTION, FD_STEP, FLOOR_FACTOR, SLOPE_RESOLUTION
 
-FLOOR_FACTOR = 16.0
+__all__ = ["FLOOR_FACTOR", "floors", "magnitudes"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -42,7 +45,8 @@ def _derivatives(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         second = (act.h(a + step2, np) - 2 * act.h(a, np) + act.h(a - step2, np)) / step2**2
         # A difference of h cannot see a slope below about ε|h|/step: an ELU far below 0 has
         # h' = e^a, which the difference reads as 0; the bound must not.
-        return (np.abs(first) + 4 * _EPS * h / step1, np.abs(second) + 8 * _EPS * h / step2**2)
+        return (np.abs(first) + SLOPE_RESOLUTION * _EPS * h / step1,
+                np.abs(second) + CURVE_RESOLUTION * _EPS * h / step2**2)
 
 
 def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +106,9 @@ def floors(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str
     unit's 1e-59 against an oracle's exact 0): below ε² of the loss, a gradient is zero to
     any precision that the dtype can hold beside E.
     """
-    eps = float(np.finfo(case.dtype).eps)
-    least = eps * eps * max(1.0, abs(truth.loss)) if np.isfinite(truth.loss) else 0.0
+    scale = tolerances.floor_scale(case.dtype)
+    least = tolerances.least_floor(case.dtype, truth.loss)
     m = magnitudes(case, activations, truth)
-    return {key: (max(least, FLOOR_FACTOR * eps * value) if key == "loss"
-                  else [np.maximum(least, FLOOR_FACTOR * eps * v) for v in value])
+    return {key: (max(least, scale * value) if key == "loss"
+                  else [np.maximum(least, scale * v) for v in value])
             for key, value in m.items()}

@@ -8,7 +8,7 @@ from typing import Any
 from deltacheck import collector
 from deltacheck.case import Case
 from deltacheck.check import CaseResult, check_case
-from deltacheck.compare import FAIL
+from deltacheck.compare import ERROR, FAIL
 
 
 def repro_snippet(case: Case) -> str:
@@ -22,7 +22,7 @@ def assert_agrees(case: Case, impl: Callable[..., Any], *,
     __tracebackhide__ = True
     result = check_case(case, impl, oracles)
     collector.record(result)
-    if result.verdict == FAIL or result.verdict == "error":
+    if result.verdict in (FAIL, ERROR):
         raise AssertionError(f"{result.first_message()}\n  repro: {repro_snippet(case)}")
     return result
 

@@ -8,12 +8,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-QUANTITIES = ("deltas", "grad_weights", "grad_biases")
+# The step and the kink slack are constants of the comparison rule, kept with the others.
+from deltacheck.tolerances import FD_STEP, KINK_SLACK_FACTOR
 
-# Relative finite-difference step for float64 evaluations: ε^(1/3) balances the central
-# difference's truncation error (∝ h²) against its rounding error (∝ ε/h). Entries whose
-# pre-activation lies within this step of a kink are "not judged" by every oracle.
-FD_STEP = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
+QUANTITIES = ("deltas", "grad_weights", "grad_biases")
 
 
 class OracleUnavailable(RuntimeError):
@@ -85,8 +83,8 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
 
     An entry of δ[l] is tainted when its own pre-activation is near a kink, or when it reaches
     a tainted δ[l+1] through a non-zero weight; ∂W and ∂b are tainted through tainted δ.
-    "Near" is a finite-difference step, widened by 16 ε (|z| |W|ᵀ + |b|) for an
-    implementation computing in a dtype of that ε: its own a may sit on the other side.
+    "Near" is a finite-difference step, widened by KINK_SLACK_FACTOR ε (|z| |W|ᵀ + |b|) for
+    an implementation computing in a dtype of that ε: its own a may sit on the other side.
     """
     L = len(weights)
     n_samples = a[0].shape[0]
@@ -95,7 +93,7 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
         downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
         slack = 0.0
         if eps and biases is not None:
-            slack = 16 * eps * (np.abs(z[l]) @ np.abs(weights[l]).T + np.abs(biases[l]))
+            slack = KINK_SLACK_FACTOR * eps * (np.abs(z[l]) @ np.abs(weights[l]).T + np.abs(biases[l]))
         tainted[l] = near_kink(a[l], activations[l], slack) | downstream
     grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 for l, d in enumerate(tainted)]
     grad_b = [d.any(axis=0) for d in tainted]

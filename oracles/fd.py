@@ -38,6 +38,7 @@ from deltacheck.oracles.base import (
     kinks_of,
     loss_terms_magnitude,
 )
+from deltacheck.tolerances import FD_BAR_FACTOR, FD_ROUNDING_FACTOR
 
 name = "fd"
 
@@ -108,14 +109,14 @@ def _perturbations(a_l: np.ndarray, z_l: np.ndarray, W_l: np.ndarray,
 
 
 def _error_bar(D1: np.ndarray, D2: np.ndarray, D4: np.ndarray) -> np.ndarray:
-    """Twice the size of the error terms c₁h and c₂h² fitted to the steps h, 2h and 4h.
+    """FD_BAR_FACTOR times the size of the error terms c₁h and c₂h² fitted to the steps h, 2h, 4h.
 
     Where h'' jumps (ELU or softsign at 0) the error is c₁h, elsewhere c₂h²; the two can
     cancel between two steps, which is why three steps are fitted rather than two compared.
     """
     c2 = ((D4 - D2) - 2 * (D2 - D1)) / 6  # c₂h²
     c1 = (D2 - D1) - 3 * c2  # c₁h
-    return 2 * (np.abs(c1) + np.abs(c2))
+    return FD_BAR_FACTOR * (np.abs(c1) + np.abs(c2))
 
 
 def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
@@ -173,7 +174,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
 
     # Rounding: each evaluation of E is off by about ε times what it adds up, which in a wide
     # network is far more than ε|E|; it is not smooth in h, so the fit above cannot see it.
-    noise = 4 * _EPS * _evaluation_magnitude(loss, a, z, W, b, t64, grads["deltas"])
+    noise = FD_ROUNDING_FACTOR * _EPS * _evaluation_magnitude(loss, a, z, W, b, t64, grads["deltas"])
     for key in bars:
         bars[key] = [bar + noise / h for bar, h in zip(bars[key], steps_of[key], strict=True)]
 

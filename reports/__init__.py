@@ -1,5 +1,5 @@
 """Turn deltacheck results into one self-contained HTML report."""
 
-from deltacheck.reports.html import render, write
+from deltacheck.reports.html import render
 
-__all__ = ["render", "write"]
+__all__ = ["render"]

@@ -10,7 +10,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-PASS, FAIL, NOT_JUDGED, ERROR = "pass", "fail", "not judged", "error"
+from deltacheck.verdicts import ERROR, FAIL, NOT_JUDGED, PASS
+
+__all__ = ["ERROR", "FAIL", "NOT_JUDGED", "PASS"]
 GRADIENTS = ("deltas", "grad_weights", "grad_biases")
 SYMBOL = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
 NO_HIDDEN = "(none)"
@@ -115,5 +117,5 @@ def arch_text(case: Mapping[str, Any]) -> str:
 
 
 def unresolved(quantities: Iterable[Mapping[str, Any]]) -> int:
-    """Judged entries that were judged only to the oracle's error bar (0 in older files)."""
+    """Unresolved entries: judged only to the oracle's error bar (0 in older files)."""
     return sum(count(qd.get("unresolved", 0)) for qd in quantities)

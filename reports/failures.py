@@ -47,7 +47,7 @@ def _cell(oracle: str, result: Mapping[str, Any], q: str, layer: Any) -> dict[st
     tip = (f"{oracle} {label(q, layer)}: {v}; err {fmt_err(qd.get('err'))}, "
            f"max abs {fmt_err(qd.get('abs'))}, max rel {fmt_err(qd.get('rel'))}, "
            f"normwise {fmt_err(qd.get('norm'))}; {qd.get('judged', 0)} judged"
-           + (f" ({n} only to the oracle's error bar)" if n else "")
+           + (f" ({n} unresolved)" if n else "")
            + f", {qd.get('not_judged', 0)} not judged")
     return {"text": "n.j." if v == NOT_JUDGED else fmt_err(qd.get("err")), "tip": tip,
             "cls": grade(qd.get("err"), result.get("rtol"), v)}

@@ -4,8 +4,9 @@ The page carries its own CSS and inline SVG and points at nothing outside itself
 archive it and anyone can open it offline. Jinja2 autoescapes every string of the results:
 implementation names, activation names, messages and tracebacks come from users.
 
-Sections, in order: verdict, failures, environment, tolerances, the worst-error matrix, error
-by depth, the error distribution, not judged, passing cases. ``reports.failures`` builds the
+Sections, in order: verdict, the worst-error matrix, failures, environment, tolerances, error
+by depth, the error distribution, not judged, passing cases. The tolerance text is rendered from
+``deltacheck.tolerances``, the one source of the rule's constants. ``reports.failures`` builds the
 failures, ``reports.summaries`` the tables over all cases, ``reports.plots`` the charts.
 """
 
@@ -23,8 +24,10 @@ except ModuleNotFoundError as e:  # the report is an optional extra of the packa
 
 from markupsafe import Markup
 
+from deltacheck import tolerances
 from deltacheck.reports import failures, plots, summaries, svg
 from deltacheck.reports.common import NO_HIDDEN, arch, fmt_err, fmt_val, ordered, plain
+from deltacheck.verdicts import UNRESOLVED_WORD
 
 
 def _tolerances(results: Mapping[str, Any], oracles: list[str], dtype: Any,
@@ -35,6 +38,13 @@ def _tolerances(results: Mapping[str, Any], oracles: list[str], dtype: Any,
         used = t.get("dtype") == dtype and t.get("oracle") in oracles
         rows.append(dict(t, used=used, unresolved=coarse.get(t.get("oracle"), 0) if used else 0))
     return rows
+
+
+def _rule() -> dict[str, Any]:
+    """The comparison rule as deltacheck.tolerances states it."""
+    return {"rule": tolerances.RULE, "err": tolerances.ERR, "symbols": tolerances.SYMBOLS,
+            "terms": tolerances.TERMS, "unresolved": UNRESOLVED_WORD,
+            "constants": [(n, f"{v:.3g}", t) for n, v, t in tolerances.CONSTANTS]}
 
 
 def context(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +67,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
             "verdict": summaries.verdict(summary, cases, records, oracles, shown["full"]),
             "failures": shown,
             "environment": list((results.get("environment") or {}).items()),
-            "tolerances": _tolerances(results, oracles, dtype, coarse),
+            "tolerances": _tolerances(results, oracles, dtype, coarse), "rule": _rule(),
             "matrix": summaries.matrix(cases, losses, acts, oracles),
             "depth": plots.depth(cases, oracles, colours),
             "histograms": plots.histograms(cases, oracles, colours),
@@ -77,11 +87,3 @@ _ENV.filters.update(err=fmt_err, val=fmt_val, plain=plain)
 def render(results: Mapping[str, Any]) -> str:
     """The report as one self-contained HTML document."""
     return _ENV.get_template("report.html").render(**context(results))
-
-
-def write(results: Mapping[str, Any], path: str | pathlib.Path) -> pathlib.Path:
-    """Render the report into ``path`` (parents created) and return the path."""
-    out = pathlib.Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(results), encoding="utf-8")
-    return out

@@ -22,11 +22,12 @@ from deltacheck.reports.common import (
     verdict_class,
 )
 from deltacheck.reports.failures import anchor_of
+from deltacheck.verdicts import UNRESOLVED_WORD
 
 
 def unresolved_by_oracle(summary: Mapping[str, Any], cases: list[dict],
                          oracles: list[str]) -> dict[str, int]:
-    """Entries judged only to each oracle's error bar; zeros for files that predate them."""
+    """Unresolved entries per oracle (judged only to its error bar); 0 in older files."""
     given = summary.get("unresolved_entries")
     if isinstance(given, Mapping):
         return {o: count(given.get(o, 0)) for o in oracles}
@@ -59,8 +60,8 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
              ("not judged", sum(count(x) for x in skipped.values()), "")]
     if any(coarse.values()):
         names = " and ".join(f"{o}'s" for o, k in coarse.items() if k)
-        stats.append((f"judged only to {names} error bar", sum(coarse.values()),
-                      "still judged, but the oracle's own error bar was wider than the "
+        stats.append((UNRESOLVED_WORD, sum(coarse.values()),
+                      f"still judged, but only to {names} error bar, which was wider than the "
                       "tolerance; see Not judged"))
     first = summary.get("first_disagreement")
     return {"verdict": v, "cls": {PASS: "ok", FAIL: "bad"}.get(v, "nj"),
@@ -107,7 +108,7 @@ def _share(part: int, whole: int) -> tuple[str, str]:
 
 def not_judged(summary: Mapping[str, Any], cases: list[dict], oracles: list[str],
                acts: list[str]) -> dict[str, Any]:
-    """Per oracle: judged, judged only to its error bar, not judged; per activation too."""
+    """Per oracle: judged, unresolved, not judged; per activation too."""
     judged, skipped = summary.get("judged_entries") or {}, summary.get("not_judged_entries") or {}
     coarse = unresolved_by_oracle(summary, cases, oracles)
     per_act: dict[str, Counter[str]] = defaultdict(Counter)

@@ -6,12 +6,12 @@ and say how many entries beyond tolerance the window leaves out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from deltacheck import tolerances
 from deltacheck.reports.common import (
     ERROR,
     FAIL,
@@ -28,8 +28,6 @@ from deltacheck.reports.common import (
 AXES = {"deltas": ("sample n", "unit j"), "grad_weights": ("to unit j", "from unit i"),
         "grad_biases": ("", "unit j"), "loss": ("", "")}
 WINDOW = 8  # rows and columns of a value table shown around its worst entry
-# For result files without per-entry "allowed" values: a floor of 64 ε max(1, |E|).
-ATOL_EPS_FACTOR = 64.0
 
 
 def find_quantity(result: Mapping[str, Any], q: str, layer: int | None) -> dict[str, Any]:
@@ -72,18 +70,19 @@ def _pick(record: Mapping[str, Any] | None, q: str, layer: int | None) -> Any:
 
 
 def _exceeds(x: np.ndarray, y: np.ndarray, unjudged: np.ndarray, rtol: float,
-             atol: float, allowed: np.ndarray | None = None) -> np.ndarray:
+             floor: float, allowed: np.ndarray | None = None) -> np.ndarray:
     """Entries beyond what the comparison allowed them (older files: rebuilt without u)."""
     if allowed is not None and allowed.shape == x.shape:
         with np.errstate(all="ignore"):
             ok = np.abs(x - y) <= allowed.astype(float)
         return ~ok & (~unjudged | ~np.isfinite(x))
     # Files without "allowed": the oracle's error bar u and the per-entry floor are unknown,
-    # so highlights may be slightly stricter than the verdict; they never hide a failure.
+    # so the rule runs with u = 0 and the least floor: highlights may be stricter than the
+    # verdict, and never hide a failure.
     with np.errstate(all="ignore"):
         diff = np.abs(x - y)
         s = float(np.abs(y[np.isfinite(y)]).max(initial=0.0))
-        err = diff / (np.abs(y) + s + atol / rtol)
+        err = diff / (s + floor / rtol)
         err = np.where(diff == 0, 0.0, err)
         err = np.where(np.isfinite(x) & np.isfinite(y), err, np.inf)
         return ~(err <= rtol) & (~unjudged | ~np.isfinite(x))
@@ -118,7 +117,7 @@ def _caption(oracle: str, res: Mapping[str, Any], rtol: float) -> str:
         return f"{oracle}: not judged"
     sign = {PASS: "≤", FAIL: ">", ERROR: ">"}.get(verdict, "")
     n = count(res.get("unresolved", 0))
-    bar = f" · {n} {'entry' if n == 1 else 'entries'} judged only to its error bar" if n else ""
+    bar = f" · {n} unresolved" if n else ""
     return f"{oracle}: err {fmt_err(res.get('err'))} {sign} rtol {fmt_err(rtol)}{bar}"
 
 
@@ -132,8 +131,7 @@ def side_by_side(q: str, layer: int | None, failure: Mapping[str, Any],
     if x is None:
         out["note"] = "The implementation returned no usable values for this quantity."
         return out
-    dtype = str(arch(failure.get("case") or {})["dtype"])
-    eps = float(np.finfo(np.float32 if "32" in dtype else np.float64).eps)
+    dtype = "float32" if "32" in str(arch(failure.get("case") or {})["dtype"]) else "float64"
     per: list[tuple[np.ndarray, dict[str, np.ndarray], str]] = []
     centre: tuple[int, int] | None = None
     for o in oracles:
@@ -144,7 +142,7 @@ def side_by_side(q: str, layer: int | None, failure: Mapping[str, Any],
         unj = _mask(_pick((values.get(o) or {}).get("unjudged"), q, layer), y.shape)
         rtol = num((results.get(o) or {}).get("rtol"))
         loss = abs(num((values.get(o) or {}).get("loss")))
-        atol = ATOL_EPS_FACTOR * eps * (max(1.0, loss) if math.isfinite(loss) else 1.0)
+        floor = tolerances.least_floor(dtype, loss)
         worst = np.zeros(y.shape, dtype=bool)
         idx = [int(i) for i in res.get("worst") or []]
         at = (0, 0) if not idx else ((0, idx[0]) if len(idx) == 1 else tuple(idx[:2]))
@@ -155,7 +153,7 @@ def side_by_side(q: str, layer: int | None, failure: Mapping[str, Any],
         if res.get("message"):
             out["messages"].append(res["message"])
         allowed = _grid(_pick((values.get(o) or {}).get("allowed"), q, layer))
-        marks = {"worst": worst, "bad": _exceeds(x, y, unj, rtol, atol, allowed), "nj": unj}
+        marks = {"worst": worst, "bad": _exceeds(x, y, unj, rtol, floor, allowed), "nj": unj}
         per.append((y, marks, _caption(o, res, rtol)))
     # The implementation's table marks what any oracle marks; greys what none can judge.
     union = {"worst": np.zeros(x.shape, dtype=bool), "bad": np.zeros(x.shape, dtype=bool),

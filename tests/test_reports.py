@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from deltacheck import output
 from deltacheck.reports import common, failures
 from deltacheck.reports import html as report
 
 FIXTURE = Path(__file__).parent / "data" / "results_fixture.json"
-HEADINGS = ["Verdict", "Failures", "Environment and run settings", "Tolerances",
-            "Worst error by loss, activation and oracle", "Error by layer depth",
+HEADINGS = ["Verdict", "Worst error by loss, activation and oracle", "Failures",
+            "Environment and run settings", "Tolerances", "Error by layer depth",
             "Distribution of errors", "Not judged", "Passing cases"]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
@@ -322,22 +323,23 @@ def with_unresolved(results: dict[str, Any], n: int) -> dict[str, Any]:
 def test_entries_judged_only_to_the_error_bar_are_counted(results: dict[str, Any]) -> None:
     html = report.render(with_unresolved(results, 93))
     text = " ".join("".join(parse(html).text).split())
-    assert "judged only to the oracle's error bar" in text  # the not-judged column, explained
+    assert "Entries counted as unresolved are still judged" in text  # the column, explained
     assert "a gross error there still fails" in text
     assert re.findall(r'<td class="n unresolved( dim)?">(\d+)', html) == \
         [(" dim", "0"), (" dim", "0"), ("", "93")]
     assert "93 (10.0%)" in text  # of fd's 931 judged entries
-    assert '<span class="v">93</span><span class="k">judged only to fd&#39;s error bar' in html
-    assert "In this run 93 judged entries were judged only to this error bar." in text
-    assert "3 entries judged only to its error bar" in text  # the failing ∂W[0] of fd
+    assert '<span class="v">93</span><span class="k">unresolved</span>' in html
+    assert "only to fd&#39;s error bar" in html  # the stat's tooltip
+    assert "In this run 93 judged entries were unresolved." in text
+    assert "err 4.9e-4 > rtol 1e-7 · 3 unresolved" in text  # the failing ∂W[0] of fd
 
 
 def test_files_without_error_bar_counts_show_zeros(results: dict[str, Any]) -> None:
     assert "unresolved_entries" not in results["summary"]
     html = report.render(results)
     text = " ".join("".join(parse(html).text).split())
-    assert "judged only to the oracle's error bar" in text
-    assert "judged only to fd's error bar" not in text  # no card for nothing
+    assert "Entries counted as unresolved are still judged" in text
+    assert "only to fd&#39;s error bar" not in html  # no card for nothing
     assert "In this run" not in text
     assert re.findall(r'<td class="n unresolved( dim)?">(\d+)', html) == [(" dim", "0")] * 3
 
@@ -347,7 +349,7 @@ def test_error_bar_counts_fall_back_to_the_cases(results: dict[str, Any]) -> Non
         c["oracles"]["fd"]["quantities"][0]["unresolved"] = 2
     html = report.render(results)
     parse(html)
-    assert '<span class="v">8</span><span class="k">judged only to fd&#39;s error bar' in html
+    assert '<span class="v">8</span><span class="k">unresolved</span>' in html
     assert '<td class="n unresolved">8' in html
 
 
@@ -379,6 +381,6 @@ def test_a_5000_case_report_stays_under_2_mb(results: dict[str, Any]) -> None:
 
 
 def test_write_creates_the_file(results: dict[str, Any], tmp_path: Path) -> None:
-    out = report.write(results, tmp_path / "deep" / "report.html")
-    assert out == tmp_path / "deep" / "report.html"
+    out = tmp_path / "deep" / "report.html"
+    output.write_outputs(results, report_path=out)
     assert out.read_text(encoding="utf-8") == report.render(results)
