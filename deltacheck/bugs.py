@@ -108,13 +108,15 @@ def _replace_h(name: str, h: Callable[[np.ndarray, Any], np.ndarray]) -> Callabl
 
 
 def _naive_softmax(a: np.ndarray) -> np.ndarray:
-    e = np.exp(a)  # overflows to inf above a = 709.78: inf / inf = NaN
-    return e / e.sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        e = np.exp(a)  # overflows to inf above a = 709.78: inf / inf = NaN
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def _batch_max_softmax(a: np.ndarray) -> np.ndarray:
-    e = np.exp(a - a.max())  # the batch's max, not each row's: a row far below underflows to 0
-    return e / e.sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        e = np.exp(a - a.max())  # the batch's max, not each row's: a row far below gives 0/0
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def _loss_specific(loss_name: str, **steps: Any) -> Backprop:

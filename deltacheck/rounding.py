@@ -27,7 +27,7 @@ import numpy as np
 
 from deltacheck import tolerances
 from deltacheck.case import Case
-from deltacheck.oracles.base import Gradients, loss_terms_magnitude
+from deltacheck.oracles.base import Gradients, kinks_of, loss_terms_magnitude
 from deltacheck.tolerances import CURVE_RESOLUTION, FD_STEP, FLOOR_FACTOR, SLOPE_RESOLUTION
 
 __all__ = ["FLOOR_FACTOR", "floors", "magnitudes"]
@@ -36,13 +36,24 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 def _derivatives(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on |h'(a)| and |h''(a)|: central differences of h plus their own resolution."""
+    """Bounds on |h'(a)| and |h''(a)|: differences of h plus their own resolution.
+
+    Near a kink the differences are one-sided, on a's side: a difference across the kink
+    would read its jump in h' as a curvature of 1/step, and carry that size to every layer.
+    """
     step1 = FD_STEP * np.maximum(1.0, np.abs(a))
     step2 = _EPS ** 0.25 * np.maximum(1.0, np.abs(a))
+    side = np.zeros(a.shape)  # 0: central; ±1: one-sided, away from the kink
+    for k in kinks_of(act):
+        side = np.where(np.abs(a - k) < 2 * step2, np.where(a >= k, 1.0, -1.0), side)
+    # central: points a − s, a, a + s; one-sided: a, a + σs, a + 2σs
+    lo, mid = np.where(side == 0, -1.0, 0.0), np.where(side == 0, 0.0, side)
+    hi = np.where(side == 0, 1.0, 2 * side)
     with np.errstate(all="ignore"):
         h = np.abs(act.h(a, np))
-        first = (act.h(a + step1, np) - act.h(a - step1, np)) / (2 * step1)
-        second = (act.h(a + step2, np) - 2 * act.h(a, np) + act.h(a - step2, np)) / step2**2
+        first = (act.h(a + hi * step1, np) - act.h(a + lo * step1, np)) / ((hi - lo) * step1)
+        second = (act.h(a + hi * step2, np) - 2 * act.h(a + mid * step2, np)
+                  + act.h(a + lo * step2, np)) / step2**2
         # A difference of h cannot see a slope below about ε|h|/step: an ELU far below 0 has
         # h' = e^a, which the difference reads as 0; the bound must not.
         return (np.abs(first) + SLOPE_RESOLUTION * _EPS * h / step1,

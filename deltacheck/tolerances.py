@@ -31,14 +31,14 @@ UNDERFLOW_EPS_POWER = 2
 SLOPE_RESOLUTION = 4.0
 CURVE_RESOLUTION = 8.0
 # Relative finite-difference step in float64: ε^(1/3) balances truncation (∝ h²) against
-# rounding (∝ ε/h). Pre-activations within this step of a kink make their entries not judged.
+# rounding (∝ ε/h). Pre-activations within this step of a kink are not judged by fd.
 FD_STEP = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
 # fd's error bar: FD_BAR_FACTOR times the c₁h + c₂h² terms fitted over the steps h, 2h, 4h ...
 FD_BAR_FACTOR = 2.0
 # ... plus FD_ROUNDING_FACTOR ε times what one evaluation of E adds up, divided by h.
 FD_ROUNDING_FACTOR = 4.0
-# In a float32 case a kink's neighbourhood widens by KINK_SLACK_FACTOR ε (|z| |W|ᵀ + |b|): the
-# implementation's own a may sit on the other side of the kink.
+# A kink's neighbourhood is KINK_SLACK_FACTOR ε times the sums that make a (propagated through
+# the layers), in the implementation's dtype: its own a may sit on the other side of the kink.
 KINK_SLACK_FACTOR = 16.0
 # assert_close (plain arrays, no error analysis available): floor ATOL_EPS_FACTOR ε max(1, |E|).
 ATOL_EPS_FACTOR = 64.0
@@ -55,9 +55,9 @@ SYMBOLS = (
     ("rtol", "the relative tolerance of the oracle and dtype (the table)"),
 )
 TERMS = (
-    (NOT_JUDGED_WORD, "an entry whose value depends on h' at or within a finite-difference step "
-                      "of a kink, where frameworks' conventions differ and a difference "
-                      "straddles the kink: counted and shown, never failed, never passed"),
+    (NOT_JUDGED_WORD, "an entry whose value depends on h' within the implementation's rounding "
+                      "of a kink, where conventions differ (for fd also within its step, which "
+                      "straddles the kink): counted and shown, never failed, never passed"),
     (UNRESOLVED_WORD, "a judged entry whose oracle error bar u is wider than rtol · s + floor: "
                       "a gross error still fails, a smaller one cannot be seen"),
 )
@@ -66,13 +66,13 @@ CONSTANTS = (
     ("UNDERFLOW_EPS_POWER", UNDERFLOW_EPS_POWER, "the floor is never below ε to this power "
                                                  "times max(1, |E|)"),
     ("FD_STEP", FD_STEP, "relative finite-difference step, ε^(1/3) in float64; also how near a "
-                         "kink counts as on it"),
+                         "kink fd counts as on it"),
     ("FD_BAR_FACTOR", FD_BAR_FACTOR, "fd's error bar is this many times the truncation terms "
                                      "fitted over the steps h, 2h and 4h"),
     ("FD_ROUNDING_FACTOR", FD_ROUNDING_FACTOR, "plus this many ε times what one evaluation of E "
                                                "adds up, over h"),
-    ("KINK_SLACK_FACTOR", KINK_SLACK_FACTOR, "float32 cases: a kink's neighbourhood widens by "
-                                             "this many ε (|z| |W|ᵀ + |b|)"),
+    ("KINK_SLACK_FACTOR", KINK_SLACK_FACTOR, "a kink's neighbourhood: this many ε times the "
+                                             "sums that make a, in the case's dtype"),
     ("SLOPE_RESOLUTION", SLOPE_RESOLUTION, "the floor's bound on |h'| adds this many ε|h|/step"),
     ("CURVE_RESOLUTION", CURVE_RESOLUTION, "the floor's bound on |h''| adds this many "
                                            "ε|h|/step²"),

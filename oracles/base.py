@@ -67,34 +67,69 @@ def input_eps(arrays: Sequence[Any]) -> float:
     return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 0.0
 
 
-def near_kink(a: np.ndarray, act: Any, slack: np.ndarray | float = 0.0) -> np.ndarray:
-    """Where a pre-activation lies within a finite-difference step (plus slack) of a kink."""
+def near_kink(a: np.ndarray, act: Any, slack: np.ndarray | float = 0.0, *,
+              step: float = FD_STEP) -> np.ndarray:
+    """Where a pre-activation lies within ``step`` max(1, |a|) plus ``slack`` of a kink."""
     mask = np.zeros(a.shape, dtype=bool)
     for k in kinks_of(act):
-        mask |= np.abs(a - k) <= FD_STEP * np.maximum(1.0, np.abs(a)) + slack
+        mask |= np.abs(a - k) <= step * np.maximum(1.0, np.abs(a)) + slack
     return mask
+
+
+def _flat(a: np.ndarray, act: Any) -> np.ndarray:
+    """Where h is exactly constant around a (a dead ReLU unit): there δ is 0 whatever flows in."""
+    s = FD_STEP * np.maximum(1.0, np.abs(a))
+    with np.errstate(all="ignore"):
+        return (act.h(a + s, np) == act.h(a, np)) & (act.h(a - s, np) == act.h(a, np))
+
+
+def rounding_reach(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                   a: Sequence[np.ndarray], z: Sequence[np.ndarray],
+                   activations: Sequence[Any]) -> list[np.ndarray]:
+    """How far, in units of ε, rounding can move each pre-activation: the forward error sums.
+
+    A[l] = (Z[l] + |z[l]|) |W[l]|ᵀ + |b[l]|, Z[l+1] = |h'| A[l] + |z[l+1]| + |a[l]|, with |h'|
+    a one-step difference of h (a bound to a digit is enough), Z[0] = 0 (x is exact).
+    """
+    reach, Z = [], np.zeros_like(z[0])
+    for l in range(len(weights)):
+        A = (Z + np.abs(z[l])) @ np.abs(weights[l]).T + np.abs(biases[l])
+        reach.append(A)
+        if l < len(weights) - 1:
+            s = FD_STEP * np.maximum(1.0, np.abs(a[l]))
+            h = activations[l].h
+            with np.errstate(all="ignore"):
+                slope = np.abs(h(a[l] + s, np) - h(a[l] - s, np)) / (2 * s)
+            Z = np.nan_to_num(slope, nan=1.0, posinf=1.0) * A + np.abs(z[l + 1]) + np.abs(a[l])
+    return reach
 
 
 def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
                z: Sequence[np.ndarray], activations: Sequence[Any], *,
-               biases: Sequence[np.ndarray] | None = None,
-               eps: float = 0.0) -> dict[str, list[np.ndarray]]:
+               biases: Sequence[np.ndarray] | None = None, eps: float = 0.0,
+               step: float = 0.0) -> dict[str, list[np.ndarray]]:
     """Masks of the entries whose value depends on h' at or near a kink.
 
-    An entry of δ[l] is tainted when its own pre-activation is near a kink, or when it reaches
-    a tainted δ[l+1] through a non-zero weight; ∂W and ∂b are tainted through tainted δ.
-    "Near" is a finite-difference step, widened by KINK_SLACK_FACTOR ε (|z| |W|ᵀ + |b|) for
-    an implementation computing in a dtype of that ε: its own a may sit on the other side.
+    "Near" is the implementation's own rounding of a (KINK_SLACK_FACTOR ε times the sums that
+    make it, for the dtype of ε), so that its a may sit on the other side of the kink; finite
+    differences add their ``step``, which can straddle the kink. torch and jax are exact
+    elsewhere and pass step = 0, so that the neighbourhood of a kink is judged.
+
+    The mask follows each entry's dependency: δ[l] of a sample is tainted when its own unit is
+    near a kink, or when it reaches a tainted δ[l+1] through a non-zero weight and its own h'
+    is not exactly 0 (a dead unit's δ is 0 whatever flows in); ∂W and ∂b are tainted through
+    the tainted δ (and a non-zero z) they sum.
     """
     L = len(weights)
     n_samples = a[0].shape[0]
+    if eps and biases is not None:
+        reach = rounding_reach(weights, biases, a, z, activations)
     tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
     for l in reversed(range(L - 1)):
         downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
-        slack = 0.0
-        if eps and biases is not None:
-            slack = KINK_SLACK_FACTOR * eps * (np.abs(z[l]) @ np.abs(weights[l]).T + np.abs(biases[l]))
-        tainted[l] = near_kink(a[l], activations[l], slack) | downstream
+        slack = KINK_SLACK_FACTOR * eps * reach[l] if eps and biases is not None else 0.0
+        near = near_kink(a[l], activations[l], slack, step=step)
+        tainted[l] = near | (downstream & ~_flat(a[l], activations[l]))
     grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 for l, d in enumerate(tainted)]
     grad_b = [d.any(axis=0) for d in tainted]
     return {"deltas": tainted, "grad_weights": grad_w, "grad_biases": grad_b}

@@ -178,7 +178,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     for key in bars:
         bars[key] = [bar + noise / h for bar, h in zip(bars[key], steps_of[key], strict=True)]
 
-    taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights))
+    taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights), step=FD_STEP)
     unjudged = {key: [c | m for c, m in zip(crossed_masks[key], taint[key], strict=True)]
                 for key in taint}
     for key in grads:
