@@ -1,21 +1,27 @@
 """Central finite differences of E: the oracle that trusts no derivative at all.
 
-For every weight, bias and pre-activation p, ∂E/∂p ≈ (E(p + h) − E(p − h)) / 2h.
+For every pre-activation a_nj, δ_nj = ∂E/∂a_nj ≈ (E(a_nj + h) − E(a_nj − h)) / 2h.
 
 Step rule. The estimate's error is about h²|E'''|/6 (truncation) plus ε|E|/h (rounding);
-h = ε^(1/3) max(1, |p|) balances the two. This oracle always evaluates E in float64, whose
+h = ε^(1/3) max(1, |a|) balances the two. This oracle always evaluates E in float64, whose
 ε^(1/3) ≈ 6.1e-6 leaves errors near 1e-10 relative: room below a 1e-7 tolerance. A float32
 case is promoted exactly to float64 first; evaluating in float32 instead would need
 h ≈ ε₃₂^(1/3) ≈ 4.9e-3 and could resolve nothing finer than about 1e-4, so it is never done.
 
 Each estimate carries an error bar: the estimates at h, 2h and 4h are fitted with an error
 c₁h + c₂h² (first order where h'' jumps, second order elsewhere), the bar is twice the size of
-those terms, plus the rounding 4ε·S/h, where S is what one evaluation of E adds up (E's terms,
-and every pre-activation's sums weighted by |∂E/∂a|).
+those terms, plus the rounding 4ε·S_n/h, where S_n is what one evaluation of E_n adds up (its
+terms, and every pre-activation's sums weighted by |∂E/∂a|).
 
-Perturbing w_ji changes a[l] by h·z_i in column j, exactly as a[l] = z W[l]ᵀ + b is linear in W,
-so every perturbation of layer l is applied to a[l] and only the layers above it are
-re-evaluated, for all perturbations at once.
+Weights and biases. a[l] = z[l] W[l]ᵀ + b[l] is linear in W[l] and b[l], and E = Σ_n E_n, so
+∂E/∂w_ji = Σ_n δ_nj z_ni and ∂E/∂b_j = Σ_n δ_nj exactly: no derivative of any activation or
+loss enters. Their error bars are the same sums over |z| times the bars of δ.
+
+Speed. A step in a_nj moves only sample n, so each difference evaluates E_n alone, not the
+batch (and cancels none of the other samples' terms). It changes z[l+1]_n in entry j only, so
+a[l+1]_n moves by that change times column j of W[l+1] (a rank-one update); only the layers
+above are evaluated in full. All steps of a layer are evaluated together, in chunks of at most
+_CHUNK_ENTRIES numbers per array: the memory stays bounded for any network size.
 
 Kinks. When a perturbed pre-activation at a layer with kinks lands on a kink or on its other
 side, the difference straddles a point where E is not smooth: that entry is not judged.
@@ -43,7 +49,8 @@ from deltacheck.tolerances import FD_BAR_FACTOR, FD_ROUNDING_FACTOR
 name = "fd"
 
 _EPS = float(np.finfo(np.float64).eps)
-_CHUNK = 4096  # perturbations evaluated together; bounds the memory of large networks
+_CHUNK_ENTRIES = 2**20  # numbers per array evaluated together: about 8 MB each
+_STEPS = (1, 2, 4)  # multiples of h, each taken with both signs
 
 
 def _log_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -51,7 +58,7 @@ def _log_sigmoid(a: np.ndarray) -> np.ndarray:
 
 
 def _loss(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """E over the last two axes (samples, outputs), for any leading stack of networks."""
+    """E_n, summed over the last axis (outputs), for any leading stack of samples."""
     if loss == "mse":
         terms = 0.5 * (a - t) ** 2
     elif loss == "bce":
@@ -62,50 +69,40 @@ def _loss(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         terms = -(t * log_y)
     else:
         raise ValueError(f"unknown loss {loss!r}")
-    return terms.sum(axis=(-2, -1))
+    return terms.sum(axis=-1)
 
 
-def _crosses(a_pert: np.ndarray, a_base: np.ndarray, kinks: tuple[float, ...]) -> np.ndarray:
-    """Per perturbation: did a pre-activation that it moves touch a kink or cross it?"""
-    hit = np.zeros(a_pert.shape[0], dtype=bool)
-    moved = a_pert != a_base
+def _crosses(moved: np.ndarray, base: np.ndarray, kinks: tuple[float, ...]) -> np.ndarray:
+    """Per row: did a pre-activation that the step moved touch a kink or cross it?"""
+    hit = np.zeros(moved.shape[0], dtype=bool)
+    if not kinks:
+        return hit
+    changed = moved != base
     for k in kinks:
-        side_base = np.sign(a_base - k)
-        side = np.sign(a_pert - k)
-        hit |= (moved & ((side != side_base) | (side == 0) | (side_base == 0))).any(axis=(-2, -1))
+        side_base = np.sign(base - k)
+        side = np.sign(moved - k)
+        hit |= (changed & ((side != side_base) | (side == 0) | (side_base == 0))).any(axis=-1)
     return hit
 
 
-def _energy_from(l: int, a_l: np.ndarray, W: list[np.ndarray], b: list[np.ndarray],
-                 hidden: Sequence[Any], loss: str, t: np.ndarray,
-                 a_base: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """E for a stack of pre-activations of layer l, and which of them met a kink on the way."""
-    a = a_l
-    crossed = np.zeros(a.shape[0], dtype=bool)
-    for m in range(l, len(W) - 1):
-        crossed |= _crosses(a, a_base[m], kinks_of(hidden[m]))
-        a = hidden[m].h(a, np) @ W[m + 1].T + b[m + 1]
-    return _loss(loss, a, t), crossed
-
-
-def _perturbations(a_l: np.ndarray, z_l: np.ndarray, W_l: np.ndarray,
-                   b_l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Changes of a[l] for a step in each weight, each bias and each pre-activation."""
-    n_samples, n_out = a_l.shape
-    n_in = z_l.shape[1]
-    h_w = FD_STEP * np.maximum(1.0, np.abs(W_l))
-    h_b = FD_STEP * np.maximum(1.0, np.abs(b_l))
-    h_a = FD_STEP * np.maximum(1.0, np.abs(a_l))
-    d_w = np.zeros((n_out, n_in, n_samples, n_out))
-    d_b = np.zeros((n_out, n_samples, n_out))
-    d_a = np.zeros((n_samples, n_out, n_samples, n_out))
-    for j in range(n_out):
-        d_w[j, :, :, j] = h_w[j][:, None] * z_l.T  # ∂a_nj/∂w_ji = z_ni
-        d_b[j, :, j] = h_b[j]
-        d_a[:, j, :, j] = np.diag(h_a[:, j])
-    shape = (-1, n_samples, n_out)
-    steps = np.concatenate([h_w.ravel(), h_b.ravel(), h_a.ravel()])
-    return np.concatenate([d_w.reshape(shape), d_b.reshape(shape), d_a.reshape(shape)]), steps
+def _stepped_energies(l: int, n: np.ndarray, j: np.ndarray, step: np.ndarray,
+                      W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any],
+                      loss: str, t: np.ndarray, a: list[np.ndarray],
+                      z: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """E_n with a[l]_nj moved by ``step``, one row per (n, j, step); and which met a kink."""
+    if l == len(W) - 1:  # an output pre-activation: E_n directly
+        rows = a[l][n]
+        rows[np.arange(len(n)), j] += step
+        return _loss(loss, rows, t[n]), np.zeros(len(n), dtype=bool)
+    moved = a[l][n, j] + step
+    crossed = _crosses(moved[:, None], a[l][n, j][:, None], kinks_of(hidden[l]))
+    # z[l+1]_nj changes by Δz, so a[l+1]_n = z[l+1]_n W[l+1]ᵀ + b[l+1] moves by Δz W[l+1][:, j]
+    dz = hidden[l].h(moved, np) - z[l + 1][n, j]
+    rows = a[l + 1][n] + dz[:, None] * W[l + 1].T[j]
+    for m in range(l + 1, len(W) - 1):
+        crossed |= _crosses(rows, a[m][n], kinks_of(hidden[m]))
+        rows = hidden[m].h(rows, np) @ W[m + 1].T + b[m + 1]
+    return _loss(loss, rows, t[n]), crossed
 
 
 def _error_bar(D1: np.ndarray, D2: np.ndarray, D4: np.ndarray) -> np.ndarray:
@@ -119,12 +116,42 @@ def _error_bar(D1: np.ndarray, D2: np.ndarray, D4: np.ndarray) -> np.ndarray:
     return FD_BAR_FACTOR * (np.abs(c1) + np.abs(c2))
 
 
+def _deltas(l: int, W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any], loss: str,
+            t: np.ndarray, a: list[np.ndarray],
+            z: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """δ[l] by central differences: estimates, fitted error bars, steps h, kink crossings."""
+    shape = a[l].shape
+    h = FD_STEP * np.maximum(1.0, np.abs(a[l])).ravel()
+    n, j = np.divmod(np.arange(h.size), shape[1])
+    signed = np.array([k * sign for k in _STEPS for sign in (1, -1)], dtype=float)
+    widest = max(w.shape[0] for w in W[l:])
+    per_chunk = max(1, _CHUNK_ENTRIES // (len(signed) * widest))
+    est, bar = np.empty(h.size), np.empty(h.size)
+    crossed = np.zeros(h.size, dtype=bool)
+    for start in range(0, h.size, per_chunk):
+        part = slice(start, start + per_chunk)
+        count = len(h[part])
+        # one row per (signed step, entry), the entries running fastest
+        e, hit = _stepped_energies(l, np.tile(n[part], len(signed)),
+                                   np.tile(j[part], len(signed)),
+                                   np.repeat(signed, count) * np.tile(h[part], len(signed)),
+                                   W, b, hidden, loss, t, a, z)
+        e = e.reshape(len(signed), count)
+        D1, D2, D4 = ((e[2 * i] - e[2 * i + 1]) / (2 * k * h[part])
+                      for i, k in enumerate(_STEPS))
+        est[part] = D1
+        bar[part] = _error_bar(D1, D2, D4)
+        crossed[part] = hit.reshape(len(signed), count).any(axis=0)
+    return est.reshape(shape), bar.reshape(shape), h.reshape(shape), crossed.reshape(shape)
+
+
 def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
                           W: list[np.ndarray], b: list[np.ndarray], t: np.ndarray,
-                          deltas: list[np.ndarray]) -> float:
-    """What evaluating E adds up: its terms, and each a[l]'s own sums weighted by |∂E/∂a|."""
-    terms = loss_terms_magnitude(loss, a[-1], t)
-    sums = sum(float(np.sum(np.abs(d) * (np.abs(z[l]) @ np.abs(W[l]).T + np.abs(b[l]))))
+                          deltas: list[np.ndarray]) -> np.ndarray:
+    """What evaluating E_n adds up, per sample: its terms, and a[l]_n's sums weighted by |δ|."""
+    terms = np.array([loss_terms_magnitude(loss, a[-1][i:i + 1], t[i:i + 1])
+                      for i in range(len(t))])
+    sums = sum(np.sum(np.abs(d) * (np.abs(z[l]) @ np.abs(W[l]).T + np.abs(b[l])), axis=1)
                for l, d in enumerate(deltas))
     return terms + sums
 
@@ -140,49 +167,33 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
         a.append(z[l] @ W[l].T + b[l])
         if l < len(W) - 1:
             z.append(activations[l].h(a[l], np))
-    E = float(_loss(loss, a[-1], t64))
+    E = float(_loss(loss, a[-1], t64).sum())
 
-    grads: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [], "deltas": []}
-    bars: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [], "deltas": []}
-    crossed_masks: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [],
-                                                  "deltas": []}
-    steps_of: dict[str, list[np.ndarray]] = {"grad_weights": [], "grad_biases": [], "deltas": []}
-    for l in range(len(W)):
-        d, h = _perturbations(a[l], z[l], W[l], b[l])
-        est, bar, crossed = np.empty(len(h)), np.empty(len(h)), np.zeros(len(h), dtype=bool)
-        for s in range(0, len(h), _CHUNK):
-            part = slice(s, s + _CHUNK)
-            steps = (1, 2, 4)
-            signed = np.concatenate([a[l] + k * sign * d[part] for k in steps
-                                     for sign in (1, -1)])
-            e, hit = _energy_from(l, signed, W, b, activations, loss, t64, a)
-            e = e.reshape(2 * len(steps), -1)
-            D1, D2, D4 = ((e[2 * i] - e[2 * i + 1]) / (2 * k * h[part])
-                          for i, k in enumerate(steps))
-            est[part] = D1
-            bar[part] = _error_bar(D1, D2, D4)
-            crossed[part] = hit.reshape(2 * len(steps), -1).any(axis=0)
-        n_out, n_in = W[l].shape
-        cuts = np.cumsum([n_out * n_in, n_out])
-        for key, part, shape in zip(("grad_weights", "grad_biases", "deltas"),
-                                    np.split(np.arange(len(h)), cuts),
-                                    (W[l].shape, b[l].shape, a[l].shape), strict=True):
-            grads[key].append(est[part].reshape(shape))
-            bars[key].append(bar[part].reshape(shape))
-            steps_of[key].append(h[part].reshape(shape))
-            crossed_masks[key].append(crossed[part].reshape(shape))
+    deltas, fitted, steps, crossed = zip(*(_deltas(l, W, b, activations, loss, t64, a, z)
+                                           for l in range(len(W))), strict=True)
+    # Rounding: each evaluation of E_n is off by about ε times what it adds up, which in a
+    # wide network is far more than ε|E_n|; it is not smooth in h, so the fit cannot see it.
+    sums = _evaluation_magnitude(loss, a, z, W, b, t64, list(deltas))
+    noise = FD_ROUNDING_FACTOR * _EPS * sums[:, None]
+    bars = [bar + noise / h for bar, h in zip(fitted, steps, strict=True)]
 
-    # Rounding: each evaluation of E is off by about ε times what it adds up, which in a wide
-    # network is far more than ε|E|; it is not smooth in h, so the fit above cannot see it.
-    noise = FD_ROUNDING_FACTOR * _EPS * _evaluation_magnitude(loss, a, z, W, b, t64, grads["deltas"])
-    for key in bars:
-        bars[key] = [bar + noise / h for bar, h in zip(bars[key], steps_of[key], strict=True)]
+    # ∂E/∂w_ji = Σ_n δ_nj z_ni and ∂E/∂b_j = Σ_n δ_nj, as a[l] is linear in W[l] and b[l]
+    grads = {"deltas": list(deltas),
+             "grad_weights": [d.T @ z[l] for l, d in enumerate(deltas)],
+             "grad_biases": [d.sum(axis=0) for d in deltas]}
+    uncertainty = {"deltas": bars,
+                   "grad_weights": [u.T @ np.abs(z[l]) for l, u in enumerate(bars)],
+                   "grad_biases": [u.sum(axis=0) for u in bars]}
+    stepped = {"deltas": list(crossed),
+               "grad_weights": [(c.T.astype(float) @ (z[l] != 0).astype(float)) > 0
+                                for l, c in enumerate(crossed)],
+               "grad_biases": [c.any(axis=0) for c in crossed]}
 
     taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights), step=FD_STEP)
-    unjudged = {key: [c | m for c, m in zip(crossed_masks[key], taint[key], strict=True)]
+    unjudged = {key: [c | m for c, m in zip(stepped[key], taint[key], strict=True)]
                 for key in taint}
     for key in grads:
         check_float64(name, grads[key])
     return Gradients(loss=E, deltas=grads["deltas"], grad_weights=grads["grad_weights"],
-                     grad_biases=grads["grad_biases"], unjudged=unjudged, uncertainty=bars,
-                     loss_uncertainty=0.0)
+                     grad_biases=grads["grad_biases"], unjudged=unjudged,
+                     uncertainty=uncertainty, loss_uncertainty=0.0)

@@ -19,7 +19,9 @@ every architecture, activation mix and batch size in the bucket. The padding is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,47 @@ name = "jax"
 MIN_DEPTH, MIN_WIDTH, MIN_BATCH = 5, 8, 8  # the smallest bucket covers the default strategies
 
 
+CACHE_ENV = "DELTACHECK_JAX_CACHE"
+_CACHE_MAX_BYTES = 512 * 2**20
+_cache_configured = False
+
+
+def cache_dir() -> Path | None:
+    """Where compiled oracles are kept between runs; None when $DELTACHECK_JAX_CACHE is off.
+
+    $DELTACHECK_JAX_CACHE names a folder (or "off"); by default it is deltacheck/jax in the
+    user cache folder ($XDG_CACHE_HOME, else ~/.cache; %LOCALAPPDATA% on Windows).
+    """
+    given = os.environ.get(CACHE_ENV)
+    if given is not None:
+        off = given.strip().lower() in ("", "0", "off", "no", "false", "none")
+        return None if off else Path(given).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
+    return (Path(base) if base else Path.home() / ".cache") / "deltacheck" / "jax"
+
+
+def _use_persistent_cache(jax: Any) -> None:
+    """Point JAX's persistent compilation cache at cache_dir(), unless the user set one."""
+    global _cache_configured
+    if _cache_configured:
+        return
+    _cache_configured = True
+    folder = cache_dir()
+    if folder is None or jax.config.jax_compilation_cache_dir:  # off, or the user's own
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: compile every run rather than fail
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    # A size limit turns on JAX's file lock around every read and write of the cache, which
+    # makes a folder shared by concurrent runs (workers, CI jobs) safe.
+    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
+    # The oracle's compilation takes well under JAX's default threshold of 1 s on a fast
+    # machine, and would then never be kept.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def _jax() -> tuple[Any, Any]:
     try:
         import jax
@@ -46,6 +89,7 @@ def _jax() -> tuple[Any, Any]:
         raise OracleUnavailable(
             "the jax oracle needs JAX: pip install jax, or leave it out with --oracles torch,fd"
         ) from None
+    _use_persistent_cache(jax)
     return jax, jnp
 
 
@@ -78,54 +122,70 @@ def _branch(act: Any) -> Any:
     return lambda a: act.h(a, jnp)
 
 
-def _loss(loss: str, a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+def _losses() -> list[Any]:
+    """E for each loss, in LOSS_ORDER, over masked (padded) logits and targets."""
     jax, jnp = _jax()
-    mask = sample_mask[:, None] * out_mask[None, :]
-    if loss == "mse":
+
+    def mse(a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+        mask = sample_mask[:, None] * out_mask[None, :]
         return 0.5 * jnp.sum(mask * (a - t) ** 2)
-    if loss == "bce":
+
+    def bce(a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+        mask = sample_mask[:, None] * out_mask[None, :]
         terms = t * jax.nn.log_sigmoid(a) + (1.0 - t) * jax.nn.log_sigmoid(-a)
         return -jnp.sum(mask * terms)
-    if loss == "ce":
+
+    def ce(a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+        mask = sample_mask[:, None] * out_mask[None, :]
         log_y = jax.nn.log_softmax(jnp.where(out_mask[None, :] > 0, a, -1e30), axis=-1)
         return -jnp.sum(mask * t * log_y)
-    raise ValueError(f"unknown loss {loss!r}")
 
+    return [mse, bce, ce]
+
+
+LOSS_ORDER = ("mse", "bce", "ce")
 
 _COMPILED: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
 
 
-def _compiled(loss: str, branches: tuple[Any, ...]) -> Any:
-    """One jitted value-and-grad per (loss, activation table); jit caches the buckets."""
-    key = (loss, *map(id, branches))  # by identity: a user's activation need not be hashable
+def _compiled(branches: tuple[Any, ...]) -> Any:
+    """One jitted value-and-grad per activation table; jit caches the buckets."""
+    key = tuple(map(id, branches))  # by identity: a user's activation need not be hashable
     if key not in _COMPILED:
-        _COMPILED[key] = (_value_and_grad(loss, branches), branches)  # keeps the objects alive
+        _COMPILED[key] = (_value_and_grad(branches), branches)  # keeps the objects alive
     return _COMPILED[key][0]
 
 
-def _value_and_grad(loss: str, branches: tuple[Any, ...]) -> Any:
+def _value_and_grad(branches: tuple[Any, ...]) -> Any:
     jax, jnp = _jax()
     table = [_branch(act) for act in branches]
+    losses = _losses()
 
-    def energy(W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask):
-        z, a_all, z_all = x, [], [x]
-        for l in range(W.shape[0]):
-            a = z @ W[l].T + b[l] + p[l]
-            a_all.append(a)
-            if l < W.shape[0] - 1:
-                # h sees a real unit's value in the padded columns (then masked to 0), so an h
-                # that is not finite at 0 cannot turn 0·NaN into NaN in the real sums.
-                real = unit_mask[l][None, :] > 0
-                h = jax.lax.switch(act_index[l], table, jnp.where(real, a, a[:, :1]))
-                z = jnp.where(real, h, 0.0)
-                z_all.append(z)
-        return _loss(loss, a, t, out_mask, sample_mask), (a_all, z_all)
+    def hidden_layer(z: Any, layer: tuple[Any, ...]) -> tuple[Any, tuple[Any, Any]]:
+        W_l, b_l, p_l, act_index, unit_mask = layer
+        a = z @ W_l.T + b_l + p_l
+        # h sees a real unit's value in the padded columns (then masked to 0), so an h which
+        # is not finite at 0 cannot turn 0·NaN into NaN in the real sums.
+        real = unit_mask[None, :] > 0
+        h = jax.lax.switch(act_index, table, jnp.where(real, a, a[:, :1]))
+        z = jnp.where(real, h, 0.0)
+        return z, (a, z)
+
+    def energy(W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask, loss_index):
+        # The hidden layers are one scanned body, not D − 1 unrolled copies of every
+        # activation branch: that is what keeps the compilation small. The loss is a switch
+        # too, so that one compilation serves all three.
+        z, (a_hidden, z_hidden) = jax.lax.scan(
+            hidden_layer, x, (W[:-1], b[:-1], p[:-1], act_index, unit_mask[:-1]))
+        a = z @ W[-1].T + b[-1] + p[-1]
+        E = jax.lax.switch(loss_index, losses, a, t, out_mask, sample_mask)
+        return E, (a_hidden, a, z_hidden)
 
     return jax.jit(jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True))
 
 
 def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
-         act_index: list[int], identity: int) -> tuple[np.ndarray, ...]:
+         act_index: list[int], identity: int, loss: str) -> tuple[np.ndarray, ...]:
     L = len(weights)
     widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     D, H, B = _bucket(L, MIN_DEPTH), _bucket(max(widths), MIN_WIDTH), _bucket(len(x), MIN_BATCH)
@@ -153,7 +213,8 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
     out_mask[:widths[L]] = 1.0
     sample_mask = np.zeros(B)
     sample_mask[:len(x)] = 1.0
-    return W, b, np.zeros((D, B, H)), xp, tp, index, unit_mask, out_mask, sample_mask
+    return (W, b, np.zeros((D, B, H)), xp, tp, index, unit_mask, out_mask, sample_mask,
+            np.int32(LOSS_ORDER.index(loss)))
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
@@ -174,12 +235,16 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
             branches.append(act)
     act_index = [next(i for i, known in enumerate(branches) if known is act) for act in activations]
     identity = next(i for i, act in enumerate(branches) if act is builtin("identity"))
-    padded = _pad(W64, b64, x64, t64, act_index, identity=identity)
+    if loss not in LOSS_ORDER:
+        raise ValueError(f"unknown loss {loss!r}")
+    padded = _pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
-        out = _compiled(loss, tuple(branches))(*padded)
+        out = _compiled(tuple(branches))(*padded)
         # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
         # compile a small kernel for every new shape, which is what the padding avoids.
-        (E, (a_all, z_all)), (gW, gb, gp) = jax.device_get(out)
+        (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = jax.device_get(out)
+    a_all = [*a_hidden, a_out]
+    z_all = [padded[3], *z_hidden]
     L, N, D = len(W64), len(x64), padded[0].shape[0]
     rows = [w.shape[0] for w in W64]
     cols = [w.shape[1] for w in W64]
