@@ -17,7 +17,15 @@ import numpy as np
 from deltacheck import tolerances
 from deltacheck.case import LOSSES
 from deltacheck.check import CaseResult
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, json_number, verdict_of
+from deltacheck.compare import (
+    ERROR,
+    FAIL,
+    NOT_JUDGED,
+    PASS,
+    OracleResult,
+    json_number,
+    verdict_of,
+)
 from deltacheck.oracles.base import QUANTITIES, Gradients
 
 SCHEMA = "deltacheck-results/1"
@@ -61,11 +69,42 @@ def values_json(g: Gradients | None) -> dict[str, Any] | None:
     return out
 
 
+def _short(v: float) -> float | str | None:
+    """An error to three significant digits: a passing case's errors are for charts only."""
+    number = json_number(v)
+    return float(f"{number:.3g}") if isinstance(number, float) else number
+
+
+def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
+    """One oracle's verdict on a case; ``compact`` keeps each quantity's error only.
+
+    Compact records (every quantity passed or was not judged) hold ``errs``: the error of each
+    quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1], to three digits, and null
+    where nothing was judged. Full records hold ``quantities`` with every detail.
+    """
+    totals = {"judged": sum(q.judged for q in r.quantities),
+              "unresolved": sum(q.unresolved for q in r.quantities)}
+    if not compact:
+        return {**r.to_json(), **totals}
+    out: dict[str, Any] = {"verdict": r.verdict, "rtol": r.rtol, "err": json_number(r.err),
+                           "not_judged": r.not_judged, **totals,
+                           "errs": [None if q.verdict == NOT_JUDGED else _short(q.err)
+                                    for q in r.quantities]}
+    if r.message:
+        out["message"] = r.message
+    return out
+
+
 def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
-    """The compact record of one case: its architecture and every verdict with its errors."""
+    """The record of one case: its architecture and every verdict with its errors.
+
+    A passing case is stored compactly (see ``oracle_json``); a failing one in full.
+    """
+    compact = result.verdict in (PASS, NOT_JUDGED) and not result.impl_problem
     rec: dict[str, Any] = {"id": case_id, "phase": phase, "arch": result.case.summary(),
                            "verdict": result.verdict,
-                           "oracles": {n: r.to_json() for n, r in result.oracles.items()}}
+                           "oracles": {n: oracle_json(r, compact=compact)
+                                       for n, r in result.oracles.items()}}
     if result.impl_problem:
         rec["problem"] = result.impl_problem
     if result.verdict != PASS:
@@ -98,7 +137,23 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
             "repro": repro, "case": result.case.to_json(),
             "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
             "values": values,
-            "oracles": {n: r.to_json() for n, r in result.oracles.items()}}
+            "oracles": {n: oracle_json(r, compact=False) for n, r in result.oracles.items()}}
+
+
+def quantity_records(oracle: dict[str, Any], n_layers: int) -> list[dict[str, Any]]:
+    """An oracle record's quantities, each as a dict with q, layer, verdict and err."""
+    if "quantities" in oracle:
+        return list(oracle["quantities"])
+    labels = [("loss", None)] + [(q, l) for q in QUANTITIES for l in range(n_layers)]
+    return [{"q": q, "layer": l, "err": 0.0 if err is None else err,
+             "verdict": NOT_JUDGED if err is None else PASS}
+            for (q, l), err in zip(labels, oracle.get("errs", []), strict=False)]
+
+
+def _total(oracle: dict[str, Any], key: str) -> int:
+    if key in oracle:
+        return int(oracle[key])
+    return sum(int(q.get(key, 0)) for q in oracle.get("quantities", []))
 
 
 def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dict[str, Any]:
@@ -114,12 +169,12 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dic
                          "worst_err": json_number(max(errs, default=0.0)),
                          "verdict": verdict_of([r["verdict"] for r in recs])})
     failed = [c for c in cases if c["verdict"] in (FAIL, ERROR)]
-    judged = {o: sum(q["judged"] for c in cases if o in c["oracles"]
-                     for q in c["oracles"][o]["quantities"]) for o in oracle_names}
+    judged = {o: sum(_total(c["oracles"][o], "judged") for c in cases if o in c["oracles"])
+              for o in oracle_names}
     not_judged = {o: sum(c["oracles"][o]["not_judged"] for c in cases if o in c["oracles"])
                   for o in oracle_names}
-    unresolved = {o: sum(q.get("unresolved", 0) for c in cases if o in c["oracles"]
-                         for q in c["oracles"][o]["quantities"]) for o in oracle_names}
+    unresolved = {o: sum(_total(c["oracles"][o], "unresolved") for c in cases
+                         if o in c["oracles"]) for o in oracle_names}
     # The first disagreement to name is the shrunk one: it is the easiest to read.
     first = next((c for c in failed if c["phase"] == "minimal"), failed[0] if failed else None)
     verdict = FAIL if failed else (PASS if cases else NOT_JUDGED)

@@ -119,3 +119,22 @@ def arch_text(case: Mapping[str, Any]) -> str:
 def unresolved(quantities: Iterable[Mapping[str, Any]]) -> int:
     """Unresolved entries: judged only to the oracle's error bar (0 in older files)."""
     return sum(count(qd.get("unresolved", 0)) for qd in quantities)
+
+
+def quantities(oracle: Mapping[str, Any], n_layers: int) -> list[dict[str, Any]]:
+    """An oracle record's quantities as dicts with q, layer, verdict and err.
+
+    A failing case's record lists them in full; a passing case's compact record keeps only
+    ``errs``, one per quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1] (null where
+    nothing was judged).
+    """
+    given = oracle.get("quantities")
+    if isinstance(given, list):
+        return [q for q in given if isinstance(q, Mapping)]
+    errs = oracle.get("errs")
+    if not isinstance(errs, list):
+        return []
+    labels = [("loss", None)] + [(q, l) for q in GRADIENTS for l in range(n_layers)]
+    return [{"q": q, "layer": l, "err": 0.0 if err is None else err,
+             "verdict": NOT_JUDGED if err is None else PASS}
+            for (q, l), err in zip(labels, errs, strict=False)]

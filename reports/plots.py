@@ -13,7 +13,16 @@ from typing import Any
 from markupsafe import Markup
 
 from deltacheck.reports import svg
-from deltacheck.reports.common import GRADIENTS, NOT_JUDGED, SYMBOL, arch, fmt_err, num, rank
+from deltacheck.reports.common import (
+    GRADIENTS,
+    NOT_JUDGED,
+    SYMBOL,
+    arch,
+    fmt_err,
+    num,
+    quantities,
+    rank,
+)
 
 FLOOR_DECADES = 8  # errors this far below every rtol are drawn together: all that matters is 0
 
@@ -24,7 +33,7 @@ def _judged_errors(cases: list[dict]) -> Iterable[tuple[str, int, Mapping[str, A
         n_layers = len(arch(c)["widths"]) - 1
         for o, r in (c.get("oracles") or {}).items():
             rtol = num(r.get("rtol"))
-            for qd in r.get("quantities") or []:
+            for qd in quantities(r, n_layers):
                 if qd.get("verdict") != NOT_JUDGED:
                     yield o, n_layers, qd, rtol
 
