@@ -1,9 +1,12 @@
 """The verification campaign: Hypothesis draws cases, every case meets every oracle.
 
-For each loss, Hypothesis generates cases (steered by ``target()`` toward the largest error
+The budget of each loss is cut into slices of at most SLICE_CASES cases, each with its own
+seed, so that a campaign is the same set of cases however it is run: in one process, in
+``--workers`` processes, or as ``--shard K/N`` slices on separate machines, merged later.
+In each slice, Hypothesis generates cases (steered by ``target()`` toward the largest error
 per oracle) until one fails; it then shrinks that failure to a minimal network. The cases
 checked before the failure are kept, the minimal one is kept, and a second pass without
-shrinking checks the rest of the budget, so no result is lost and the report covers as many
+shrinking checks the rest of the slice, so no result is lost and the report covers as many
 cases as asked for.
 """
 
@@ -44,6 +47,55 @@ PROFILES = {
 }
 
 
+SLICE_CASES = 50  # cases per slice: the unit of work of workers and shards
+MAX_FAILURES = 50  # failures kept with their values (minimal ones always); all are in "cases"
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One independently seeded part of a loss's budget."""
+
+    index: int  # position in the whole campaign
+    loss: str
+    number: int  # position among the slices of its loss
+    budget: int
+
+
+def plan(examples: int, losses: Sequence[str]) -> list[Slice]:
+    """Every slice of a campaign of ``examples`` cases shared out among ``losses``."""
+    slices: list[Slice] = []
+    for i, loss in enumerate(losses):
+        budget = examples // len(losses) + (1 if i < examples % len(losses) else 0)
+        for number, start in enumerate(range(0, budget, SLICE_CASES)):
+            slices.append(Slice(index=len(slices), loss=loss, number=number,
+                                budget=min(SLICE_CASES, budget - start)))
+    return slices
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` as (K, N) with 1 ≤ K ≤ N."""
+    k, sep, n = text.partition("/")
+    try:
+        shard = (int(k), int(n)) if sep else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard[0] <= shard[1]:
+        raise DeltacheckError(f"--shard {text!r} must be K/N with 1 ≤ K ≤ N, e.g. 2/4")
+    return shard
+
+
+@dataclass
+class SliceOutcome:
+    """What one slice found; ids count from 0 within the slice until they are assembled."""
+
+    index: int
+    records: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    minimal: list[CaseResult]
+    failed_count: int
+    shrink_steps: int
+
+
 @dataclass
 class Config:
     """Everything a campaign needs; the CLI builds one from its options."""
@@ -63,8 +115,13 @@ class Config:
     user_activations: Sequence[str] = ()  # the --activation specs, for the repro command
     replay: Case | None = None
     failures_dir: str = "deltacheck-reports/failures"  # where minimal cases are saved
+    workers: int = 1  # processes checking slices; the results do not depend on it
+    shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N shares of slices
 
     def __post_init__(self) -> None:
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise DeltacheckError(f"--workers {self.workers!r} must be a whole number ≥ 1 or "
+                                  f"'auto'")
         if self.profile not in PROFILES:
             raise DeltacheckError(f"--profile {self.profile!r} must be one of "
                                   f"{', '.join(PROFILES)}")
@@ -155,7 +212,7 @@ class Campaign:
         self.records.append(results.case_json(len(self.records), result, phase))
         if result.verdict in (FAIL, ERROR):
             self.failed_count += 1
-            if len(self.failures) < 50 or phase in ("minimal", "replay"):
+            if len(self.failures) < MAX_FAILURES or phase in ("minimal", "replay"):
                 # every case is in the JSON's case list; these also carry their values
                 self.failures.append(results.failure_json(
                     len(self.records) - 1, result, minimal=phase == "minimal",
@@ -166,7 +223,16 @@ class Campaign:
         """A command that re-runs exactly this case."""
         return reproduce_command(self.config, case)
 
-    def run_loss(self, loss: str, budget: int, acts: list[str]) -> None:
+    def run_slice(self, piece: Slice, acts: list[str]) -> SliceOutcome:
+        """Run one slice from scratch and hand back what it found."""
+        self.records, self.failures, self.minimal = [], [], []
+        self.failed_count = self.shrink_steps = 0
+        self.run_loss(piece.loss, piece.budget, acts, number=piece.number)
+        return SliceOutcome(index=piece.index, records=self.records, failures=self.failures,
+                            minimal=self.minimal, failed_count=self.failed_count,
+                            shrink_steps=self.shrink_steps)
+
+    def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0) -> None:
         """Generate, shrink on failure, then finish the budget without shrinking."""
         cfg = self.config
         strategy = strategies.cases(
@@ -188,7 +254,7 @@ class Campaign:
                 state["failing"] = result
                 raise _Disagreement(result.first_message())
 
-        run = hypothesis_seed(self.seed + LOSSES.index(loss))(settings(
+        run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
             max_examples=budget, deadline=None, database=None, derandomize=False,
             phases=(Phase.generate, Phase.target, Phase.shrink), report_multiple_bugs=False,
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
@@ -202,9 +268,10 @@ class Campaign:
             self.minimal.append(self.check(state["failing"].case, "minimal"))
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0:
-            self._continue(loss, strategy, remaining, budget - remaining)
+            self._continue(loss, strategy, remaining, budget - remaining, number)
 
-    def _continue(self, loss: str, strategy: Any, remaining: int, done: int) -> None:
+    def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
+                  number: int) -> None:
         checked = {"n": done}
 
         def test(case: Case) -> None:
@@ -214,11 +281,51 @@ class Campaign:
             for name, r in result.oracles.items():
                 target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
 
-        run = hypothesis_seed(self.seed + 1000 + LOSSES.index(loss))(settings(
+        # a seed range of its own, apart from every slice's first pass
+        run = hypothesis_seed(self.seed + 2**32 + LOSSES.index(loss) + 3 * number)(settings(
             max_examples=remaining, deadline=None, database=None, phases=(Phase.generate,),
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
             print_blob=False)(given(strategy)(test)))
         run()
+
+
+def assemble(outcomes: Sequence[SliceOutcome]) -> tuple[list[dict[str, Any]],
+                                                       list[dict[str, Any]], list[CaseResult]]:
+    """Slices' records and failures in slice order, numbered as one run; the failures capped."""
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    minimal: list[CaseResult] = []
+    for outcome in sorted(outcomes, key=lambda o: o.index):
+        offset = len(records)
+        records += [{**rec, "id": rec["id"] + offset, "slice": outcome.index}
+                    for rec in outcome.records]
+        for f in outcome.failures:
+            if f["minimal"] or sum(not g["minimal"] for g in failures) < MAX_FAILURES:
+                failures.append({**f, "id": f["id"] + offset})
+        minimal += outcome.minimal
+    return records, failures, minimal
+
+
+def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: list[str],
+                progress: Callable[[str, int, int, int], None]) -> list[SliceOutcome]:
+    if config.workers > 1 and len(slices) > 1:
+        from deltacheck import parallel
+
+        return parallel.run_slices(config, campaign.seed, slices, acts, progress)
+    outcomes: list[SliceOutcome] = []
+    totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
+    done = dict.fromkeys(totals, 0)
+
+    def tally(loss: str, n: int, total: int, failed: int) -> None:
+        """Progress over the loss's slices, not only the current one."""
+        progress(loss, done[loss] + n, totals[loss],
+                 sum(o.failed_count for o in outcomes) + failed)
+
+    campaign.progress = tally
+    for piece in slices:
+        outcomes.append(campaign.run_slice(piece, acts))
+        done[piece.loss] += piece.budget
+    return outcomes
 
 
 def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None) -> Outcome:
@@ -226,31 +333,40 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     progress = progress or (lambda loss, done, total, failed: None)
     campaign = Campaign(config, progress)
     started = time.time()
+    slices: list[Slice] = []
+    total = config.examples or PROFILES[config.profile].examples
     if config.replay is not None:
         result = campaign.check(config.replay, "replay")
         if result.verdict in (FAIL, ERROR):
             campaign.minimal.append(result)
             campaign.failures[-1]["minimal"] = True
+        records, failures, minimal = campaign.records, campaign.failures, campaign.minimal
+        shrink_steps = 0
     else:
         acts = campaign.activations()
-        total = config.examples or PROFILES[config.profile].examples
-        losses = list(config.losses)
-        for i, loss in enumerate(losses):
-            budget = total // len(losses) + (1 if i < total % len(losses) else 0)
-            if budget:
-                campaign.run_loss(loss, budget, acts)
+        slices = plan(total, list(config.losses))
+        if config.shard is not None:
+            k, n = config.shard
+            slices = [s for s in slices if s.index % n == k - 1]
+        outcomes = _run_slices(config, campaign, slices, acts, progress)
+        records, failures, minimal = assemble(outcomes)
+        shrink_steps = sum(o.shrink_steps for o in outcomes)
     run_info = {
         "impl": config.impl_spec, "profile": config.profile, "seed": campaign.seed,
-        "dtype": config.dtype, "examples": config.examples or PROFILES[config.profile].examples,
+        "dtype": config.dtype, "examples": total,
         "losses": list(config.losses), "activations": None if config.replay else
         campaign.activations(), "user_activations": list(config.user_activations),
         "oracles": list(config.oracles), "replay": config.replay is not None,
-        "shrink_steps": campaign.shrink_steps,
+        "shrink_steps": shrink_steps,
+        "max_layers": config.max_layers, "max_width": config.max_width,
+        "max_batch": config.max_batch, "workers": config.workers,
+        "shard": None if config.shard is None else "{}/{}".format(*config.shard),
+        "slices": [s.index for s in slices], "slice_cases": SLICE_CASES,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_time_s": round(time.time() - started, 3),
     }
-    doc = results.document(run=run_info, cases=campaign.records, failures=campaign.failures,
+    doc = results.document(run=run_info, cases=records, failures=failures,
                            oracle_names=config.oracles, dtype=config.dtype)
-    doc["minimal_failures"] = [f["id"] for f in campaign.failures if f["minimal"]]
+    doc["minimal_failures"] = [f["id"] for f in failures if f["minimal"]]
     exit_code = 0 if doc["summary"]["verdict"] in (PASS,) else 1
-    return Outcome(document=doc, exit_code=exit_code, minimal=campaign.minimal)
+    return Outcome(document=doc, exit_code=exit_code, minimal=minimal)

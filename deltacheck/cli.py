@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltacheck import activations as registry
 from deltacheck import campaign, console, oracles, output
@@ -88,7 +88,45 @@ def parser() -> argparse.ArgumentParser:
                      help="JSON results path (default: %(default)s)")
     run.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
                      help="JUnit XML path (default: %(default)s)")
+    _scale_options(run)
+    _merge_parser(sub)
     return top
+
+
+def _workers(arg: str) -> int:
+    if arg.strip().lower() == "auto":
+        from deltacheck.parallel import cores
+
+        return cores()
+    return _positive(arg)
+
+
+def _shard(arg: str) -> tuple[int, int]:
+    try:
+        return campaign.parse_shard(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--shard {arg!r} ")) from None
+
+
+def _scale_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--workers", type=_workers, default=1, metavar="N",
+                     help="check cases in N processes, or 'auto' for one per core; the results "
+                          "are the same as with 1 (default: 1)")
+    run.add_argument("--shard", type=_shard, metavar="K/N",
+                     help="run only the K-th of N disjoint shares of the campaign; join the "
+                          "shards' JSON with 'deltacheck merge'")
+
+
+def _merge_parser(sub: Any) -> None:
+    merge = sub.add_parser("merge", help="one report from the JSON results of 'run --shard K/N'")
+    merge.add_argument("results", nargs="+", metavar="RESULTS.json",
+                       help="the --json file of every shard")
+    merge.add_argument("--report", type=Path, default=DEFAULT_DIR / "report.html",
+                       help="HTML report path (default: %(default)s)")
+    merge.add_argument("--json", type=Path, default=DEFAULT_DIR / "results.json",
+                       help="merged JSON results path (default: %(default)s)")
+    merge.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
+                       help="JUnit XML path (default: %(default)s)")
 
 
 def _replay_case(arg: str) -> Case:
@@ -169,7 +207,8 @@ def _run(args: argparse.Namespace) -> int:
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
             user_activations=args.activation, replay=replay,
-            failures_dir=str(args.report.parent / "failures"))
+            failures_dir=str(args.report.parent / "failures"),
+            workers=1 if replay else args.workers, shard=None if replay else args.shard)
         progress = console.Progress()
         outcome = campaign.run(config, progress)
         progress.finish()
@@ -182,12 +221,34 @@ def _run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from deltacheck import merge
+
+    outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
+    _check_distinct(outputs)
+    given = {Path(p).resolve() for p in args.results}
+    for option, path in outputs:
+        if path.resolve() in given:
+            raise DeltacheckError(f"{option} {str(path)!r} is one of the files being merged; "
+                                  f"write the merged results elsewhere")
+        _check_writable(option, path)
+    doc = merge.merge([merge.load(p) for p in args.results], list(args.results))
+    out = console.summary_lines(doc) + output.write_outputs(
+        doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
+    out.append(f"merged: {len(args.results)} files, {doc['summary']['cases']} cases")
+    out.append(console.verdict_line(doc))
+    print("\n".join(out))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deltacheck`` console script."""
     args = parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "merge":
+            return _merge(args)
     except DeltacheckError as exc:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2

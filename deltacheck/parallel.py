@@ -1,0 +1,141 @@
+"""``--workers N``: a campaign's slices checked in N processes, the results as from one.
+
+The calling process is one of the N: it takes slices like the others, so the first results
+come while the other processes are still starting. Each process takes the next unchecked
+slice from a shared counter (the cheap ones do not wait for the dear ones) and sends back its
+whole outcome; ``campaign.assemble`` then orders them by slice, so the document is the same
+as from one process. The other processes fork from a server that imported torch and jax once
+(``forkserver``; ``spawn`` where there is none), load the implementation and the user's
+activations from their specs, and share JAX's persistent compilation cache. A slice whose
+process dies is checked again here: no result is lost.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from deltacheck.errors import DeltacheckError
+
+_PRELOAD = ["numpy", "hypothesis", "torch", "jax", "jax.numpy", "array_api_compat",
+            "deltacheck.campaign", "deltacheck.oracles.fd", "deltacheck.oracles.torch_oracle",
+            "deltacheck.oracles.jax_oracle"]
+
+
+def cores() -> int:
+    """The number of cores this process may run on (``--workers auto``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _context() -> Any:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _take(counter: Any, total: int) -> int | None:
+    with counter.get_lock():
+        i = counter.value
+        counter.value += 1
+    return i if i < total else None
+
+
+def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], counter: Any,
+            results: Any) -> None:
+    """A worker process: load what the config names, then check slices until none is left."""
+    import contextlib
+
+    from deltacheck import activations as registry
+    from deltacheck import campaign
+    from deltacheck.loading import load_activation, load_implementation
+
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(registry.registered(
+                [load_activation(spec) for spec in config.user_activations]))
+            config = replace(config, impl=load_implementation(config.impl_spec), seed=seed)
+            runner = campaign.Campaign(config, lambda *args: None)
+            while (i := _take(counter, len(slices))) is not None:
+                results.put(("done", i, runner.run_slice(slices[i], acts)))
+    except KeyboardInterrupt:  # Ctrl-C reaches every process; the caller reports it
+        return
+    except BaseException as exc:
+        results.put(("error", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+    results.put(("exit", -1, os.getpid()))
+
+
+def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
+               progress: Callable[[str, int, int, int], None]) -> list[Any]:
+    """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes."""
+    from deltacheck import campaign
+
+    n_workers = min(config.workers, len(slices))
+    ctx = _context()
+    counter = ctx.Value("i", 0)
+    results = ctx.Queue()
+    # The implementation is loaded again in each process from its spec: a callable itself
+    # need not survive pickling (a lambda, a closure in a test).
+    shipped = replace(config, impl=None, replay=None)
+    procs = [ctx.Process(target=_worker, args=(shipped, seed, list(slices), acts, counter,
+                                                results), daemon=True)
+             for _ in range(n_workers - 1)]
+    outcomes: dict[int, Any] = {}
+    totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
+    here = campaign.Campaign(config, lambda *args: None)
+    here.seed = seed
+
+    def report(extra: Any = None, n: int = 0, failed: int = 0) -> None:
+        done = {loss: sum(slices[i].budget for i in outcomes if slices[i].loss == loss)
+                for loss in totals}
+        bad = sum(o.failed_count for o in outcomes.values()) + failed
+        loss = extra.loss if extra is not None else slices[max(outcomes)].loss
+        progress(loss, done[loss] + n, totals[loss], bad)
+
+    def drain(block: bool) -> None:
+        while True:
+            try:
+                kind, i, payload = results.get(timeout=0.5) if block else results.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "done":
+                outcomes[i] = payload
+                report()
+            elif kind == "error":
+                raise DeltacheckError(f"--workers: a worker process failed: {payload}")
+            elif kind == "exit":
+                exited.add(payload)
+            block = False
+
+    exited: set[int] = set()
+    try:
+        for p in procs:
+            p.start()
+        while (i := _take(counter, len(slices))) is not None:
+            here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
+            outcomes[i] = here.run_slice(slices[i], acts)
+            drain(block=False)
+        while len(exited) < len(procs):
+            drain(block=True)
+            if all(not p.is_alive() for p in procs):
+                drain(block=False)
+                break
+        # A slice taken by a process that died before it sent its outcome is checked here.
+        for i in sorted(set(range(len(slices))) - set(outcomes)):
+            here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
+            outcomes[i] = here.run_slice(slices[i], acts)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+    return [outcomes[i] for i in range(len(slices))]
