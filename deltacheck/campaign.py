@@ -94,6 +94,7 @@ class SliceOutcome:
     minimal: list[CaseResult]
     failed_count: int
     shrink_steps: int
+    disagreed: bool = False  # a generated case failed: the slice a minimal network comes from
 
 
 @dataclass
@@ -227,13 +228,35 @@ class Campaign:
         """Run one slice from scratch and hand back what it found."""
         self.records, self.failures, self.minimal = [], [], []
         self.failed_count = self.shrink_steps = 0
-        self.run_loss(piece.loss, piece.budget, acts, number=piece.number)
+        disagreed = self.run_loss(piece.loss, piece.budget, acts, number=piece.number,
+                                  shrink=False)
         return SliceOutcome(index=piece.index, records=self.records, failures=self.failures,
                             minimal=self.minimal, failed_count=self.failed_count,
-                            shrink_steps=self.shrink_steps)
+                            shrink_steps=self.shrink_steps, disagreed=disagreed)
 
-    def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0) -> None:
-        """Generate, shrink on failure, then finish the budget without shrinking."""
+    def shrink_into(self, outcome: SliceOutcome, piece: Slice, acts: list[str]) -> None:
+        """Run a failing slice again, shrink its first failure, add the minimal case to it.
+
+        The same seed draws the same cases, so this finds the failure the slice met first;
+        only the minimal case is recorded. Shrinking after the slices rather than inside them
+        keeps one minimal network per loss however the slices were shared out.
+        """
+        self.records, self.failures, self.minimal = [], [], []
+        self.failed_count = self.shrink_steps = 0
+        self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
+        offset = len(outcome.records)
+        outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
+        outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
+        outcome.minimal += self.minimal
+        outcome.failed_count += self.failed_count
+        outcome.shrink_steps += self.shrink_steps
+
+    def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0, *,
+                 shrink: bool = True) -> bool:
+        """Generate until a case fails, then finish the budget (or, ``shrink``, shrink it).
+
+        Returns whether a generated case failed.
+        """
         cfg = self.config
         strategy = strategies.cases(
             min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
@@ -241,9 +264,9 @@ class Campaign:
         state: dict[str, Any] = {"failing": None, "checked": 0}
 
         def test(case: Case) -> None:
-            if state["failing"] is not None:  # shrinking: judge, but keep only the minimal
+            if shrink:  # finding and shrinking again: judge, but keep only the minimal
                 result = check_case(case, cfg.impl, cfg.oracles)
-                self.shrink_steps += 1
+                self.shrink_steps += state["failing"] is not None
             else:
                 result = self.check(case, "generate")
                 state["checked"] += 1
@@ -256,7 +279,8 @@ class Campaign:
 
         run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
             max_examples=budget, deadline=None, database=None, derandomize=False,
-            phases=(Phase.generate, Phase.target, Phase.shrink), report_multiple_bugs=False,
+            phases=(Phase.generate, Phase.target, *([Phase.shrink] if shrink else [])),
+            report_multiple_bugs=False,
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
             print_blob=False)(given(strategy)(test)))
         try:
@@ -264,11 +288,13 @@ class Campaign:
         except Exception:
             if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
                 raise
-            # Hypothesis replays the shrunk example last, so "failing" is the minimal one.
-            self.minimal.append(self.check(state["failing"].case, "minimal"))
+            if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
+                self.minimal.append(self.check(state["failing"].case, "minimal"))
+                return True
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0:
             self._continue(loss, strategy, remaining, budget - remaining, number)
+        return state["failing"] is not None
 
     def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
                   number: int) -> None:
@@ -349,6 +375,11 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
             k, n = config.shard
             slices = [s for s in slices if s.index % n == k - 1]
         outcomes = _run_slices(config, campaign, slices, acts, progress)
+        for loss in config.losses:  # one minimal network per loss, from its first failing slice
+            first = next((o for o, s in zip(outcomes, slices, strict=True)
+                          if s.loss == loss and o.disagreed), None)
+            if first is not None:
+                campaign.shrink_into(first, slices[outcomes.index(first)], acts)
         records, failures, minimal = assemble(outcomes)
         shrink_steps = sum(o.shrink_steps for o in outcomes)
     run_info = {

@@ -2,7 +2,8 @@
 
 Each shard (``run --shard K/N``) ran a disjoint set of the campaign's slices with the same
 settings and seed. Merging puts their cases back in slice order and numbers them as one run
-would, so every count and verdict equals the unsharded run's. Documents of different
+would, keeping the minimal network of each loss's first failing slice only (as one run
+shrinks only that one), so every count and verdict equals the unsharded run's. Documents of different
 campaigns, a slice given twice or a slice missing are refused: a partial merge would report
 fewer cases than the campaign asked for.
 """
@@ -70,10 +71,18 @@ def merge(docs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any
     for d, doc in enumerate(docs):
         keyed += [(rec["slice"], pos, d, rec) for pos, rec in enumerate(doc["cases"])]
     keyed.sort(key=lambda k: k[:2])
+    # Each shard shrank the first failing slice of each loss it ran; one run shrinks only the
+    # first of all, so the other shards' minimal cases go.
+    first_failing: dict[str, int] = {}
+    for piece, _, _, rec in keyed:
+        if rec["phase"] == "generate" and rec["verdict"] == "fail":
+            first_failing.setdefault(rec["arch"]["loss"], piece)
+    keyed = [k for k in keyed if k[3]["phase"] != "minimal"
+             or first_failing.get(k[3]["arch"]["loss"]) == k[0]]
     new_id = {(d, rec["id"]): i for i, (_, _, d, rec) in enumerate(keyed)}
     cases = [{**rec, "id": i} for i, (_, _, _, rec) in enumerate(keyed)]
     found = sorted(({**f, "id": new_id[(d, f["id"])]} for d, doc in enumerate(docs)
-                    for f in doc["failures"]), key=lambda f: f["id"])
+                    for f in doc["failures"] if (d, f["id"]) in new_id), key=lambda f: f["id"])
     failures, kept = [], 0
     for f in found:  # as one run keeps them: every minimal one, and the first others
         if f["minimal"] or kept < campaign.MAX_FAILURES:

@@ -1,12 +1,21 @@
-"""pytest plugin: ``pytest --deltacheck-report PATH`` gathers every comparison into one report."""
+"""pytest plugin: ``pytest --deltacheck-report PATH`` gathers every comparison into one report.
+
+Under pytest-xdist (``pytest -n N``) each worker hands its records to the controller when it
+finishes, and the controller writes the one report.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from deltacheck import collector, output
 from deltacheck.verdicts import ERROR, FAIL
+
+_PARTS = pytest.StashKey[list]()  # (xdist worker id, its records), gathered by the controller
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -23,28 +32,53 @@ def pytest_configure(config: Any) -> None:
         collector.start()
 
 
-def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
-    """Write the report of everything gathered."""
-    path = session.config.getoption("--deltacheck-report", default=None)
-    if not path:
-        return
-    from deltacheck.results import case_json, document, failure_json
+def _records(gathered: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The case records and (the first 50) failure records of gathered results."""
+    from deltacheck.results import case_json, failure_json
 
-    gathered = collector.stop()
-    oracle_names = sorted({name for r in gathered for name in r.oracles})
     cases, failures = [], []
     for i, r in enumerate(gathered):
         cases.append(case_json(i, r, "pytest"))
         if r.verdict in (FAIL, ERROR) and len(failures) < 50:
             failures.append(failure_json(i, r, minimal=False, repro="pytest (see the test log)"))
-    dtypes = sorted({r.case.dtype for r in gathered}) or ["float64"]
+    return {"cases": cases, "failures": failures}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Under pytest-xdist: keep what a worker gathered, to report it with the others."""
+    part = getattr(node, "workeroutput", {}).get("deltacheck")
+    if part is not None:
+        node.config.stash.setdefault(_PARTS, []).append((node.gateway.id, json.loads(part)))
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """Write the report of everything gathered (an xdist worker hands it to the controller)."""
+    path = session.config.getoption("--deltacheck-report", default=None)
+    if not path:
+        return
+    from deltacheck.results import document
+
+    own = _records(collector.stop())
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller writes
+        session.config.workeroutput["deltacheck"] = json.dumps(own)
+        return
+    cases, failures = [], []
+    parts = [own] + [part for _, part in sorted(session.config.stash.get(_PARTS, []))]
+    for part in parts:  # numbered as one list: each part's ids move past the ones before
+        offset = len(cases)
+        cases += [{**c, "id": c["id"] + offset} for c in part["cases"]]
+        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:50 - len(failures)]
+    oracle_names = sorted({name for c in cases for name in c["oracles"]})
+    dtypes = sorted({c["arch"]["dtype"] for c in cases}) or ["float64"]
     run = {"impl": "pytest session", "profile": "pytest", "seed": None, "dtype": dtypes[0],
-           "examples": len(gathered), "oracles": oracle_names,
-           "command": "pytest --deltacheck-report " + str(path)}
+           "examples": len(cases), "oracles": oracle_names,
+           "command": "pytest --deltacheck-report " + str(path),
+           "workers": max(1, len(parts) - 1)}
     doc = document(run=run, cases=cases, failures=failures, oracle_names=oracle_names,
                    dtype=dtypes[0])
     path = Path(path)
     output.write_outputs(doc, json_path=path.with_suffix(".json"), report_path=path)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"deltacheck report: {path} ({len(gathered)} cases)")
+        reporter.write_line(f"deltacheck report: {path} ({len(cases)} cases)")

@@ -30,3 +30,38 @@ def test_no_option_no_report(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "out").exists()
+
+
+def test_report_gathers_every_xdist_workers_comparisons(pytester):
+    import pytest
+
+    pytest.importorskip("xdist")
+    pytester.makepyfile(**{f"test_part{k}": f"""
+        import pytest
+        from deltacheck import reference_impl
+        from deltacheck import testing as dt
+        from tests_helpers_case import small_case
+
+        @pytest.mark.parametrize("seed", range(3))
+        def test_agrees(seed):
+            dt.assert_agrees(small_case({k} * 10 + seed), reference_impl.backprop,
+                             oracles=["torch", "fd"])
+    """ for k in range(2)})
+    pytester.makepyfile(tests_helpers_case="""
+        import numpy as np
+        from deltacheck import Case
+
+        def small_case(seed):
+            rng = np.random.default_rng(seed)
+            return Case(widths=(2, 3, 2), activations=("tanh",), loss="mse", dtype="float64",
+                        weights=(rng.normal(size=(3, 2)), rng.normal(size=(2, 3))),
+                        biases=(rng.normal(size=3), rng.normal(size=2)),
+                        x=rng.normal(size=(2, 2)), t=rng.normal(size=(2, 2)))
+    """)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "xdist",
+                                           "--deltacheck-report=out/r.html")
+    result.assert_outcomes(passed=6)
+    doc = json.loads((pytester.path / "out" / "r.json").read_text())
+    assert doc["summary"]["cases"] == 6  # three from each file, whichever worker ran them
+    assert [c["id"] for c in doc["cases"]] == list(range(6))
+    assert doc["run"]["workers"] == 2

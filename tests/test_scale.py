@@ -1,0 +1,123 @@
+"""Workers, shards and merge: however a campaign is shared out, its results are the same."""
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from deltacheck import campaign, cli
+
+PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
+README = Path(__file__).parents[1] / "README.md"
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    # five cases a slice: a 30-case campaign is then six slices, as a large one would be
+    monkeypatch.setattr(campaign, "SLICE_CASES", 5)
+
+
+def _run(folder: Path, name: str, *args: str) -> tuple[int, dict]:
+    out = [f"--report={folder / (name + '.html')}", f"--json={folder / (name + '.json')}",
+           f"--junit-xml={folder / (name + '.xml')}"]
+    code = cli.main(["run", *args, *out])
+    return code, json.loads((folder / (name + ".json")).read_text())
+
+
+def _same_results(a: dict, b: dict) -> None:
+    assert a["cases"] == b["cases"]
+    assert a["failures"] == b["failures"]
+    assert a["summary"] == b["summary"]
+    assert a["minimal_failures"] == b["minimal_failures"]
+
+
+BUGGY = ("--impl", f"{PLANTED}:tanh_derivative_of_a", "--activations", "tanh,relu",
+         "--losses", "mse,bce", "--oracles", "torch", "--seed", "7")
+
+
+def test_shards_merge_into_the_unsharded_run(tmp_path, small_slices, capsys):
+    code, whole = _run(tmp_path, "whole", *BUGGY, "--examples", "30")
+    assert code == 1 and whole["summary"]["failed_cases"] > 0
+    assert len(whole["minimal_failures"]) == 2  # one minimal network per loss
+    codes = [_run(tmp_path, f"s{k}", *BUGGY, "--examples", "30", "--shard", f"{k}/3")[0]
+             for k in (1, 2, 3)]
+    assert 1 in codes
+    parts = [str(tmp_path / f"s{k}.json") for k in (1, 2, 3)]
+    merged_out = [f"--json={tmp_path / 'm.json'}", f"--report={tmp_path / 'm.html'}",
+                  f"--junit-xml={tmp_path / 'm.xml'}"]
+    assert cli.main(["merge", *parts, *merged_out]) == 1  # a disagreement fails the merge too
+    merged = json.loads((tmp_path / "m.json").read_text())
+    _same_results(merged, whole)
+    assert merged["run"]["merged_from"] == parts
+    # a missing shard, a shard given twice, or another campaign's shard is refused
+    capsys.readouterr()
+    assert cli.main(["merge", *parts[:2], *merged_out]) == 2
+    assert "in none of the files" in capsys.readouterr().err
+    assert cli.main(["merge", *parts, parts[0], *merged_out]) == 2
+    assert "give each shard once" in capsys.readouterr().err
+    _run(tmp_path, "other", *BUGGY[:-1], "8", "--examples", "30", "--shard", "1/3")
+    assert cli.main(["merge", str(tmp_path / "other.json"), *parts[1:], *merged_out]) == 2
+    assert "seed differ" in capsys.readouterr().err
+
+
+def test_two_workers_give_the_same_results_as_one(tmp_path, small_slices):
+    args = ("--examples", "20", "--seed", "3", "--oracles", "torch,fd")
+    code1, one = _run(tmp_path, "one", *args)
+    code2, two = _run(tmp_path, "two", *args, "--workers", "2")
+    assert code1 == code2 == 0
+    _same_results(one, two)
+    assert two["run"]["workers"] == 2 and len(two["run"]["slices"]) == 6  # 7, 7, 6 cases
+
+
+@pytest.mark.parametrize("argv, fix", [
+    (["--workers", "0"], "at least 1"),
+    (["--workers", "many"], "not a whole number"),
+    (["--shard", "3/2"], "K/N with 1 ≤ K ≤ N"),
+    (["--shard", "1"], "K/N with 1 ≤ K ≤ N"),
+])
+def test_bad_scale_options_name_the_fix(argv, fix, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", *argv])
+    assert exc.value.code == 2
+    assert fix in capsys.readouterr().err
+
+
+def test_every_slice_belongs_to_exactly_one_shard():
+    slices = campaign.plan(600, ["mse", "bce", "ce"])
+    assert sum(s.budget for s in slices) == 600
+    assert [s.index for s in slices] == list(range(len(slices)))
+    for n in (1, 2, 5):
+        shares = [[s.index for s in slices if s.index % n == k - 1] for k in range(1, n + 1)]
+        assert sorted(i for share in shares for i in share) == list(range(len(slices)))
+
+
+def _workflow() -> str:
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    found = [b for b in blocks if "deltacheck merge" in b]
+    assert found, "the README has no CI workflow with 'deltacheck merge'"
+    return found[0]
+
+
+def test_the_readme_ci_workflow_runs_valid_deltacheck_commands():
+    workflow = _workflow()
+    shards = re.search(r"shard:\s*\[([\d,\s]+)\]", workflow)
+    assert shards, "the workflow's matrix lists its shards"
+    numbers = [int(k) for k in shards.group(1).split(",")]
+    n = len(numbers)
+    assert numbers == list(range(1, n + 1))
+    commands = [line.split("run:", 1)[1].strip() if "run:" in line else line.strip()
+                for line in workflow.splitlines() if re.search(r"\bdeltacheck (run|merge)", line)]
+    assert any(" run " in f" {c} " and "--shard" in c for c in commands)
+    assert any("deltacheck merge" in c for c in commands)
+    for command in commands:
+        command = command.replace("${{ matrix.shard }}", "1").replace(
+            "${{ strategy.job-total }}", str(n))
+        assert "${{" not in command, f"unknown expression left in {command!r}"
+        argv = shlex.split(command)
+        assert argv[0] == "deltacheck"
+        args = cli.parser().parse_args(argv[1:])  # exits 2 on an invalid invocation
+        if args.command == "run" and args.shard is not None:
+            assert args.shard[1] == n, "the shards' N must match the matrix"
