@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from deltacheck.diagnosis import line_of
 from deltacheck.verdicts import NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
 
 
@@ -73,6 +74,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
             lines.append(f"minimal failing network: widths {case['widths']}, {acts}, "
                          f"{case['loss']}, {case['dtype']}, batch {case['batch']}")
             lines.append(f"  {failure['message']}")
+            if failure.get("diagnosis"):
+                lines.append(f"  diagnosis: {line_of(failure['diagnosis'])}")
             lines.append(f"  reproduce: {failure['repro']}")
     return lines
 
@@ -87,4 +90,6 @@ def verdict_line(doc: dict[str, Any]) -> str:
         return "nothing checked: no cases were run"
     first = next((f for f in doc["failures"] if f["minimal"]), None)
     message = first["message"] if first else s["first_disagreement"]
+    if first and first.get("diagnosis"):  # the cause reads better than the worst entry
+        message = line_of(first["diagnosis"])
     return f"DISAGREEMENT in {s['failed_cases']} of {s['cases']} cases: {message}"

@@ -26,6 +26,7 @@ from deltacheck.compare import (
     json_number,
     verdict_of,
 )
+from deltacheck.diagnosis import diagnosis_json
 from deltacheck.oracles.base import QUANTITIES, Gradients
 
 SCHEMA = "deltacheck-results/1"
@@ -136,7 +137,7 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
     return {"id": case_id, "minimal": minimal, "message": result.first_message(),
             "repro": repro, "case": result.case.to_json(),
             "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
-            "values": values,
+            "values": values, "diagnosis": diagnosis_json(result),
             "oracles": {n: oracle_json(r, compact=False) for n, r in result.oracles.items()}}
 
 

@@ -1,7 +1,8 @@
 """The failures section: each failing case in full, minimal ones first, later ones folded.
 
-A failing run can list many cases; past ``OPEN_FAILURES`` each is a closed ``<details>`` whose
-summary line is its message, so the sections after the failures stay a short scroll away.
+A failing run can list many cases; past ``OPEN_FAILURES`` they are folded into one closed
+``<details>`` per diagnosis kind (factor, activation_derivative, ...), each failure inside
+folded to its message, so the sections after the failures stay a short scroll away.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from deltacheck.diagnosis import line_of
 from deltacheck.reports import svg
 from deltacheck.reports.common import (
     ERROR,
@@ -18,6 +20,7 @@ from deltacheck.reports.common import (
     arch_text,
     count,
     fmt_err,
+    fmt_val,
     grade,
     label,
 )
@@ -71,6 +74,10 @@ def _failure(f: Mapping[str, Any], oracles: list[str], index: int) -> dict[str, 
     output = OUTPUT_ACTIVATION.get(a["loss"], a["loss"])
     drawable = a["widths"] and all(isinstance(n, int) for n in a["widths"])
     minimal = bool(f.get("minimal"))
+    diagnosis = _diagnosis(f.get("diagnosis"))
+    side = [side_by_side(r["q"], r["layer"], f, names) for r in rows if r["failed"]]
+    for v, r in zip(side, [r for r in rows if r["failed"]], strict=True):
+        v["at"] = _entry_text(diagnosis, r["q"], r["layer"]) if diagnosis else ""
     return {"id": f.get("id"), "anchor": f"failure-{index + 1}", "minimal": minimal,
             "open": minimal or index < OPEN_FAILURES,
             "message": f.get("message"), "repro": f.get("repro"), "arch": a, "output": output,
@@ -79,9 +86,68 @@ def _failure(f: Mapping[str, Any], oracles: list[str], index: int) -> dict[str, 
             "problem": f.get("impl_problem") or "", "traceback": f.get("impl_traceback") or "",
             "oracle_messages": [(o, r["message"]) for o, r in results.items()
                                 if isinstance(r, Mapping) and r.get("message")],
-            "oracles": names, "rows": rows,
-            "side_by_side": [side_by_side(r["q"], r["layer"], f, names)
-                             for r in rows if r["failed"]]}
+            "oracles": names, "rows": rows, "diagnosis": diagnosis,
+            "kind": diagnosis["kind"] if diagnosis else "no diagnosis", "side_by_side": side}
+
+
+def _mark(verdict: Any) -> tuple[str, str]:
+    """A verdict as a short word and its colour class."""
+    return {"pass": ("right", "ok"), FAIL: ("wrong", "bad"), ERROR: ("wrong", "bad")}.get(
+        verdict, ("n.j.", "nj"))
+
+
+def _yes(ok: Any) -> tuple[str, str]:
+    return ("yes", "ok") if ok else ("no", "bad")
+
+
+def _grad(verdict: Any, from_own_delta: Any) -> tuple[str, str]:
+    """∂W or ∂b against the truth, and whether it follows from the implementation's own δ."""
+    word, cls = _mark(verdict)
+    return f"{word}; {'follows' if from_own_delta else 'does not follow'} from own δ", cls
+
+
+def _diagnosis(d: Any) -> dict[str, Any] | None:
+    """The diagnosis box: kind, where, detail, the per-layer checks and the worst δ entry."""
+    if not isinstance(d, Mapping):
+        return None
+    rows = []
+    for r in d.get("layers") or []:
+        hidden = r.get("role") == "hidden"
+        ratio = r.get("implied_over_true")
+        rows.append({
+            "layer": r.get("layer"), "activation": r.get("activation"),
+            "role": r.get("role"), "delta": _mark(r.get("delta")),
+            "recurrence": _yes(r.get("recurrence_ok")) if hidden else ("—", "none"),
+            "ratio": fmt_val(ratio) if hidden and ratio is not None else "—",
+            "explained": r.get("explained_by") or "",
+            "grad_weights": _grad(r.get("grad_weights"), r.get("grad_weights_from_own_delta")),
+            "grad_biases": _grad(r.get("grad_biases"), r.get("grad_biases_from_own_delta")),
+            "worst": r.get("worst")})
+    return {"kind": str(d.get("kind")), "where": str(d.get("where") or ""),
+            "detail": str(d.get("detail") or ""), "line": line_of(d),
+            "truth": d.get("truth"), "layers": rows,
+            "worst": _entry_text({"layers": rows}, "deltas", (d.get("worst_delta") or {})
+                                 .get("layer"))}
+
+
+def _entry_text(diagnosis: Mapping[str, Any], q: str, layer: Any) -> str:
+    """At the worst entry of a failing δ: its a, h'(a) and the implementation's implied h'."""
+    if q != "deltas" or layer is None:
+        return ""
+    row = next((r for r in diagnosis.get("layers") or [] if r.get("layer") == layer), None)
+    w = (row or {}).get("worst")
+    if not w:
+        return ""
+    n, j = (w.get("entry") or [0, 0])[:2]
+    text = f"At δ[{layer}][{n}, {j}]: a = {fmt_val(w.get('a'))}"
+    if "h_prime" in w:
+        implied = w.get("implied_h_prime")
+        text += (f", h'(a) = {fmt_val(w.get('h_prime'))} (central differences of h), the "
+                 f"implementation's implied h' = "
+                 f"{fmt_val(implied) if implied is not None else '— (Σ w δ is 0)'}")
+    else:
+        text += f", y = {fmt_val(w.get('y'))}, t = {fmt_val(w.get('t'))}"
+    return text
 
 
 def section(records: list[dict], cases: list[dict], oracles: list[str]) -> dict[str, Any]:
@@ -90,7 +156,13 @@ def section(records: list[dict], cases: list[dict], oracles: list[str]) -> dict[
     listed = {f.get("id") for f in records}
     others = [c for c in cases if c.get("verdict") in (FAIL, ERROR) and c.get("id") not in listed]
     full = [_failure(f, oracles, i) for i, f in enumerate(ordered[:MAX_FULL_FAILURES])]
-    return {"full": full, "folded": sum(not f["open"] for f in full),
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in full:
+        if not f["open"]:
+            groups.setdefault(f["kind"], []).append(f)
+    return {"full": full, "shown": [f for f in full if f["open"]],
+            "groups": [{"kind": k, "failures": v} for k, v in groups.items()],
+            "folded": sum(not f["open"] for f in full),
             "more": [{"id": f.get("id"), "message": f.get("message"), "repro": f.get("repro")}
                      for f in ordered[MAX_FULL_FAILURES:]],
             "others": [{"id": c.get("id"), "phase": c.get("phase"), "arch": arch_text(c),

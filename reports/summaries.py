@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from deltacheck.diagnosis import OUTPUT_COLUMN, attributed_to
 from deltacheck.reports.common import (
     ERROR,
     FAIL,
@@ -69,14 +70,31 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
             "first": first, "first_case": anchor_of(first, shown)}
 
 
+def _blamed(a: Mapping[str, Any], r: Any) -> str | None:
+    if not isinstance(r, Mapping) or r.get("verdict") not in (FAIL, ERROR):
+        return None
+    return attributed_to(a["activations"], r)
+
+
+def matrix_columns(cases: list[dict], acts: list[str]) -> list[str]:
+    """The activations, with an "output" column before the last when a failure is put there."""
+    blamed = {_blamed(arch(c), r) for c in cases for r in (c.get("oracles") or {}).values()}
+    return [*acts[:-1], OUTPUT_COLUMN, acts[-1]] if OUTPUT_COLUMN in blamed else list(acts)
+
+
 def matrix(cases: list[dict], losses: list[str], acts: list[str],
            oracles: list[str]) -> list[dict[str, Any]]:
-    """Loss × activation × oracle: the worst err of the cases in each cell."""
+    """Loss × activation × oracle: the worst err of the cases in each cell.
+
+    A failing case goes only to the activation of the layer where it first goes wrong (or to
+    "output"), so a correct activation does not turn red beside a wrong one.
+    """
     cells: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for c in cases:
         a = arch(c)
         for o, r in (c.get("oracles") or {}).items():
-            for act in set(a["activations"]) or {NO_HIDDEN}:
+            blamed = _blamed(a, r)
+            for act in {blamed} if blamed else set(a["activations"]) or {NO_HIDDEN}:
                 cells[(a["loss"], act, o)].append(r)
     rows = []
     for loss in losses:

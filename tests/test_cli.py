@@ -42,10 +42,14 @@ def test_planted_bug_exits_1_with_a_minimal_network_and_a_replay(tmp_path, capsy
                "--seed", "3", "--activations", "tanh,relu", "--losses", "mse")
     out = capsys.readouterr().out
     assert code == 1
-    assert out.strip().splitlines()[-1].startswith("DISAGREEMENT")
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("DISAGREEMENT")
     doc = results(tmp_path)
     minimal = [f for f in doc["failures"] if f["minimal"]]
     assert len(minimal) == 1
+    # the verdict names the cause: tanh's h' written for z, fed a
+    assert "activation_derivative at δ[0] (hidden, tanh)" in last and "1 − z²" in last
+    assert minimal[0]["diagnosis"]["first_wrong"] == {"q": "hidden_delta", "layer": 0}
     # shrunk: one tanh layer is all it takes
     assert minimal[0]["case"]["activations"] == ["tanh"]
     assert minimal[0]["case"]["batch"] == 1
