@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from deltacheck import activations as registry
-from deltacheck import campaign, console, oracles, output
+from deltacheck import audit, audit_console, campaign, console, oracles, output
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation, load_implementation
@@ -90,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
                      help="JUnit XML path (default: %(default)s)")
     _scale_options(run)
     _merge_parser(sub)
+    _audit_parser(sub)
     return top
 
 
@@ -127,6 +128,26 @@ def _merge_parser(sub: Any) -> None:
                        help="merged JSON results path (default: %(default)s)")
     merge.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
                        help="JUnit XML path (default: %(default)s)")
+
+
+def _audit_parser(sub: Any) -> None:
+    audit_cmd = sub.add_parser("audit", help="audit an activation function: h', kinks, "
+                               "frameworks, finite range, whole networks")
+    audit_cmd.add_argument("specs", nargs="+", metavar="SPEC",
+                           help="MODULE:NAME, path/to/file.py:NAME or a built-in name")
+    audit_cmd.add_argument("--examples", type=_whole(0), default=audit.AuditConfig.examples,
+                           help="network cases, split over mse, bce, ce (default: %(default)s)")
+    audit_cmd.add_argument("--batches", type=_whole(0), default=audit.AuditConfig.batches,
+                           help="Hypothesis batches of 64 points for the derivative check "
+                                "(default: %(default)s)")
+    audit_cmd.add_argument("--seed", type=_seed, help="seed (printed and saved in the JSON)")
+    audit_cmd.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+                           default=list(oracles.NAMES),
+                           help="comma-separated subset of torch,jax,fd")
+    audit_cmd.add_argument("--report", type=Path, default=DEFAULT_DIR / "audit.html",
+                           help="HTML report path (default: %(default)s)")
+    audit_cmd.add_argument("--json", type=Path, default=DEFAULT_DIR / "audit.json",
+                           help="JSON path (default: %(default)s)")
 
 
 def _replay_case(arg: str) -> Case:
@@ -241,6 +262,22 @@ def _merge(args: argparse.Namespace) -> int:
     return 0 if doc["summary"]["verdict"] == "pass" else 1
 
 
+def _audit(args: argparse.Namespace) -> int:
+    outputs = (("--report", args.report), ("--json", args.json))
+    _check_distinct(outputs)
+    for option, path in outputs:
+        _check_writable(option, path)
+    config = audit.AuditConfig(oracles=args.oracles, batches=args.batches,
+                               examples=args.examples, seed=args.seed,
+                               failures_dir=str(args.report.parent / "failures"))
+    doc = audit.run(args.specs, config, progress=lambda line: print(line, file=sys.stderr))
+    out = audit_console.lines(doc) + output.write_outputs(
+        doc, json_path=args.json, report_path=args.report)
+    out += [audit_console.seconds(doc), audit_console.verdict_line(doc)]
+    print("\n".join(out))
+    return audit.exit_code(doc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deltacheck`` console script."""
     args = parser().parse_args(argv)
@@ -249,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "merge":
             return _merge(args)
+        if args.command == "audit":
+            return _audit(args)
     except DeltacheckError as exc:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2

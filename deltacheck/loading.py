@@ -94,20 +94,20 @@ def load_implementation(spec: str) -> Any:
     return impl
 
 
-def load_activation(spec: str) -> Any:
+def load_activation(spec: str, *, argument: str = "--activation") -> Any:
     """A user's activation: an object with ``name``, ``h(a, xp)``, ``dh(a, xp)``."""
-    act = load_object(spec, argument="--activation")
+    act = load_object(spec, argument=argument)
     missing = [attr for attr in ("name", "h", "dh") if not hasattr(act, attr)]
     if missing:
-        raise DeltacheckError(f"--activation {spec!r} lacks {', '.join(missing)}; an activation "
+        raise DeltacheckError(f"{argument} {spec!r} lacks {', '.join(missing)}; an activation "
                               f"has name, h(a, xp) and dh(a, xp), e.g. deltacheck.Activation")
     if not isinstance(act.name, str) or not act.name.isidentifier():
-        raise DeltacheckError(f"--activation {spec!r}: name={act.name!r} must be an identifier")
+        raise DeltacheckError(f"{argument} {spec!r}: name={act.name!r} must be an identifier")
     if not callable(act.h) or not callable(act.dh):
-        raise DeltacheckError(f"--activation {spec!r}: h and dh must be callables h(a, xp)")
+        raise DeltacheckError(f"{argument} {spec!r}: h and dh must be callables h(a, xp)")
     kinks = getattr(act, "kinks", None)
     if kinks is not None and not _finite_numbers(kinks):
-        raise DeltacheckError(f"--activation {spec!r}: kinks={kinks!r:.60} must be a sequence of "
+        raise DeltacheckError(f"{argument} {spec!r}: kinks={kinks!r:.60} must be a sequence of "
                               f"finite numbers, e.g. kinks=(0.0,), or left out")
     return act
 
