@@ -28,7 +28,12 @@ from hypothesis import strategies as st
 
 from deltacheck import rounding, tolerances
 from deltacheck.audit_frameworks import FrameworkFailure, NumpyEval, evaluator
-from deltacheck.oracles.base import FD_STEP
+from deltacheck.tolerances import (
+    FD_BAR_FACTOR,
+    FD_ROUNDING_FACTOR,
+    FD_STEP,
+    KINK_SLACK_FACTOR,
+)
 
 SPECIAL = (0.0, 1e-300, -1e-300, 1e-8, -1e-8)
 GRID = (-20.0, 20.0, 40_001)  # spacing 0.001: a band 0.5 wide holds 500 points
@@ -73,8 +78,8 @@ def fd_derivative(ev: NumpyEval, a: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         # each h(a ± s) is off by ε (|h| + |a| + |a h'|), as in the rounding floor: a Φ(a) and
         # friends cancel for a < 0, and the argument a ± s is rounded too
         size = np.abs(ev.h(a)) + np.abs(a) * (1.0 + np.abs(D1))
-        noise = 4 * rounding.EPS64 * size / s
-        return D1, 2 * (np.abs(c1) + np.abs(c2)) + noise, s
+        noise = FD_ROUNDING_FACTOR * rounding.EPS64 * size / s
+        return D1, FD_BAR_FACTOR * (np.abs(c1) + np.abs(c2)) + noise, s
 
 
 def _near(a: np.ndarray, kinks: Sequence[float], reach: np.ndarray | float) -> np.ndarray:
@@ -113,7 +118,7 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
                     y = np.full(a.shape, np.nan)
             u = np.zeros(a.shape)
             # exactly at a kink (to a's own rounding) the frameworks' conventions differ
-            judged = ~_near(a, kinks, 4 * rounding.EPS64 * np.maximum(1.0, np.abs(a)))
+            judged = ~_near(a, kinks, KINK_SLACK_FACTOR * rounding.EPS64 * np.maximum(1.0, np.abs(a)))
         with np.errstate(all="ignore"):
             diff = np.abs(dh - y)
             err = diff / (np.abs(y) + (u + floor) / rtol)

@@ -208,7 +208,7 @@ def check_frameworks(act: Any, a: np.ndarray, frameworks: Sequence[str]) -> dict
     with np.errstate(all="ignore"):
         h_size = np.abs(h_np) + np.abs(a) * (1.0 + slope)
     h_size = np.where(np.isfinite(h_size), h_size, 0.0)  # unknown: the strictest floor
-    floors = {"h": rounding.FLOOR_FACTOR * rounding.EPS64 * h_size,
+    floors = {"h": tolerances.floor_scale("float64") * h_size,
               "dh": rounding.elementwise_floor(a, slope, curve, "float64")}
     results = {"numpy": FrameworkResult("numpy", "pass", "the reference for the others",
                                         points=int(a.size))}

@@ -129,19 +129,18 @@ EPS64 = _EPS
 
 
 def derivative_bounds(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on |h'(a)| and |h''(a)| from central differences of h (never an activation's dh)."""
+    """Bounds on |h'(a)| and |h''(a)| from differences of h (never an activation's dh)."""
     return _derivatives(act, np.asarray(a, dtype=np.float64))
 
 
 def elementwise_floor(a: np.ndarray, slope: np.ndarray, curve: np.ndarray,
                       dtype: str) -> np.ndarray:
-    """The floor of h'(a) computed alone: FLOOR_FACTOR ε (max(1, |h'|) + |a| |h''|).
+    """The floor of h'(a) computed alone: FLOOR_FACTOR ε (max(1, |h'|) + |a| |h''|), in dtype.
 
     As in a network's δ: h' is often computed as 1 − tanh², σ(1 − σ), ..., whose absolute error
     is about ε max(1, |h'|); the rounding of a inside the formula adds ε |a| |h''|.
     """
-    eps = float(np.finfo(dtype).eps)
     with np.errstate(all="ignore"):
         bound = np.maximum(1.0, slope) + np.abs(a) * curve
     # where h is not finite nearby the bounds are unknown: the strictest floor, never a wide one
-    return FLOOR_FACTOR * eps * np.where(np.isfinite(bound), bound, 1.0)
+    return tolerances.floor_scale(dtype) * np.where(np.isfinite(bound), bound, 1.0)
