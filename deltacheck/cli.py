@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     _scale_options(run)
     _merge_parser(sub)
     _audit_parser(sub)
+    _demo_parser(sub)
     return top
 
 
@@ -262,6 +263,38 @@ def _merge(args: argparse.Namespace) -> int:
     return 0 if doc["summary"]["verdict"] == "pass" else 1
 
 
+def _demo_parser(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="show the lecture's claims about backprop by measurement")
+    demo.add_argument("--cases", type=_positive, default=200,
+                      help="Hypothesis-drawn output layers per loss/output pair (default 200)")
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of every draw (default 0)")
+    demo.add_argument("--report", type=Path, default=DEFAULT_DIR / "demo.html",
+                      help="HTML report path (default: %(default)s)")
+    demo.add_argument("--json", type=Path, default=DEFAULT_DIR / "demo.json",
+                      help="JSON results path (default: %(default)s)")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from deltacheck import demo
+
+    outputs = (("--report", args.report), ("--json", args.json))
+    _check_distinct(outputs)
+    for option, path in outputs:
+        _check_writable(option, path)
+    outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed),
+                       progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+    lines = [("✓ " if ok else "✗ ") + text for ok, text in outcome.claims]
+    lines += output.write_outputs(outcome.document, json_path=args.json)
+    lines += output.write_outputs(outcome.report, report_path=args.report)
+    run = outcome.report["details"]["run"]
+    failed = sum(not ok for ok, _ in outcome.claims)
+    lines.append(f"seed:   {run['seed']} ({run['wall_time_s']:.1f} s)")
+    lines.append("every claim holds" if not failed else
+                 f"{failed} of {len(outcome.claims)} claims do not hold")
+    print("\n".join(lines))
+    return outcome.exit_code
+
+
 def _audit(args: argparse.Namespace) -> int:
     outputs = (("--report", args.report), ("--json", args.json))
     _check_distinct(outputs)
@@ -288,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _merge(args)
         if args.command == "audit":
             return _audit(args)
+        if args.command == "demo":
+            return _demo(args)
     except DeltacheckError as exc:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@
 from deltacheck.reference_impl.activations import DERIVATIVES, derivative
 from deltacheck.reference_impl.losses import LOSSES, Loss
 from deltacheck.reference_impl.network import backprop, backward, forward, gradients
-from deltacheck.reference_impl.training import sgd
+from deltacheck.reference_impl.training import sgd, sgd_steps
 
 __all__ = [
     "DERIVATIVES",
@@ -15,4 +15,5 @@ __all__ = [
     "forward",
     "gradients",
     "sgd",
+    "sgd_steps",
 ]

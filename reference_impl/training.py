@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from deltacheck.reference_impl.network import backprop
+
+
+def sgd_steps(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+              activations: Sequence[str], loss: str, x: np.ndarray, t: np.ndarray,
+              batches: Iterable[np.ndarray], *, learning_rate: float = 0.1,
+              ) -> Iterator[tuple[list[np.ndarray], list[np.ndarray], float]]:
+    """One step per batch of sample indices, on a copy of the parameters.
+
+    Yields the parameters after each step (the next step updates them in place: copy what
+    you keep), with the loss of the batch before the step.
+    """
+    W = [w.copy() for w in weights]
+    b = [v.copy() for v in biases]
+    for batch in batches:
+        out = backprop(W, b, activations, loss, x[batch], t[batch])  # forward, δ, gradients
+        for l in range(len(W)):
+            W[l] -= learning_rate * out["grad_weights"][l]  # w ← w − η Σ_n δ_nj z_ni
+            b[l] -= learning_rate * out["grad_biases"][l]  # b ← b − η Σ_n δ_nj
+        yield W, b, out["loss"]
 
 
 def sgd(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], activations: Sequence[str],
@@ -16,18 +35,14 @@ def sgd(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], activations
     """Train a copy of the parameters; return them with the summed loss of every epoch."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
-    W = [w.copy() for w in weights]
-    b = [v.copy() for v in biases]
+    W, b = [w.copy() for w in weights], [v.copy() for v in biases]
     history = []
     for _ in range(epochs):
         order = rng.permutation(len(x))
+        batches = [order[start:start + batch_size] for start in range(0, len(x), batch_size)]
         epoch_loss = 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
-            out = backprop(W, b, activations, loss, x[batch], t[batch])
-            for l in range(len(W)):
-                W[l] -= learning_rate * out["grad_weights"][l]  # w ← w − η Σ_n δ_nj z_ni
-                b[l] -= learning_rate * out["grad_biases"][l]  # b ← b − η Σ_n δ_nj
-            epoch_loss += out["loss"]
+        for W, b, batch_loss in sgd_steps(W, b, activations, loss, x, t, batches,
+                                          learning_rate=learning_rate):
+            epoch_loss += batch_loss
         history.append(epoch_loss)
     return W, b, history

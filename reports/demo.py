@@ -1,0 +1,154 @@
+"""The demo's HTML report: the lecture's claims about backprop, each with its measurement.
+
+``render(doc)`` takes a ``deltacheck-demo/1`` document. The plots need the ``details`` that
+``deltacheck demo`` adds for its report; from the bare JSON the report shows the tables only.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from deltacheck.reports import demo_plots, svg
+from deltacheck.reports.common import num
+
+TEMPLATES = pathlib.Path(__file__).with_name("templates")
+CSS = Markup(TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
+             + TEMPLATES.joinpath("demo.css").read_text(encoding="utf-8"))
+COLOURS = {"reference": svg.INK, "torch": svg.PALETTE[0], "jax": svg.PALETTE[1]}
+DASH = {"reference": "", "torch": "6 3", "jax": "2 3"}
+
+
+def ulp(v: Any) -> str:
+    """A deviation in ulp, short."""
+    x = num(v)
+    if not math.isfinite(x):
+        return str(v)
+    return f"{x:.0f}" if x < 1e6 else f"{x:.1e}"
+
+
+def sci(v: Any, digits: int = 2) -> str:
+    """A number in scientific notation (or as given, if not a number)."""
+    x = num(v)
+    return f"{x:.{digits}e}" if math.isfinite(x) else str(v)
+
+
+def seconds(v: Any) -> str:
+    """A duration, in the unit that suits it."""
+    x = num(v)
+    if not math.isfinite(x):
+        return str(v)
+    if x < 1e-3:
+        return f"{x * 1e6:.0f} µs"
+    if x < 1:
+        return f"{x * 1e3:.2f} ms"
+    if x < 120:
+        return f"{x:.1f} s"
+    return f"{x / 60:.0f} min"
+
+
+def vec(v: Any, digits: int = 6) -> str:
+    """A number, a vector or a matrix, rounded for reading."""
+    if isinstance(v, list):
+        if v and isinstance(v[0], list):
+            return "[" + "; ".join(vec(r, digits) for r in v) + "]"
+        return "[" + ", ".join(vec(x, digits) for x in v) + "]"
+    x = num(v)
+    return f"{x:.{digits}f}" if math.isfinite(x) else str(v)
+
+
+def sub(text: Any) -> Markup:
+    """A plain-text formula with its subscripts set: "y_k" becomes y<sub>k</sub>."""
+    return Markup(re.sub(r"_([A-Za-z0-9]+)", r"<sub>\1</sub>", str(escape(text))))
+
+
+def _output_panels(rows: list[dict], details: list[dict]) -> list[dict]:
+    panels = []
+    for row, d in zip(rows, details, strict=False):
+        panels.append({**d, **row, "plot": demo_plots.diagonal(
+            d.get("points_claim") or [], d.get("points_general") or [],
+            canonical=bool(row["canonical"]), title=d.get("title", ""))})
+    return panels
+
+
+def _training(tasks: list[dict], agree: float) -> list[dict]:
+    out = []
+    for task in tasks:
+        curves = [demo_plots.Line("reference", COLOURS["reference"],
+                                  list(enumerate(task["reference"]["epoch_loss"], 1)), width=2.4)]
+        diffs = []
+        for fw, r in task["frameworks"].items():
+            curves.append(demo_plots.Line(fw, COLOURS[fw], list(enumerate(r["epoch_loss"], 1)),
+                                          dash=DASH[fw], width=1.6))
+            # an exact 0 has no place on a log axis: it is drawn at the axis' floor
+            diffs.append(demo_plots.Line(fw, COLOURS[fw],
+                                         [(s, max(num(v), 1e-18)) for s, v in r["diffs"]],
+                                         width=1.2))
+        picture = task.get("picture")
+        pic = None
+        if picture and picture.get("kind") == "plane":
+            pic = demo_plots.plane(picture, title="P(class 1), test points")
+        elif picture:
+            pic = demo_plots.curve(picture, title="learned y(x), test points")
+        out.append({**task, "loss_plot": demo_plots.chart(
+            curves, title="loss per epoch", x_label="epoch", y_label="E summed over the epoch",
+            log_y=True),
+            "diff_plot": demo_plots.chart(
+                diffs, title="weights: largest relative difference", x_label="step",
+                y_label="max |Δw| / max |w|", log_y=True, hline=(agree, f"limit {agree:.0e}")),
+            "picture_plot": pic})
+    return out
+
+
+def _cost(cost: dict) -> Markup:
+    rows = cost["rows"]
+    lines = []
+    for q, label, colour in (("forward_s", "forward", svg.INK),
+                             ("backprop_s", "forward + backward", svg.PALETTE[1]),
+                             ("fd_s", "central differences", svg.PALETTE[0])):
+        lines.append(demo_plots.Line(label, colour, [(r["params"], r[q]) for r in rows],
+                                     dots=True, width=1.8))
+    return demo_plots.chart(lines, title="time per gradient", x_label="parameters P",
+                            y_label="seconds", log_x=True, log_y=True, size=(420.0, 300.0),
+                            legend=True)
+
+
+def context(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the template shows."""
+    details = doc.get("details") or {}
+    rows = list(doc.get("output_errors") or [])
+    panels = _output_panels(rows, details.get("output_errors") or []) if details else []
+    for_key = {p["key"]: p for p in panels}
+    return {
+        "css": CSS, "doc": doc, "details": details, "verdict": doc.get("verdict", "?"),
+        "rows": rows, "panels": panels,
+        "canonical": [p for p in panels if p["canonical"]],
+        "contrast": [p for p in panels if not p["canonical"] and p.get("targets") != "unnormalised"],
+        "subtlety": [p for p in panels if p.get("targets") == "unnormalised"],
+        "for_key": for_key,
+        "training": _training(details.get("training") or [], num(details.get("agree_rel", 1e-10)))
+        if details else [],
+        "training_rows": doc.get("training") or [],
+        "worked": doc.get("worked_example") or {},
+        "cost_rows": doc.get("cost") or [],
+        "cost": details.get("cost"),
+        "cost_plot": _cost(details["cost"]) if details.get("cost") else None,
+        "network": svg.network([2, 3, 2], ["x", "tanh", "identity"]),
+    }
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters.update(ulp=ulp, sci=sci, seconds=seconds, vec=vec, sub=sub)
+
+
+def render(doc: Mapping[str, Any]) -> str:
+    """The demo report as one self-contained HTML document."""
+    return _ENV.get_template("demo.html").render(**context(doc))
