@@ -35,14 +35,16 @@ def sgd(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], activations
     """Train a copy of the parameters; return them with the summed loss of every epoch."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
-    W, b = [w.copy() for w in weights], [v.copy() for v in biases]
-    history = []
+    batches = []
     for _ in range(epochs):
         order = rng.permutation(len(x))
-        batches = [order[start:start + batch_size] for start in range(0, len(x), batch_size)]
-        epoch_loss = 0.0
-        for W, b, batch_loss in sgd_steps(W, b, activations, loss, x, t, batches,
-                                          learning_rate=learning_rate):
-            epoch_loss += batch_loss
-        history.append(epoch_loss)
+        batches += [order[start:start + batch_size] for start in range(0, len(x), batch_size)]
+    W, b = [w.copy() for w in weights], [v.copy() for v in biases]
+    losses = []
+    for W_step, b_step, batch_loss in sgd_steps(weights, biases, activations, loss, x, t, batches,
+                                                learning_rate=learning_rate):
+        W, b = W_step, b_step
+        losses.append(batch_loss)
+    per_epoch = -(-len(x) // batch_size)
+    history = [float(sum(losses[e * per_epoch:(e + 1) * per_epoch])) for e in range(epochs)]
     return W, b, history
