@@ -13,6 +13,7 @@ fields documented in the README) and the same with the details the HTML report d
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -75,7 +76,10 @@ def _version(name: str) -> str:
 
 def environment() -> dict[str, str]:
     """The versions the demo ran with."""
-    env = {"python": platform.python_version(), "platform": platform.platform()}
+    env = {"python": platform.python_version(), "platform": platform.platform(),
+           "cores": str(os.cpu_count())}
+    if hasattr(os, "getloadavg"):  # the timings mean little without the machine's load
+        env["load average (1, 5, 15 min)"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     for name in ("deltacheck", "numpy", "torch", "jax", "jaxlib", "optax", "hypothesis"):
         env[name] = _version(name)
     return env

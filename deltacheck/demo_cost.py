@@ -49,22 +49,27 @@ def params(W: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> int:
     return sum(w.size for w in W) + sum(v.size for v in b)
 
 
-def seconds(fn: Callable[[], Any], *, budget: float = 0.04, repeats: int = 5) -> float:
-    """The fastest time of one call over ``repeats``, each running it often enough to fill ``budget``.
+def seconds(*fns: Callable[[], Any], budget: float = 0.01, repeats: int = 7) -> list[float]:
+    """The fastest time of one call of each function, over ``repeats`` rounds.
 
-    The minimum, as timeit advises: other processes only ever add time.
+    Time is the process's CPU time, not the wall clock: on a shared machine the wall clock
+    also counts the time other processes hold the core. Each round runs every function in
+    turn, often enough to fill ``budget``; the minimum over rounds, as timeit advises, because
+    interference (caches, frequency) only ever adds time.
     """
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    n = max(1, int(budget / once))
-    runs = []
+    counts = []
+    for fn in fns:
+        t0 = time.process_time()
+        fn()
+        counts.append(max(1, int(budget / max(time.process_time() - t0, 1e-7))))
+    best = [math.inf] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        runs.append((time.perf_counter() - t0) / n)
-    return float(min(runs))
+        for k, (fn, n) in enumerate(zip(fns, counts, strict=True)):
+            t0 = time.process_time()
+            for _ in range(n):
+                fn()
+            best[k] = min(best[k], (time.process_time() - t0) / n)
+    return best
 
 
 def central_differences(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
@@ -106,15 +111,14 @@ def measure(width: int, rng: np.random.Generator) -> dict[str, Any]:
         a, _ = forward(W, b, hidden, x, loss.output)
         return loss.value(a[-1], t)
 
-    forward_s = seconds(fwd)
-    backprop_s = seconds(lambda: backprop(W, b, [HIDDEN, HIDDEN], "ce", x, t))
+    forward_s, backprop_s = seconds(fwd, lambda: backprop(W, b, [HIDDEN, HIDDEN], "ce", x, t))
     everything = [(k, i) for k, arr in enumerate([*W, *b]) for i in range(arr.size)]
     full = P <= FD_FULL_UP_TO
     which = everything if full else [everything[j] for j in
                                      rng.choice(P, size=FD_SAMPLE, replace=False)]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     central_differences(W, b, x, t, which)
-    per_param = (time.perf_counter() - t0) / len(which)
+    per_param = (time.process_time() - t0) / len(which)
     return {"params": P, "forward_s": forward_s, "backprop_s": backprop_s,
             "fd_s": per_param * P, "width": width, "fd_timed_params": len(which),
             "fd_full": full}
