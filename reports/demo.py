@@ -68,12 +68,21 @@ def sub(text: Any) -> Markup:
     return Markup(re.sub(r"_([A-Za-z0-9]+)", r"<sub>\1</sub>", str(escape(text))))
 
 
+LOSS_NAMES = {"mse": "MSE", "bce": "BCE", "ce": "cross-entropy"}
+
+
+def short_title(row: Mapping[str, Any], targets: str = "") -> str:
+    """"BCE + sigmoid", with "(Σt ≠ 1)" for targets whose rows do not sum to 1: fits a plot."""
+    name = f"{LOSS_NAMES.get(row['loss'], row['loss'])} + {row['output']}"
+    return name + (" (Σt ≠ 1)" if targets == "unnormalised" else "")
+
+
 def _output_panels(rows: list[dict], details: list[dict]) -> list[dict]:
     panels = []
     for row, d in zip(rows, details, strict=False):
         panels.append({**d, **row, "plot": demo_plots.diagonal(
             d.get("points_claim") or [], d.get("points_general") or [],
-            canonical=bool(row["canonical"]), title=d.get("title", ""))})
+            canonical=bool(row["canonical"]), title=short_title(row, d.get("targets", "")))})
     return panels
 
 
