@@ -242,3 +242,47 @@ def test_demo_bad_usage_is_one_line_and_exit_2(args, words, capsys):
 def test_demo_outputs_must_be_writable_files(tmp_path, capsys):
     assert cli.main(["demo", "--report", str(tmp_path), "--json", str(tmp_path / "d.json")]) == 2
     assert "--report" in capsys.readouterr().err
+
+
+# ---- independence: the autograd side knows nothing of the formulas it checks -------------
+
+AUTOGRAD_SIDE = {
+    "deltacheck/demo_output_errors.py": ("_torch_delta", "_jax_energy", "_log1m_softmax"),
+    "deltacheck/demo_training.py": ("torch_loop", "_torch_step", "jax_loop", "_jax_update"),
+    "deltacheck/demo_worked.py": ("_torch_values", "_jax_values"),
+}
+FORMULAS = {"H_PRIME", "H_PRIME_TERMS", "general_form", "y_minus_t", "softmax_with_target_sums",
+            "_dE_dy", "one_minus_y", "formulas", "sgd_steps", "backprop", "reference",
+            "reference_impl", "dh", "output_delta", "derivative"}
+
+
+def names_used(source: str, function: str) -> set[str]:
+    import ast
+
+    tree = ast.parse(source)
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+    used = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            used.update((getattr(node, "module", "") or "").split("."))
+            used.update(part for alias in node.names for part in alias.name.split("."))
+    return used
+
+
+@pytest.mark.parametrize("path, function", [(p, f) for p, fs in AUTOGRAD_SIDE.items() for f in fs])
+def test_autograd_side_uses_no_formula_and_no_reference_derivative(path, function):
+    from pathlib import Path
+
+    source = (Path(__file__).parents[1] / path).read_text(encoding="utf-8")
+    assert not names_used(source, function) & FORMULAS
+
+
+def test_the_independence_check_can_fail():
+    leaky = "def _torch_delta(pair, a, t):\n    return H_PRIME[pair.output](a) * (a - t)\n"
+    assert names_used(leaky, "_torch_delta") & FORMULAS == {"H_PRIME"}
+    importing = "def jax_loop(task):\n    from deltacheck.reference_impl import backprop\n"
+    assert {"reference_impl", "backprop"} <= names_used(importing, "jax_loop")
