@@ -4,8 +4,8 @@ Backprop gets all P derivatives for a small constant multiple of one forward pas
 differences need two forward passes per parameter, each costing ∝ P, so ∝ P² in all. The
 reference implementation is timed on networks of growing width. Central differences at the
 larger widths would take minutes, so they are timed on a fixed sample of parameters and
-scaled to all P: every parameter costs the same two forward passes, which the smallest
-widths, timed over every parameter, confirm.
+scaled to all P: every parameter costs the same two forward passes (the report sets each
+time beside 2P forward passes, so that a reader can see how far that holds).
 """
 
 from __future__ import annotations
