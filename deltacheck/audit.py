@@ -128,22 +128,31 @@ def _reference() -> Callable[..., Any]:
 def audit_one(act: Any, spec: str, config: AuditConfig, seed: int) -> dict[str, Any]:
     """Every check of one activation, as its JSON record."""
     started = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def timed(check: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        out = fn()
+        seconds[check] = round(time.perf_counter() - t, 3)
+        return out
+
     declared = tuple(float(k) for k in (getattr(act, "kinks", ()) or ()))
-    evals = audit_derivative.setup(act, config.oracles)
-    kinks = audit_shape.check_kinks(act, declared, evals)
+    evals = timed("setup", lambda: audit_derivative.setup(act, config.oracles))
+    kinks = timed("kinks", lambda: audit_shape.check_kinks(act, declared, evals))
     every_kink = _union(declared, kinks["found"])
-    derivative, plot = audit_derivative.check_derivative(
-        act, config.oracles, every_kink, batches=config.batches, seed=seed)
-    frameworks = audit_frameworks.check_frameworks(
+    derivative, plot = timed("derivative", lambda: audit_derivative.check_derivative(
+        act, config.oracles, every_kink, batches=config.batches, seed=seed))
+    frameworks = timed("frameworks", lambda: audit_frameworks.check_frameworks(
         act, np.concatenate([audit_derivative.special_points(every_kink),
                              audit_derivative.grid()[::10]]),
-        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))])
-    finite = audit_shape.check_range(act)
-    networks = check_networks(act, spec, every_kink, config, seed)
-    plot["h"] = [audit_derivative._num(float(v)) for v in NumpyEval(act).h(np.array(plot["a"]))]
+        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))]))
+    finite = timed("finite", lambda: audit_shape.check_range(act))
+    networks = timed("networks", lambda: check_networks(act, spec, every_kink, config, seed))
+    plot["h"] = [audit_derivative.json_value(v) for v in NumpyEval(act).h(np.array(plot["a"]))]
     record = {"name": act.name, "spec": spec, "derivative": derivative, "kinks": kinks,
               "finite": finite, "frameworks": frameworks, "networks": networks, "plot": plot}
     record["verdict"] = "pass" if all(record[c]["verdict"] == "pass" for c in DECIDING) else "fail"
+    record["seconds"] = seconds
     record["wall_time_s"] = round(time.perf_counter() - started, 3)
     return record
 

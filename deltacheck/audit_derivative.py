@@ -186,8 +186,10 @@ def _runs(a: np.ndarray, bad: np.ndarray, limit: int = 8) -> list[list[float]]:
     return out[:limit]
 
 
-def _num(v: float) -> float | str:
-    return float(v) if math.isfinite(v) else str(float(v))
+def json_value(v: float) -> float | str:
+    """A float for JSON; inf, -inf and nan as strings."""
+    v = float(v)
+    return v if math.isfinite(v) else str(v)
 
 
 def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
@@ -203,7 +205,7 @@ def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
         failing |= bad
         i = int(np.argmax(score))
         per[name] = {"verdict": "fail" if bad.any() or name in j["problem"] else "pass",
-                     "rtol": rtol, "err": _num(float(j["err"][name][i])),
+                     "rtol": rtol, "err": json_value(float(j["err"][name][i])),
                      "a": float(j["a"][i]), "judged": int(j["judged"][name].sum()),
                      "not_judged": int((~j["judged"][name]).sum()),
                      "failing_points": int(bad.sum())}
@@ -213,14 +215,14 @@ def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
             best = (float(score[i]), name, i)
     assert best is not None
     _, oracle, i = best
-    worst = {"a": float(j["a"][i]), "dh": _num(float(j["dh"][i]))}
+    worst = {"a": float(j["a"][i]), "dh": json_value(float(j["dh"][i]))}
     for name in ("torch", "jax", "fd"):
-        worst[name] = _num(float(j["values"][name][i])) if name in j["values"] else None
-    worst["err"] = _num(float(j["err"][oracle][i]))
+        worst[name] = json_value(float(j["values"][name][i])) if name in j["values"] else None
+    worst["err"] = json_value(float(j["err"][oracle][i]))
     worst["oracle"] = oracle
     worst["rtol"] = tolerances.lookup(oracle, "float64").rtol
     if "fd" in j["bar"]:
-        worst["fd_bar"] = _num(float(j["bar"]["fd"][i]))
+        worst["fd_bar"] = json_value(float(j["bar"]["fd"][i]))
     verdict = "fail" if any(p["verdict"] == "fail" for p in per.values()) else "pass"
     return {"verdict": verdict, "points": int(j["a"].size), "worst": worst, "oracles": per,
             "failing_points": int(failing.sum()), "failing_ranges": _runs(j["a"], failing),
@@ -254,8 +256,8 @@ def plot_data(j: dict[str, Any], oracles: Sequence[str], bins: int = 800) -> dic
     which = np.unique(np.linspace(0, len(a) - 1, 401).astype(int)) if len(a) else np.array([], int)
     ref = next((o for o in ("torch", "jax", "fd") if o in j["values"]), None)
     out: dict[str, Any] = {"a": [float(v) for v in a[which]],
-                           "dh": [_num(float(v)) for v in j["dh"][inside][order][which]],
-                           "autograd": ([_num(float(v)) for v in
+                           "dh": [json_value(float(v)) for v in j["dh"][inside][order][which]],
+                           "autograd": ([json_value(float(v)) for v in
                                          j["values"][ref][inside][order][which]] if ref else []),
                            "autograd_name": ref or "", "err": {}}
     edges = np.linspace(lo, hi, bins + 1)
@@ -271,7 +273,7 @@ def plot_data(j: dict[str, Any], oracles: Sequence[str], bins: int = 800) -> dic
             if vals.size:
                 worst[b] = vals.max()
         out["err"][name] = {"rtol": rtol, "a": [float(c) for c in centres],
-                            "err": [_num(float(v)) for v in worst]}
+                            "err": [json_value(float(v)) for v in worst]}
     return out
 
 

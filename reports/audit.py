@@ -37,7 +37,7 @@ def _anchor(name: str, i: int) -> str:
 def _interval(iv: Any) -> str:
     if not iv:
         return "not finite at 0"
-    return f"[{fmt_val(iv[0])}, {fmt_val(iv[1])}]"
+    return f"[{_num_text(iv[0])}, {_num_text(iv[1])}]"  # all the digits: 709.782712893384
 
 
 def _finite_rows(finite: Mapping[str, Any]) -> list[dict[str, Any]]:

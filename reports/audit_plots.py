@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from deltacheck.reports.common import num
 from deltacheck.reports.svg import BAD, GRID, INK, MUTED, _svg, _text
 
-W, H, LEFT, RIGHT, TOP, BOTTOM = 440.0, 220.0, 50.0, 12.0, 34.0, 30.0
+W, H, LEFT, RIGHT, TOP, BOTTOM = 390.0, 210.0, 50.0, 12.0, 34.0, 30.0
 
 
 @dataclass(frozen=True)

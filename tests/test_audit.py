@@ -140,6 +140,25 @@ def test_readme_audit_snippet_runs(tmp_path):
     assert rc == 0
 
 
+def test_readme_audit_commands_parse_and_run(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    (tmp_path / "my_act.py").write_text(
+        re.search(r"```python\n# my_act.py\n(.*?)```", readme, re.S).group(1))
+    commands = dict.fromkeys(tuple(line.split("#")[0].split()[2:])
+                             for line in readme.splitlines() if line.startswith("deltacheck audit "))
+    assert len(commands) >= 2
+    for words in commands:
+        specs = [str(tmp_path / w) if w.startswith("my_act.py") else
+                 str(ROOT / w) if w.startswith("examples/") else w for w in words]
+        rc = main(["audit", *specs, "--examples", "0", "--batches", "0", "--seed", "0",
+                   "--json", str(tmp_path / "a.json"), "--report", str(tmp_path / "a.html")])
+        assert rc == 1, words  # --examples 0 leaves check 5 unpassed; anything else is rc 2
+        doc = json.loads((tmp_path / "a.json").read_text())
+        verdicts = {a["name"]: a["derivative"]["verdict"] for a in doc["activations"]}
+        assert verdicts.pop("swish_band", "fail") == "fail"
+        assert set(verdicts.values()) == {"pass"}, verdicts
+
+
 def test_report_escapes_user_text_and_marks_nonfinite():
     doc = audit.run([f"{EXAMPLES / 'naive.py'}:NAIVE_SWISH"],
                     audit.AuditConfig(examples=0, batches=0, seed=0))
