@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from deltacheck.causes import Causes
 from deltacheck.evidence import first_wrong
 from deltacheck.verdicts import FAIL, PASS
@@ -106,6 +108,11 @@ def diagnose(result: Any) -> Diagnosis | None:
     name = truth_oracle(result)
     if name is None:
         return None
+    with np.errstate(all="ignore"):  # nan and inf in the implementation's values are evidence
+        return _diagnose(result, name)
+
+
+def _diagnose(result: Any, name: str) -> Diagnosis:
     d = Causes(result, name)
     found = first_wrong({k: r.verdict for k, r in d.res.items()}, d.L)
     nondeterministic = getattr(result, "nondeterministic", "") or ""

@@ -103,7 +103,7 @@ def _yes(ok: Any) -> tuple[str, str]:
 def _grad(verdict: Any, from_own_delta: Any) -> tuple[str, str]:
     """∂W or ∂b against the truth, and whether it follows from the implementation's own δ."""
     word, cls = _mark(verdict)
-    return f"{word}; {'follows' if from_own_delta else 'does not follow'} from own δ", cls
+    return f"{word} · own δ {'✓' if from_own_delta else '✗'}", cls
 
 
 def _diagnosis(d: Any) -> dict[str, Any] | None:

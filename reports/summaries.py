@@ -67,7 +67,14 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
     first = summary.get("first_disagreement")
     return {"verdict": v, "cls": {PASS: "ok", FAIL: "bad"}.get(v, "nj"),
             "headline": headline, "detail": detail, "stats": stats,
-            "first": first, "first_case": anchor_of(first, shown)}
+            "first": first, "first_case": anchor_of(first, shown),
+            "diagnosis": _first_diagnosis(first, shown)}
+
+
+def _first_diagnosis(first: Any, shown: list[dict[str, Any]]) -> str:
+    """The diagnosis of the failure the verdict names, in one line."""
+    found = anchor_of(first, shown)
+    return (found.get("diagnosis") or {}).get("line", "") if found else ""
 
 
 def _blamed(a: Mapping[str, Any], r: Any) -> str | None:

@@ -48,6 +48,8 @@ def test_each_failure_opens_with_its_diagnosis_and_recurrence_table():
     assert 'class="recurrence"' in html and "h'(z)" in html
     # at the worst δ entry: a, h'(a) and the implied h'
     assert "At δ[1][" in html and "h'(a) = " in html and "implied h' = " in html
+    verdict = html[html.index('id="verdict"'):html.index('id="matrix"')]
+    assert "Diagnosis</b> activation_derivative at δ[1] (hidden, sigmoid)" in verdict
 
 
 def test_failures_beyond_the_first_few_fold_by_kind():
