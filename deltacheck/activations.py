@@ -8,12 +8,14 @@ can overflow are written in their stable forms: they stay finite for |a| up to 1
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from deltacheck.errors import DeltacheckError
 
 ArrayFn = Callable[[Any, Any], Any]
 
@@ -157,3 +159,26 @@ def registered(extra: Mapping[str, Any] | list[Any]) -> Iterator[dict[str, Any]]
     finally:
         for name in added:
             REGISTRY.pop(name, None)
+
+
+def declared_activations(impl: Callable[..., Any], *,
+                         argument: str = "--impl") -> set[str] | None:
+    """The names in the implementation's ``activations`` attribute (None if it has none)."""
+    fix = (f"{argument}: the implementation's activations attribute must be a collection of "
+           "activation names, e.g. backprop.activations = {'tanh', 'relu'}")
+    try:
+        declared = getattr(impl, "activations", None)
+    except Exception as exc:  # a property of the user's that raises
+        raise DeltacheckError(f"{fix}; reading it raised {type(exc).__name__}") from None
+    if declared is None:
+        return None
+    if isinstance(declared, (str, bytes)) or not isinstance(declared, Collection):
+        raise DeltacheckError(f"{fix}; got {type(declared).__name__} {declared!r:.40}")
+    try:
+        names = set(declared)
+    except Exception:  # unhashable entries, or a collection that cannot be iterated
+        raise DeltacheckError(f"{fix}; it cannot be read as a set of names") from None
+    if not names or not all(isinstance(n, str) for n in names):
+        held = ", ".join(sorted(map(repr, names))) or "nothing"
+        raise DeltacheckError(f"{fix}; it holds {held:.80}")
+    return names

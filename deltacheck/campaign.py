@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from hypothesis import seed as hypothesis_seed
 
 from deltacheck import activations as registry
 from deltacheck import results, strategies
+from deltacheck.activations import declared_activations
 from deltacheck.case import LOSSES, Case
 from deltacheck.check import CaseResult, check_case
 from deltacheck.compare import ERROR, FAIL, PASS
@@ -150,28 +151,6 @@ def _log10_err(err: float, rtol: float) -> float:
     if not math.isfinite(err):
         return 50.0
     return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
-
-
-def declared_activations(impl: Callable[..., Any]) -> set[str] | None:
-    """The names in the implementation's ``activations`` attribute (None if it has none)."""
-    fix = ("--impl: the implementation's activations attribute must be a collection of "
-           "activation names, e.g. backprop.activations = {'tanh', 'relu'}")
-    try:
-        declared = getattr(impl, "activations", None)
-    except Exception as exc:  # a property of the user's that raises
-        raise DeltacheckError(f"{fix}; reading it raised {type(exc).__name__}") from None
-    if declared is None:
-        return None
-    if isinstance(declared, (str, bytes)) or not isinstance(declared, Collection):
-        raise DeltacheckError(f"{fix}; got {type(declared).__name__} {declared!r:.40}")
-    try:
-        names = set(declared)
-    except Exception:  # unhashable entries, or a collection that cannot be iterated
-        raise DeltacheckError(f"{fix}; it cannot be read as a set of names") from None
-    if not names or not all(isinstance(n, str) for n in names):
-        held = ", ".join(sorted(map(repr, names))) or "nothing"
-        raise DeltacheckError(f"{fix}; it holds {held:.80}")
-    return names
 
 
 class Campaign:

@@ -23,6 +23,26 @@ def _array(value: Any, dtype: str, what: str) -> np.ndarray:
     return arr
 
 
+def _whole_numbers(widths: Any) -> tuple[int, ...]:
+    """widths as ints; 2.7 or "3" is an error, not silently int(2.7) == 2."""
+    try:
+        values = tuple(widths)
+    except TypeError:
+        raise DeltacheckError(f"widths={widths!r} must be a sequence of whole numbers, "
+                              f"e.g. (3, 4, 2)") from None
+    out = []
+    for n in values:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, float,
+                                                                  np.floating)):
+            raise DeltacheckError(f"widths={values!r} must hold whole numbers, e.g. (3, 4, 2); "
+                                  f"got {n!r}")
+        if not float(n).is_integer():
+            raise DeltacheckError(f"widths={values!r} must hold whole numbers, e.g. (3, 4, 2); "
+                                  f"{n!r} is not one")
+        out.append(int(n))
+    return tuple(out)
+
+
 @dataclass(frozen=True, eq=False)
 class Case:
     """A network (widths, hidden activations, loss), its parameters and one batch (x, t)."""
@@ -38,7 +58,7 @@ class Case:
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("widths", tuple(int(n) for n in self.widths))
+        set_("widths", _whole_numbers(self.widths))
         set_("activations", tuple(str(a) for a in self.activations))
         if self.dtype not in DTYPES:
             raise DeltacheckError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")

@@ -120,6 +120,12 @@ def _modified(case: Case, args: tuple[Any, ...]) -> list[str]:
 
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle."""
+    if not isinstance(case, Case):
+        raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
+    if not callable(impl):
+        raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
+                              f"loss, x, t), not {type(impl).__name__}")
+    oracle_names = oracles.checked_names(oracle_names)
     values = oracle_values(case, oracle_names)
     result = CaseResult(case=case, verdict=FAIL)
     for name, value in values.items():

@@ -10,7 +10,9 @@ and one sample, and the gain toward 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,17 +104,50 @@ def _values(rng: np.random.Generator, shape: tuple[int, ...], bound: float, dtyp
     return (np.where(rng.random(shape) < 0.5, -1.0, 1.0) * magnitude).astype(dtype)
 
 
+def _check_bound_names(bounds: dict[str, Any]) -> None:
+    known = [p for p in inspect.signature(architectures).parameters]
+    for name in bounds:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}=? " if close else ""
+            raise DeltacheckError(f"cases() got an unknown argument {name}=; {hint}it takes "
+                                  f"architecture=, impl=, min_batch=, max_batch=, dtype= and "
+                                  f"the bounds of architectures(): {', '.join(known)}")
+
+
+def _supported(impl: Callable[..., Any], activations: Sequence[str] | None) -> list[str]:
+    """The activations to draw for ``impl``: those it declares, within ``activations``."""
+    declared = registry.declared_activations(impl, argument="impl")
+    chosen = _check_choice("activations", activations, sorted(registry.REGISTRY))
+    if declared is None:
+        return chosen
+    supported = [a for a in chosen if a in declared]
+    if not supported:
+        raise DeltacheckError(f"impl supports only {', '.join(sorted(declared))}, none of "
+                              f"activations={chosen}; register its activations or pick among them")
+    return supported
+
+
 def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = None, *,
-          min_batch: int = 1, max_batch: int = 6, dtype: str = "float64",
-          **architecture_bounds: Any) -> st.SearchStrategy[Case]:
-    """Whole cases: an architecture (drawn with ``architecture_bounds`` if not given) and values."""
+          impl: Callable[..., Any] | None = None, min_batch: int = 1, max_batch: int = 6,
+          dtype: str = "float64", **architecture_bounds: Any) -> st.SearchStrategy[Case]:
+    """Whole cases: an architecture (drawn with ``architecture_bounds`` if not given) and values.
+
+    With ``impl``, hidden layers draw only the activations in ``impl.activations`` (when it has
+    that attribute), as a campaign does.
+    """
     _check_bounds("batch", min_batch, max_batch, 1)
+    _check_bound_names(architecture_bounds)
     if dtype not in DTYPES:
         raise DeltacheckError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
+    if architecture is not None and (architecture_bounds or impl is not None):
+        raise DeltacheckError("pass either architecture= or impl= and architecture bounds, "
+                              "not both")
     if architecture is None:
+        if impl is not None:
+            architecture_bounds["activations"] = _supported(
+                impl, architecture_bounds.get("activations"))
         architecture = architectures(**architecture_bounds)
-    elif architecture_bounds:
-        raise DeltacheckError("pass either architecture= or architecture bounds, not both")
     arch_strategy = (architecture if isinstance(architecture, st.SearchStrategy)
                      else st.just(architecture))
 

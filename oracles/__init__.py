@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
+from deltacheck.errors import DeltacheckError
 from deltacheck.oracles.base import FD_STEP, Gradients, OracleError, OracleUnavailable
 
 NAMES = ("torch", "jax", "fd")
@@ -22,8 +24,25 @@ _FRAMEWORKS = {"torch": ("torch", "array_api_compat"), "jax": ("jax",), "fd": ()
 def get(name: str) -> ModuleType:
     """The oracle module called ``name``."""
     if name not in _MODULES:
-        raise KeyError(f"unknown oracle {name!r}; choose from {', '.join(NAMES)}")
+        raise DeltacheckError(f"unknown oracle {name!r}; choose from {', '.join(NAMES)}")
     return importlib.import_module(_MODULES[name])
+
+
+def checked_names(names: Any, *, argument: str = "oracle_names") -> list[str]:
+    """A list of known oracle names; a bare string or an unknown name is a DeltacheckError."""
+    if isinstance(names, str):  # "fd" would be iterated as "f", "d"
+        raise DeltacheckError(f"{argument}={names!r} is one string; give a list of names, e.g. "
+                              f"{argument}={names.split(',')!r}")
+    try:
+        names = list(names)
+    except TypeError:
+        raise DeltacheckError(f"{argument}={names!r} must be a list of oracle names from "
+                              f"{', '.join(NAMES)}") from None
+    unknown = [n for n in names if n not in NAMES]
+    if unknown or not names:
+        what = f"has unknown {', '.join(map(repr, unknown))}" if unknown else "is empty"
+        raise DeltacheckError(f"{argument} {what}; choose from {', '.join(NAMES)}")
+    return names
 
 
 def unavailable_reason(name: str) -> str | None:
@@ -38,5 +57,5 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
-__all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "get",
-           "unavailable_reason"]
+__all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "checked_names",
+           "get", "unavailable_reason"]
