@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from deltacheck import activations as registry
-from deltacheck import audit_derivative, audit_frameworks, audit_shape, campaign, tolerances
+from deltacheck import (
+    audit_derivative,
+    audit_frameworks,
+    audit_shape,
+    campaign,
+    reproduce,
+    tolerances,
+)
 from deltacheck.activations import Activation
 from deltacheck.audit_frameworks import FrameworkFailure, NumpyEval
 from deltacheck.errors import DeltacheckError
@@ -109,6 +116,7 @@ def check_networks(act: Any, spec: str, kinks: Sequence[float], config: AuditCon
     with registry.registered([] if builtin else [audited]):
         outcome = campaign.run(cfg)
     doc = outcome.document
+    reproduce.save_cases(doc, cfg.failures_dir, replace=False)  # the repro commands' files
     s = doc["summary"]
     minimal = [{"message": f["message"], "repro": f["repro"], "case": f["case"]}
                for f in doc["failures"] if f["minimal"]]

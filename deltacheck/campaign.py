@@ -116,7 +116,9 @@ class Config:
     max_batch: int = 6
     user_activations: Sequence[str] = ()  # the --activation specs, for the repro command
     replay: Case | None = None
-    failures_dir: str = "deltacheck-reports/failures"  # where minimal cases are saved
+    replay_path: str | None = None  # the replayed file, which its reproduce command names
+    failures_dir: str = "deltacheck-reports/results-cases"  # named in repro commands; the
+    # caller saves the cases there after the run (reproduce.save_cases)
     workers: int = 1  # processes checking slices; the results do not depend on it
     shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N shares of slices
 
@@ -129,6 +131,11 @@ class Config:
                                   f"{', '.join(PROFILES)}")
         if self.examples is not None and self.examples < 1:
             raise DeltacheckError(f"--examples {self.examples} must be at least 1")
+        if self.replay is None and self.examples is not None and self.examples < len(self.losses):
+            raise DeltacheckError(f"--examples {self.examples} is fewer than the "
+                                  f"{len(self.losses)} losses ({', '.join(self.losses)}), so "
+                                  f"some would not be checked at all; give --examples "
+                                  f"{len(self.losses)} or more, or fewer --losses")
         if self.replay is None and "ce" in self.losses and self.max_width < 2:
             raise DeltacheckError(f"--max-width {self.max_width} leaves ce with one class, where "
                                   f"E ≡ 0; use --max-width 2 or more, or drop ce from --losses")
@@ -141,6 +148,15 @@ class Outcome:
     document: dict[str, Any]
     exit_code: int
     minimal: list[CaseResult] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: the document holds the cases checked until then
+
+
+class Interrupted(Exception):
+    """Ctrl-C during the slices: carries the outcomes of what was checked until then."""
+
+    def __init__(self, outcomes: list[SliceOutcome]) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
 
 
 class _Disagreement(AssertionError):
@@ -209,6 +225,10 @@ class Campaign:
         self.failed_count = self.shrink_steps = 0
         disagreed = self.run_loss(piece.loss, piece.budget, acts, number=piece.number,
                                   shrink=False)
+        return self.so_far(piece, disagreed=disagreed)
+
+    def so_far(self, piece: Slice, *, disagreed: bool = False) -> SliceOutcome:
+        """What the slice being run has found until now (all of it, once it has run)."""
         return SliceOutcome(index=piece.index, records=self.records, failures=self.failures,
                             minimal=self.minimal, failed_count=self.failed_count,
                             shrink_steps=self.shrink_steps, disagreed=disagreed)
@@ -328,7 +348,10 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
 
     campaign.progress = tally
     for piece in slices:
-        outcomes.append(campaign.run_slice(piece, acts))
+        try:
+            outcomes.append(campaign.run_slice(piece, acts))
+        except KeyboardInterrupt:  # keep the cases of the slice cut short too
+            raise Interrupted([*outcomes, campaign.so_far(piece)]) from None
         done[piece.loss] += piece.budget
     return outcomes
 
@@ -340,32 +363,43 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     started = time.time()
     slices: list[Slice] = []
     total = config.examples or PROFILES[config.profile].examples
-    if config.replay is not None:
-        result = campaign.check(config.replay, "replay")
-        if result.verdict in (FAIL, ERROR):
-            campaign.minimal.append(result)
-            campaign.failures[-1]["minimal"] = True
+    acts = None if config.replay is not None else campaign.activations()
+    interrupted = False  # Ctrl-C: stop, and keep every case checked until then
+    if acts is None:
+        try:
+            result = campaign.check(config.replay, "replay")
+            if result.verdict in (FAIL, ERROR):
+                campaign.minimal.append(result)
+                campaign.failures[-1]["minimal"] = True
+        except KeyboardInterrupt:
+            interrupted = True
         records, failures, minimal = campaign.records, campaign.failures, campaign.minimal
         shrink_steps = 0
     else:
-        acts = campaign.activations()
         slices = plan(total, list(config.losses))
         if config.shard is not None:
             k, n = config.shard
             slices = [s for s in slices if s.index % n == k - 1]
-        outcomes = _run_slices(config, campaign, slices, acts, progress)
-        for loss in config.losses:  # one minimal network per loss, from its first failing slice
-            first = next((o for o, s in zip(outcomes, slices, strict=True)
-                          if s.loss == loss and o.disagreed), None)
-            if first is not None:
-                campaign.shrink_into(first, slices[outcomes.index(first)], acts)
+        try:
+            outcomes = _run_slices(config, campaign, slices, acts, progress)
+        except Interrupted as stop:
+            outcomes, interrupted = stop.outcomes, True
+        try:
+            for loss in [] if interrupted else config.losses:
+                # one minimal network per loss, from its first failing slice
+                first = next((o for o, s in zip(outcomes, slices, strict=True)
+                              if s.loss == loss and o.disagreed), None)
+                if first is not None:
+                    campaign.shrink_into(first, slices[outcomes.index(first)], acts)
+        except KeyboardInterrupt:  # while shrinking: the cases checked are all kept
+            interrupted = True
         records, failures, minimal = assemble(outcomes)
         shrink_steps = sum(o.shrink_steps for o in outcomes)
     run_info = {
         "impl": config.impl_spec, "profile": config.profile, "seed": campaign.seed,
         "dtype": config.dtype, "examples": total,
-        "losses": list(config.losses), "activations": None if config.replay else
-        campaign.activations(), "user_activations": list(config.user_activations),
+        "losses": list(config.losses), "activations": acts,
+        "user_activations": list(config.user_activations),
         "oracles": list(config.oracles), "replay": config.replay is not None,
         "shrink_steps": shrink_steps,
         "max_layers": config.max_layers, "max_width": config.max_width,
@@ -373,10 +407,10 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
         "shard": None if config.shard is None else "{}/{}".format(*config.shard),
         "slices": [s.index for s in slices], "slice_cases": SLICE_CASES,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "wall_time_s": round(time.time() - started, 3),
+        "wall_time_s": round(time.time() - started, 3), "interrupted": interrupted,
     }
     doc = results.document(run=run_info, cases=records, failures=failures,
                            oracle_names=config.oracles, dtype=config.dtype)
     doc["minimal_failures"] = [f["id"] for f in failures if f["minimal"]]
-    exit_code = 0 if doc["summary"]["verdict"] in (PASS,) else 1
-    return Outcome(document=doc, exit_code=exit_code, minimal=minimal)
+    exit_code = 130 if interrupted else 0 if doc["summary"]["verdict"] in (PASS,) else 1
+    return Outcome(document=doc, exit_code=exit_code, minimal=minimal, interrupted=interrupted)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from deltacheck import activations as registry
-from deltacheck import audit, audit_console, campaign, console, oracles, output
+from deltacheck import audit, audit_console, campaign, console, oracles, output, reproduce
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation, load_implementation
@@ -56,9 +58,21 @@ _positive = _whole(1)
 _seed = _whole(0, 2**32 - 2000)  # each loss and pass adds an offset to the seed
 
 
+def version() -> str:
+    """The installed deltacheck's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("deltacheck")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deltacheck`` command."""
     top = _Parser(prog="deltacheck", description="Verify hand-written backpropagation.")
+    top.add_argument("--version", action="version", version=f"deltacheck {version()}")
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="check an implementation on Hypothesis-drawn networks")
     run.add_argument("--impl", default=DEFAULT_IMPL,
@@ -82,12 +96,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--max-batch", type=_positive, default=6)
     run.add_argument("--replay", metavar="CASE.json",
                      help="check only this saved case (as printed after a failure)")
-    run.add_argument("--report", type=Path, default=DEFAULT_DIR / "report.html",
-                     help="HTML report path (default: %(default)s)")
-    run.add_argument("--json", type=Path, default=DEFAULT_DIR / "results.json",
-                     help="JSON results path (default: %(default)s)")
-    run.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
-                     help="JUnit XML path (default: %(default)s)")
+    run.add_argument("--report", type=Path, default=None,
+                     help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
+    run.add_argument("--json", type=Path, default=None,
+                     help="JSON results path (default: results.json beside the report)")
+    run.add_argument("--junit-xml", type=Path, default=None,
+                     help="JUnit XML path (default: junit.xml beside the report)")
     _scale_options(run)
     _merge_parser(sub)
     _audit_parser(sub)
@@ -151,6 +165,17 @@ def _audit_parser(sub: Any) -> None:
                            help="JSON path (default: %(default)s)")
 
 
+def output_paths(args: argparse.Namespace) -> None:
+    """Fill in the outputs not given: JSON and JUnit go beside the report, wherever it is."""
+    if args.report is None:
+        args.report = DEFAULT_DIR / "report.html"
+    folder = args.report.parent
+    if args.json is None:
+        args.json = folder / "results.json"
+    if args.junit_xml is None:
+        args.junit_xml = folder / "junit.xml"
+
+
 def _replay_case(arg: str) -> Case:
     path = Path(arg)
     if not path.is_file():
@@ -184,25 +209,36 @@ def _check_distinct(outputs: Sequence[tuple[str, Path]]) -> None:
 
 
 def _check_writable(option: str, path: Path) -> None:
-    # Checked before the run, so that no result is computed only to be lost at the end.
+    # Checked before the run, so that no result is computed only to be lost at the end; and
+    # without creating the file, which an output that ends up not written would leave empty.
     if path.is_dir():
         raise DeltacheckError(f"{option} {str(path)!r} is a folder; give a file path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as exc:
         raise DeltacheckError(f"{option} {str(path)!r} cannot be written ({exc.strerror}); "
                               f"give a writable path") from None
 
 
+def _check_oracles(names: Sequence[str]) -> None:
+    """Every chosen oracle's framework is installed; else say which to leave out."""
+    missing = {name: oracles.unavailable_reason(name) for name in names}
+    missing = {name: reason for name, reason in missing.items() if reason}
+    if missing:
+        left = [name for name in names if name not in missing] or ["fd"]
+        raise DeltacheckError(f"--oracles: {'; '.join(missing.values())}; or leave "
+                              f"{'it' if len(missing) == 1 else 'them'} out with --oracles "
+                              f"{','.join(left)}")
+
+
 def _run(args: argparse.Namespace) -> int:
     impl = load_implementation(args.impl)
-    for name in args.oracles:
-        reason = oracles.unavailable_reason(name)
-        if reason:
-            others = ",".join(o for o in args.oracles if o != name) or "fd"
-            raise DeltacheckError(f"--oracles: {reason}; or leave it out with --oracles {others}")
+    _check_oracles(args.oracles)
+    output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
     _check_distinct(outputs)
@@ -228,16 +264,26 @@ def _run(args: argparse.Namespace) -> int:
             activations=args.activations, oracles=args.oracles,
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
-            user_activations=args.activation, replay=replay,
-            failures_dir=str(args.report.parent / "failures"),
+            user_activations=args.activation, replay=replay, replay_path=args.replay,
+            failures_dir=str(reproduce.cases_dir(args.json)),
             workers=1 if replay else args.workers, shard=None if replay else args.shard)
         progress = console.Progress()
         outcome = campaign.run(config, progress)
         progress.finish()
     doc = outcome.document
-    out = console.summary_lines(doc) + output.write_outputs(
-        doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
-    out.append(f"seed:   {doc['run']['seed']} ({doc['run']['wall_time_s']:.1f} s)")
+    if not args.replay:  # a replay's reproduce command names the file it replayed
+        reproduce.save_cases(doc, config.failures_dir)
+    written = output.write_outputs(doc, json_path=args.json, report_path=args.report,
+                                   junit_path=args.junit_xml)
+    if outcome.interrupted:  # Ctrl-C: one line, and the outputs of what was checked
+        print(f"deltacheck: interrupted after {doc['summary']['cases']} cases; their results: "
+              f"{args.report if args.report.exists() else args.json}", file=sys.stderr)
+        return outcome.exit_code
+    out = console.summary_lines(doc) + written
+    if args.replay:
+        out.append(f"replay: {args.replay} ({doc['run']['wall_time_s']:.1f} s)")
+    else:
+        out.append(f"seed:   {doc['run']['seed']} ({doc['run']['wall_time_s']:.1f} s)")
     out.append(console.verdict_line(doc))
     print("\n".join(out))
     return outcome.exit_code
@@ -313,8 +359,12 @@ def _audit(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deltacheck`` console script."""
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare `deltacheck`: what it can do, not only an error
+        parser().print_help(sys.stderr)
+        return 2
     try:
+        args = parser().parse_args(argv)
         if args.command == "run":
             return _run(args)
         if args.command == "merge":
@@ -326,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeltacheckError as exc:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a campaign (loading, writing): no traceback
+        print("deltacheck: interrupted", file=sys.stderr)
+        return 130
     return 2
 
 

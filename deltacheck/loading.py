@@ -70,7 +70,10 @@ def _load_file(path: str, argument: str) -> Any:
         raise DeltacheckError(f"{argument}: {path!r} cannot be loaded as a Python module; give "
                               f"a .py file")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
+    # The file's folder stays on sys.path, as under `python file.py`: the implementation may
+    # import a helper module beside it when it is called, not only when it is loaded.
+    if str(resolved.parent) not in sys.path:
+        sys.path.insert(0, str(resolved.parent))
     try:
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -80,8 +83,6 @@ def _load_file(path: str, argument: str) -> Any:
     except BaseException as exc:  # SystemExit too: user code must not end deltacheck silently
         sys.modules.pop(name, None)
         raise DeltacheckError(_import_failed(argument, f"running {path!r}", exc)) from None
-    finally:
-        sys.path.remove(str(resolved.parent))
     return module
 
 

@@ -62,7 +62,9 @@ def write_outputs(doc: Mapping[str, Any], *, json_path: str | Path | None = None
         try:
             render = html_renderer(doc)
         except ImportError as exc:
-            lines.append(f"report: not written ({exc}); {REPORT_HINT}")
+            # the report's own import error already carries the install hint: say it once
+            lines.append(f"report: not written ({exc})" if REPORT_HINT in str(exc)
+                         else f"report: not written ({exc}); {REPORT_HINT}")
         else:
             lines.append(f"report: {write_text(report_path, render(doc))}")
     return lines

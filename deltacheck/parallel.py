@@ -12,9 +12,11 @@ process dies is checked again here: no result is lost.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -53,12 +55,11 @@ def _take(counter: Any, total: int) -> int | None:
 def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], counter: Any,
             results: Any) -> None:
     """A worker process: load what the config names, then check slices until none is left."""
-    import contextlib
-
     from deltacheck import activations as registry
     from deltacheck import campaign
     from deltacheck.loading import load_activation, load_implementation
 
+    i = None
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(registry.registered(
@@ -67,8 +68,9 @@ def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], coun
             runner = campaign.Campaign(config, lambda *args: None)
             while (i := _take(counter, len(slices))) is not None:
                 results.put(("done", i, runner.run_slice(slices[i], acts)))
-    except KeyboardInterrupt:  # Ctrl-C reaches every process; the caller reports it
-        return
+    except KeyboardInterrupt:  # Ctrl-C reaches every process: send what this one checked
+        if i is not None:
+            results.put(("interrupted", i, runner.so_far(slices[i])))
     except BaseException as exc:
         results.put(("error", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
     results.put(("exit", -1, os.getpid()))
@@ -110,6 +112,9 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
             if kind == "done":
                 outcomes[i] = payload
                 report()
+            elif kind == "interrupted":
+                outcomes[i] = payload
+                raise KeyboardInterrupt
             elif kind == "error":
                 raise DeltacheckError(f"--workers: a worker process failed: {payload}")
             elif kind == "exit":
@@ -117,6 +122,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
             block = False
 
     exited: set[int] = set()
+    i: int | None = None
     try:
         for p in procs:
             p.start()
@@ -133,6 +139,14 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         for i in sorted(set(range(len(slices))) - set(outcomes)):
             here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
             outcomes[i] = here.run_slice(slices[i], acts)
+    except KeyboardInterrupt:  # keep what every process checked until then
+        if i is not None and i not in outcomes:
+            outcomes[i] = here.so_far(slices[i])
+        deadline = time.monotonic() + 2.0
+        while len(exited) < len(procs) and time.monotonic() < deadline:
+            with contextlib.suppress(KeyboardInterrupt, DeltacheckError):
+                drain(block=True)
+        raise campaign.Interrupted([outcomes[k] for k in sorted(outcomes)]) from None
     finally:
         for p in procs:
             if p.is_alive():

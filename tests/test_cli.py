@@ -160,7 +160,7 @@ def bad_inputs(tmp_path, rng):
 
 @pytest.mark.parametrize("args, words", [
     (["--replay", "{d}/binary.json"], "is not UTF-8 text; give a case JSON"),
-    (["--replay", "{d}/bad_widths.json"], "a field is malformed (ValueError"),
+    (["--replay", "{d}/bad_widths.json"], "must hold whole numbers"),
     (["--replay", "{d}/unregistered.json"],
      "unregistered activation 'swish'; add it with --activation MODULE:NAME"),
     (["--replay", "{d}/f32.json", "--dtype", "float64"],

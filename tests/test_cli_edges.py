@@ -1,0 +1,165 @@
+"""What a new user meets at the command line: usage, paths, missing extras, Ctrl-C, file imports."""
+
+import json
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from deltacheck import cli, oracles
+
+PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
+
+
+def fast(*args):
+    """A cheap run: few cases, finite differences only (no framework import)."""
+    return cli.main(["run", "--oracles", "fd", "--max-layers", "2", "--max-width", "3", *args])
+
+
+def test_bare_deltacheck_prints_usage_and_the_commands(capsys):
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: deltacheck") and "run" in err
+
+
+def test_version_is_printed(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("deltacheck ")
+
+
+def test_fewer_examples_than_losses_is_refused(tmp_path, capsys):
+    assert fast("--examples", "1", "--report", str(tmp_path / "r.html")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--examples 1 is fewer than the 3 losses" in err and "give --examples 3" in err
+
+
+def test_without_torch_and_jax_the_hint_names_only_fd(monkeypatch, capsys):
+    def missing(name):
+        return None if name == "fd" else f"the {name} oracle needs {name}"
+    monkeypatch.setattr(oracles, "unavailable_reason", missing)
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("or leave them out with --oracles fd"), err
+    assert "jax,fd" not in err
+
+
+def test_without_jinja2_the_hint_is_said_once_and_no_empty_report_is_left(tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 now fails
+    monkeypatch.delitem(sys.modules, "deltacheck.reports.html", raising=False)
+    assert fast("--examples", "3", "--report", str(tmp_path / "r.html")) == 0
+    out = capsys.readouterr().out
+    assert out.count("pip install 'deltacheck[report]'") == 1, out
+    assert not (tmp_path / "r.html").exists()
+    assert (tmp_path / "results.json").exists()
+
+
+def test_json_and_junit_follow_the_report(tmp_path):
+    assert fast("--examples", "3", "--report", str(tmp_path / "out" / "r.html")) == 0
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"r.html", "results.json",
+                                                              "junit.xml"}
+
+
+def test_failing_cases_are_saved_per_run_and_a_replay_saves_nothing(tmp_path, capsys):
+    args = ["--impl", f"{PLANTED}:tanh_derivative_of_a", "--examples", "20", "--seed", "3",
+            "--activations", "tanh", "--losses", "mse"]
+    assert fast(*args, "--json", str(tmp_path / "a.json"), "--report", str(tmp_path / "a.html")) == 1
+    assert fast(*args, "--json", str(tmp_path / "b.json"), "--report", str(tmp_path / "b.html")) == 1
+    doc = json.loads((tmp_path / "a.json").read_text())
+    saved = sorted((tmp_path / "a-cases").iterdir())
+    assert saved and all(p.name.startswith("case-") for p in saved)
+    assert len(saved) == len({f["repro"] for f in doc["failures"]})
+    assert (tmp_path / "b-cases").is_dir()
+    minimal = next(f for f in doc["failures"] if f["minimal"])
+    capsys.readouterr()
+    replay = shlex.split(minimal["repro"])
+    assert cli.main([*replay[1:], "--json", str(tmp_path / "c.json"),
+                     "--report", str(tmp_path / "c.html")]) == 1
+    out = capsys.readouterr().out
+    assert "seed:" not in out and f"replay: {replay[5]}" in out
+    assert not (tmp_path / "c-cases").exists()
+    assert sorted((tmp_path / "a-cases").iterdir()) == saved
+    again = json.loads((tmp_path / "c.json").read_text())
+    assert again["failures"][0]["repro"] == minimal["repro"]  # the same file, not a copy
+
+
+def test_the_campaign_writes_no_file_itself(tmp_path, monkeypatch):
+    from deltacheck import campaign
+    from tests.impls import planted
+
+    monkeypatch.chdir(tmp_path)
+    config = campaign.Config(impl=planted.tanh_derivative_of_a, impl_spec="x:y", examples=6,
+                             seed=3, losses=["mse"], activations=["tanh"], oracles=["fd"],
+                             max_layers=2, max_width=3, failures_dir=str(tmp_path / "cases"))
+    outcome = campaign.run(config)
+    assert outcome.exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_implementation_file_may_import_its_neighbours_when_called(tmp_path):
+    (tmp_path / "mynet_helpers_for_test.py").write_text(
+        "from deltacheck import reference_impl\nbackprop = reference_impl.backprop\n")
+    (tmp_path / "mynet.py").write_text(textwrap.dedent("""
+        def backprop(*args):
+            import mynet_helpers_for_test  # imported at call time, beside this file
+            return mynet_helpers_for_test.backprop(*args)
+    """))
+    assert fast("--impl", f"{tmp_path / 'mynet.py'}:backprop", "--examples", "3",
+                "--report", str(tmp_path / "r.html")) == 0
+
+
+INTERRUPTING = """
+from deltacheck import reference_impl
+
+calls = {"n": 0}
+
+
+def backprop(*args):
+    calls["n"] += 1
+    if calls["n"] > LIMIT:
+        raise KeyboardInterrupt
+    return reference_impl.backprop(*args)
+"""
+
+
+@pytest.mark.parametrize("k", [0, 4])
+def test_ctrl_c_exits_130_with_one_line_and_the_cases_so_far(tmp_path, capsys, k):
+    impl = tmp_path / f"interrupting_{k}.py"
+    impl.write_text(INTERRUPTING.replace("LIMIT", str(k)))
+    code = fast("--impl", f"{impl}:backprop", "--examples", "30", "--seed", "1",
+                "--report", str(tmp_path / "r.html"))
+    captured = capsys.readouterr()
+    assert code == 130, captured.err
+    said = [line for line in captured.err.splitlines() if not line.startswith("checking ")]
+    assert said == [f"deltacheck: interrupted after {k} cases; their results: "
+                    f"{tmp_path / 'r.html'}"]
+    assert "Traceback" not in captured.err + captured.out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["run"]["interrupted"] is True
+    assert doc["summary"]["cases"] == k
+    module = sys.modules[next(n for n, m in sys.modules.items()
+                              if getattr(m, "__file__", None) == str(impl))]
+    assert module.calls["n"] == k + 1  # nothing ran after the interrupt: none was swallowed
+
+
+def test_ctrl_c_inside_an_oracle_is_not_swallowed(tmp_path, capsys):
+    (tmp_path / "act.py").write_text(textwrap.dedent("""
+        from deltacheck import Activation
+        calls = {"n": 0}
+        def h(a, xp):
+            calls["n"] += 1
+            if calls["n"] > 40:
+                raise KeyboardInterrupt
+            return a * a
+        SQUARE = Activation("square", h=h, dh=lambda a, xp: 2 * a)
+    """))
+    code = fast("--activation", f"{tmp_path / 'act.py'}:SQUARE", "--activations", "square",
+                "--max-layers", "3", "--examples", "60",
+                "--report", str(tmp_path / "r.html"))
+    assert code == 130
+    assert "interrupted after" in capsys.readouterr().err
