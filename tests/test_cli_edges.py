@@ -163,3 +163,45 @@ def test_ctrl_c_inside_an_oracle_is_not_swallowed(tmp_path, capsys):
                 "--report", str(tmp_path / "r.html"))
     assert code == 130
     assert "interrupted after" in capsys.readouterr().err
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from deltacheck.output import write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "r.json", "{}\n")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_real_sigint_ends_the_run_with_130_and_its_results(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "slow.py").write_text(textwrap.dedent("""
+        import time
+        from deltacheck import reference_impl
+        def backprop(*args):
+            time.sleep(0.02)
+            return reference_impl.backprop(*args)
+    """))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deltacheck", "run", "--impl", f"{tmp_path / 'slow.py'}:backprop",
+         "--oracles", "fd", "--max-layers", "2", "--examples", "3000",
+         "--report", str(tmp_path / "r.html")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stderr.readline().startswith("checking mse")  # the campaign has started
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert out == "" and err.strip().startswith("deltacheck: interrupted after")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["run"]["interrupted"] and 0 < doc["summary"]["cases"] < 3000
