@@ -49,7 +49,7 @@ def params(W: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> int:
     return sum(w.size for w in W) + sum(v.size for v in b)
 
 
-def seconds(*fns: Callable[[], Any], budget: float = 0.01, repeats: int = 7) -> list[float]:
+def seconds(*fns: Callable[[], Any], budget: float = 0.01, repeats: int = 5) -> list[float]:
     """The fastest time of one call of each function, over ``repeats`` rounds.
 
     Time is the process's CPU time, not the wall clock: on a shared machine the wall clock

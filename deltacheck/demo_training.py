@@ -71,8 +71,8 @@ def tasks(seed: int = 0, *, scale: float = 1.0) -> list[Task]:
 
     return [
         Task("spirals", "Two spirals (classification, softmax + cross-entropy)", "ce",
-             (2, 24, 24, 2), ("tanh", "tanh"), *split(two_spirals, 240),
-             learning_rate=0.03, batch_size=16, epochs=epochs(100)),
+             (2, 24, 24, 2), ("tanh", "tanh"), *split(two_spirals, 200),
+             learning_rate=0.01, batch_size=20, epochs=epochs(150)),
         Task("sine", "Noisy sine (regression, identity + MSE)", "mse", (1, 16, 1), ("tanh",),
              *split(noisy_sine, 160), learning_rate=0.01, batch_size=16, epochs=epochs(40)),
         Task("disc", "Inside the disc (binary, sigmoid + BCE)", "bce", (2, 12, 1), ("tanh",),
