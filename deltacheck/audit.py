@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis.errors import HypothesisException
 
 from deltacheck import activations as registry
 from deltacheck import (
@@ -127,6 +128,18 @@ def check_networks(act: Any, spec: str, kinks: Sequence[float], config: AuditCon
             "minimal": minimal, "wall_time_s": doc["run"]["wall_time_s"]}
 
 
+def _failed(check: str, why: str) -> dict[str, Any]:
+    """The record of a check that could not finish: it fails, with the reason."""
+    return {"verdict": "fail", "points": 0, "worst": {}, "oracles": {}, "failing_points": 0,
+            "failing_ranges": [], "message": f"the {check} check stopped: {why}"}
+
+
+def _failed_kinks(declared: Sequence[float], why: str) -> dict[str, Any]:
+    return {"verdict": "warn", "declared": list(declared), "found": [], "undeclared": [],
+            "at": [], "warnings": [f"the kink search stopped: {why}"],
+            "searched": [float(audit_derivative.GRID[0]), float(audit_derivative.GRID[1])]}
+
+
 def _reference() -> Callable[..., Any]:
     from deltacheck.reference_impl import backprop
 
@@ -144,19 +157,32 @@ def audit_one(act: Any, spec: str, config: AuditConfig, seed: int) -> dict[str, 
         seconds[check] = round(time.perf_counter() - t, 3)
         return out
 
+    def guarded(check: str, fn: Callable[[], Any], failed: Callable[[str], Any]) -> Any:
+        # An h or dh that raises partway (on some inputs only) is a finding, not a crash.
+        try:
+            return timed(check, fn)
+        except (FrameworkFailure, HypothesisException) as exc:
+            return failed(f"{type(exc).__name__}: {exc}" if isinstance(exc, HypothesisException)
+                          else str(exc))
+
     declared = tuple(float(k) for k in (getattr(act, "kinks", ()) or ()))
     evals = timed("setup", lambda: audit_derivative.setup(act, config.oracles))
-    kinks = timed("kinks", lambda: audit_shape.check_kinks(act, declared, evals))
+    kinks = guarded("kinks", lambda: audit_shape.check_kinks(act, declared, evals),
+                    lambda why: _failed_kinks(declared, why))
     every_kink = _union(declared, kinks["found"])
-    derivative, plot = timed("derivative", lambda: audit_derivative.check_derivative(
-        act, config.oracles, every_kink, batches=config.batches, seed=seed))
-    frameworks = timed("frameworks", lambda: audit_frameworks.check_frameworks(
+    derivative, plot = guarded("derivative", lambda: audit_derivative.check_derivative(
+        act, config.oracles, every_kink, batches=config.batches, seed=seed),
+        lambda why: (_failed("derivative", why), {}))
+    frameworks = guarded("frameworks", lambda: audit_frameworks.check_frameworks(
         act, np.concatenate([audit_derivative.special_points(every_kink),
                              audit_derivative.grid()[::10]]),
-        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))]))
+        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))]),
+        lambda why: {"verdict": "fail", "numpy": {"verdict": "fail", "message": why}})
     finite = timed("finite", lambda: audit_shape.check_range(act))
     networks = timed("networks", lambda: check_networks(act, spec, every_kink, config, seed))
-    plot["h"] = [audit_derivative.json_value(v) for v in NumpyEval(act).h(np.array(plot["a"]))]
+    if plot:
+        plot["h"] = guarded("plot", lambda: [audit_derivative.json_value(v) for v in
+                                             NumpyEval(act).h(np.array(plot["a"]))], lambda _: [])
     record = {"name": act.name, "spec": spec, "derivative": derivative, "kinks": kinks,
               "finite": finite, "frameworks": frameworks, "networks": networks, "plot": plot}
     record["verdict"] = "pass" if all(record[c]["verdict"] == "pass" for c in DECIDING) else "fail"

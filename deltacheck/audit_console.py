@@ -27,6 +27,8 @@ def _err(x: Any) -> str:
 def derivative_line(d: dict[str, Any]) -> str:
     """Check 1: points, the worst point with every oracle's value, and its error."""
     w = d["worst"]
+    if not w:  # the check stopped before judging
+        return d["message"]
     values = ", ".join(f"{o} {_v(w.get(o))}" for o in ("torch", "jax", "fd") if w.get(o) is not None)
     line = (f"{d['points']} points; worst a = {w['a']:.6g}: dh {_v(w['dh'])}, {values} "
             f"({w['oracle']} err {_err(w['err'])}, tol {w['rtol']:.0e})")
@@ -55,9 +57,11 @@ def kinks_line(k: dict[str, Any]) -> str:
 def frameworks_line(f: dict[str, Any]) -> str:
     """Check 3: agreement per framework, or what went wrong."""
     parts = []
-    for name in ("torch", "jax"):
+    for name in ("numpy", "torch", "jax"):
         r = f.get(name)
         if r is None:
+            continue
+        if name == "numpy" and r["verdict"] == "pass":
             continue
         if r["verdict"] == "pass":
             worst = max((e for e in r["err"].values() if not isinstance(e, str)), default=0.0)
@@ -69,8 +73,11 @@ def frameworks_line(f: dict[str, Any]) -> str:
 
 def range_line(r: dict[str, Any]) -> str:
     """Check 4: the finite intervals per dtype."""
-    return "; ".join(f"{dt} h {_interval(r[dt]['h'])}, dh {_interval(r[dt]['dh'])}"
-                     for dt in ("float64", "float32"))
+    def one(dt: str, key: str) -> str:
+        why = r[dt].get("detail", {}).get(key, {}).get("message")
+        return f"{key} {why}" if why else f"{key} {_interval(r[dt][key])}"
+
+    return "; ".join(f"{dt} {one(dt, 'h')}, {one(dt, 'dh')}" for dt in ("float64", "float32"))
 
 
 def networks_line(n: dict[str, Any]) -> str:

@@ -165,6 +165,7 @@ def drawn(act: Any, oracles: Sequence[str], kinks: Sequence[float], evals: dict[
 
     run = hypothesis_seed(seed)(settings(
         max_examples=batches, deadline=None, database=None, phases=(Phase.generate, Phase.target),
+        report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
         print_blob=False)(given(points_strategy())(test)))
     run()

@@ -217,7 +217,9 @@ def check_range(act: Any) -> dict[str, Any]:
                 try:
                     with np.errstate(all="ignore"):
                         return np.asarray(fn(a, np), dtype=np.float64).reshape(a.shape)
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # a user's definition, even one calling sys.exit
                     raise FrameworkFailure(f"{key}(a, numpy) raised {exc!r:.80}") from None
 
             try:

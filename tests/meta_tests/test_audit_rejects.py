@@ -204,3 +204,20 @@ def test_resolve_refuses_an_h_that_fails_on_a_float64_array(tmp_path):
         audit.resolve(f"{path}:BAD")
     with pytest.raises(DeltacheckError, match="elementwise"):
         audit.resolve(f"{path}:SHAPE")
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("big"), SystemExit(3)])
+def test_a_dh_that_raises_on_some_inputs_gets_a_verdict_not_a_crash(exc):
+    def dh(a, xp):
+        if a.shape[0] > 100:  # passes the small probe, raises on the grid
+            raise exc
+        return _dswish(a, xp)
+
+    doc = audit.run([], audit.AuditConfig(examples=0, batches=1, seed=0))
+    assert doc["activations"] == []
+    record = audit.audit_one(Activation("raises", h=_swish, dh=dh), "inline",
+                             audit.AuditConfig(examples=0, batches=1, seed=0), seed=0)
+    assert record["verdict"] == "fail"
+    assert record["derivative"]["verdict"] == "fail"
+    assert type(exc).__name__ in record["derivative"]["message"]
+    assert record["frameworks"]["verdict"] == "fail"
