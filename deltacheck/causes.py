@@ -20,6 +20,7 @@ from deltacheck.evidence import (
     CANDIDATE_SLACK,
     OUTPUT_NAME,
     Evidence,
+    distinct_digits,
     first_wrong,
     fits,
     float32_numbers,
@@ -118,7 +119,8 @@ class Causes(Evidence):
                 return "factor", (f"E and every gradient are {fraction_text(r, self.N)} times "
                                   f"what they should be")
             kind, detail = self.classify(*self.first_of_rest())
-            return kind, f"{detail}; E is wrong too ({x:.6g} instead of {y:.6g})"
+            xs, ys = distinct_digits(x, y)
+            return kind, f"{detail}; E is wrong too ({xs} instead of {ys})"
         per = sample_losses(self.net.loss, self.net.a[-1], self.net.t)
         tol = np.array(self.allowed("loss", None)) + CANDIDATE_SLACK * abs(y)
         keep = subset(np.array(x), per, tol, np.array(True))
@@ -128,7 +130,8 @@ class Causes(Evidence):
         if y != 0 and np.isfinite(x / y) and simple_ratio(x / y, self.N):
             return "loss_value", (f"E is {fraction_text(x / y, self.N)} times what it should be; "
                                   f"the gradients are right")
-        return "loss_value", (f"E = {x:.9g}, but should be {y:.9g} (off by {x - y:.3g}); the "
+        xs, ys = distinct_digits(x, y)
+        return "loss_value", (f"E = {xs}, but should be {ys} (off by {x - y:.3g}); the "
                               f"gradients are right")
 
     def scaled_by(self, q: str, l: int | None, r: float) -> bool:
@@ -147,7 +150,7 @@ class Causes(Evidence):
         l = self.L - 1
         x, y, t, a = self.impl.deltas[l], self.net.y, self.net.t, self.net.a[l]
         xhat = y - t
-        tol = self.tol_with_slack(self.allowed("deltas", l), xhat)
+        tol = self.allowed("deltas", l)  # y − t needs no slack: no difference quotient in it
         mask = self.judged("deltas", l)
         name = OUTPUT_NAME[self.net.loss]
         cands: list[tuple[str, str, np.ndarray]] = [
@@ -340,7 +343,7 @@ class Causes(Evidence):
             x, xhat = self.impl.deltas[-1], self.net.y - self.net.t
             mask = self.judged("deltas", self.L - 1)
             nudged = self.targets_nudged(
-                x, xhat, self.tol_with_slack(self.allowed("deltas", self.L - 1), xhat), mask)
+                x, xhat, self.allowed("deltas", self.L - 1), mask)
         return (self.nonfinite_kind() or nudged or self.precision_kind()
                 or self.near_kink_kind(q, l) or self.classify(q, l))
 

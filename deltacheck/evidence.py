@@ -140,12 +140,23 @@ def fraction_text(r: float, n_samples: int) -> str:
     return f"{r:.6g}"
 
 
+def distinct_digits(x: float, y: float) -> tuple[str, str]:
+    """x and y with as many significant digits as it takes for them to read differently."""
+    for digits in range(6, 18):
+        xs, ys = f"{x:.{digits}g}", f"{y:.{digits}g}"
+        if xs != ys:
+            return xs, ys
+    return repr(x), repr(y)
+
+
 def simple_ratio(r: float, n_samples: int) -> bool:
     """Whether r is a ratio slips produce: ±N, ±1/N, or ±p/q with q ≤ 4 (2, 1/2, 3/2, ...)."""
     if n_samples > 1 and any(abs(abs(r) - v) <= 1e-6 * v for v in (n_samples, 1 / n_samples)):
         return True
+    if abs(r - 1) <= 1e-6:  # no slip at all
+        return False
     f = Fraction(abs(r)).limit_denominator(4)
-    return f.numerator > 0 and abs(float(f) - abs(r)) <= 1e-6 * abs(r) and f.numerator <= 16
+    return 0 < f.numerator <= 16 and abs(float(f) - abs(r)) <= 1e-6 * abs(r)
 
 
 def samples_text(rows: np.ndarray) -> str:

@@ -163,7 +163,9 @@ def section(records: list[dict], cases: list[dict], oracles: list[str]) -> dict[
     return {"full": full, "shown": [f for f in full if f["open"]],
             "groups": [{"kind": k, "failures": v} for k, v in groups.items()],
             "folded": sum(not f["open"] for f in full),
-            "more": [{"id": f.get("id"), "message": f.get("message"), "repro": f.get("repro")}
+            "more": [{"id": f.get("id"), "message": f.get("message"), "repro": f.get("repro"),
+                      "diagnosis": line_of(f.get("diagnosis") if isinstance(
+                          f.get("diagnosis"), Mapping) else None)}
                      for f in ordered[MAX_FULL_FAILURES:]],
             "others": [{"id": c.get("id"), "phase": c.get("phase"), "arch": arch_text(c),
                         "message": c.get("message") or "", "problem": c.get("problem") or ""}

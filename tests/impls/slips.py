@@ -164,6 +164,8 @@ SLIPS: tuple[Slip, ...] = (
     Slip("nan in δ[0]", _nan_hidden, "nonfinite", "hidden_delta", 0),
     Slip("naive softplus h'", _naive_softplus, "overflow", "hidden_delta",
          activations=("softplus", "softplus"), tweak=_saturate),
+    Slip("units of the recurrence rolled", _build(propagate=lambda d, W, l: np.roll(
+        d @ W[l + 1], 1, axis=1)), "unknown", "hidden_delta"),
     Slip("relu h' step at 1e-4", _build(slope=_relu_late_threshold), "near_kink",
          "hidden_delta", activations=("relu", "relu"), tweak=_near_relu_kink),
 )
