@@ -130,7 +130,8 @@ def check_networks(act: Any, spec: str, kinks: Sequence[float], config: AuditCon
 
 def _failed(check: str, why: str) -> dict[str, Any]:
     """The record of a check that could not finish: it fails, with the reason."""
-    return {"verdict": "fail", "points": 0, "worst": {}, "oracles": {}, "failing_points": 0,
+    worst = {"a": None, "dh": None, "torch": None, "jax": None, "fd": None, "err": "inf"}
+    return {"verdict": "fail", "points": 0, "worst": worst, "oracles": {}, "failing_points": 0,
             "failing_ranges": [], "message": f"the {check} check stopped: {why}"}
 
 

@@ -27,7 +27,7 @@ def _err(x: Any) -> str:
 def derivative_line(d: dict[str, Any]) -> str:
     """Check 1: points, the worst point with every oracle's value, and its error."""
     w = d["worst"]
-    if not w:  # the check stopped before judging
+    if not d["points"]:  # the check stopped before judging
         return d["message"]
     values = ", ".join(f"{o} {_v(w.get(o))}" for o in ("torch", "jax", "fd") if w.get(o) is not None)
     line = (f"{d['points']} points; worst a = {w['a']:.6g}: dh {_v(w['dh'])}, {values} "
@@ -68,7 +68,10 @@ def frameworks_line(f: dict[str, Any]) -> str:
             parts.append(f"{name} agrees with numpy (worst err {worst:.2g})")
         else:
             parts.append(f"{name}: {r['message']}")
-    return "; ".join(parts) or "numpy only"
+    left_out = [name for name in ("torch", "jax") if name not in f]
+    if left_out:
+        parts.append(f"{', '.join(left_out)} not checked (left out with --oracles)")
+    return "; ".join(parts)
 
 
 def range_line(r: dict[str, Any]) -> str:

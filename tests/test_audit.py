@@ -169,3 +169,14 @@ def test_report_escapes_user_text_and_marks_nonfinite():
     assert "<script>x" not in html and "&lt;script&gt;" in html
     assert "nan on [-10000, -703.3]" in html  # dh turns nan below −703.23 (float64)
     assert np.isclose(doc["activations"][0]["finite"]["float64"]["dh"][0], -703.227, atol=1e-3)
+
+
+def test_oracles_fd_alone_audits_without_torch_and_jax(tmp_path, capsys):
+    rc = main(["audit", "relu", "--oracles", "fd", "--examples", "3", "--batches", "1",
+               "--seed", "0", "--json", str(tmp_path / "a.json"),
+               "--report", str(tmp_path / "a.html")])
+    assert rc == 0
+    a = json.loads((tmp_path / "a.json").read_text())["activations"][0]
+    assert set(a["derivative"]["oracles"]) == {"fd"}
+    assert "torch" not in a["frameworks"] and a["networks"]["oracles"] == ["fd"]
+    assert "torch, jax not checked" in capsys.readouterr().out

@@ -220,4 +220,5 @@ def test_a_dh_that_raises_on_some_inputs_gets_a_verdict_not_a_crash(exc):
     assert record["verdict"] == "fail"
     assert record["derivative"]["verdict"] == "fail"
     assert type(exc).__name__ in record["derivative"]["message"]
+    assert set(record["derivative"]["worst"]) >= {"a", "dh", "torch", "jax", "fd", "err"}
     assert record["frameworks"]["verdict"] == "fail"
