@@ -4,10 +4,10 @@ The budget of each loss is cut into slices of at most SLICE_CASES cases, each wi
 seed, so that a campaign is the same set of cases however it is run: in one process, in
 ``--workers`` processes, or as ``--shard K/N`` slices on separate machines, merged later.
 In each slice, Hypothesis generates cases (steered by ``target()`` toward the largest error
-per oracle) until one fails; it then shrinks that failure to a minimal network. The cases
-checked before the failure are kept, the minimal one is kept, and a second pass without
-shrinking checks the rest of the slice, so no result is lost and the report covers as many
-cases as asked for.
+per oracle and toward large pre-activations) until one fails; it then shrinks that failure
+to a minimal network. The cases checked before the failure are kept, the minimal one is
+kept, and a second pass without shrinking checks the rest of the slice, so no result is lost
+and the report covers as many cases as asked for.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 from deltacheck import activations as registry
-from deltacheck import results, strategies
+from deltacheck import regions, results, strategies
 from deltacheck.activations import declared_activations
 from deltacheck.case import LOSSES, Case
 from deltacheck.check import CaseResult, check_case
@@ -257,9 +257,11 @@ class Campaign:
         Returns whether a generated case failed.
         """
         cfg = self.config
+        # now and then sizes well past the bounds: they break fixed buffers and chunking
         strategy = strategies.cases(
             min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
-            max_width=cfg.max_width, activations=acts, losses=[loss])
+            max_width=cfg.max_width, activations=acts, losses=[loss],
+            wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16))
         state: dict[str, Any] = {"failing": None, "checked": 0}
 
         def test(case: Case) -> None:
@@ -272,6 +274,9 @@ class Campaign:
                 self.progress(loss, state["checked"], budget, self.failed_count)
             for name, r in result.oracles.items():
                 target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
+            # an overflow bug keeps its error at rounding level until e^a overflows: only a
+            # pull toward large pre-activations finds the threshold
+            target(regions.log_magnitude(case), label="log10(1 + max |a|)")
             if result.verdict == FAIL:
                 state["failing"] = result
                 raise _Disagreement(result.first_message())

@@ -4,8 +4,12 @@
 biases, inputs and targets. Values are well-conditioned: weights are scaled by 1/√fan-in so
 pre-activations stay O(1) at any depth, and targets are valid for their loss (bce in [0, 1],
 ce rows on the simplex). A quarter of the cases have a weight gain of 3 or 10, which saturates
-tanh and sigmoid and makes logits large. The architecture shrinks toward one layer, one unit
-and one sample, and the gain toward 1.
+tanh and sigmoid and makes logits large. A share of the cases is then moved on purpose into
+the regions where bugs hide (deltacheck.regions): one case in six into the overflow regime,
+one in four gets a unit at k ± 10⁻ᵘ of a kink, one in eight inputs over several magnitudes,
+half of the bce and ce cases exact 0/1 labels or one-hot rows (all rows or some). The
+architecture shrinks toward one layer, one unit and one sample, the gain toward 1, and every
+region toward "not visited".
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import numpy as np
 from hypothesis import strategies as st
 
 from deltacheck import activations as registry
+from deltacheck import regions as regions_
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 
 GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
+_SOMETIMES = (False,) * 15 + (True,)  # one case in 16
 
 
 @dataclass(frozen=True)
@@ -128,16 +134,51 @@ def _supported(impl: Callable[..., Any], activations: Sequence[str] | None) -> l
     return supported
 
 
+def _visit_regions(draw: Any, rng: np.random.Generator, arch: Architecture,
+                   weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray,
+                   dtype: str) -> str:
+    """Move a share of the cases into the regions where bugs hide; return the label kind.
+
+    Each region is a separate draw whose first choice is "no", so that the shrinker removes
+    the regions a failure does not need.
+    """
+    if draw(st.sampled_from((False,) * 7 + (True,))):
+        regions_.spread_magnitudes(rng, x)
+        event("inputs over several magnitudes")
+    if draw(st.sampled_from((False,) * 5 + (True,))):
+        layer = draw(st.integers(0, len(weights) - 1))
+        regions_.overflow(rng, weights, biases, arch.activations, x, layer, dtype)
+        event(f"overflow regime ({'logits' if layer == len(weights) - 1 else 'hidden'})")
+    if draw(st.sampled_from((False,) * 3 + (True,))):
+        choice = draw(st.integers(0, 2**16))
+        if regions_.near_kink(rng, weights, biases, arch.activations, x, choice,
+                              dtype) is not None:
+            event("a unit next to a kink")
+    if arch.loss == "mse":
+        return "soft"
+    return draw(st.sampled_from(("soft", "soft", "exact", "mixed")))
+
+
 def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = None, *,
           impl: Callable[..., Any] | None = None, min_batch: int = 1, max_batch: int = 6,
-          dtype: str = "float64", **architecture_bounds: Any) -> st.SearchStrategy[Case]:
+          dtype: str = "float64", regions: bool = True, wide_width: int | None = None,
+          wide_batch: int | None = None, **architecture_bounds: Any) -> st.SearchStrategy[Case]:
     """Whole cases: an architecture (drawn with ``architecture_bounds`` if not given) and values.
 
     With ``impl``, hidden layers draw only the activations in ``impl.activations`` (when it has
-    that attribute), as a campaign does.
+    that attribute), as a campaign does. With ``regions`` (the default) a share of the cases is
+    moved on purpose into the regions where bugs hide (deltacheck.regions): overflow, the
+    neighbourhood of a kink, exact labels, inputs over several magnitudes. ``wide_width`` and
+    ``wide_batch`` let one case in 16 have a layer wider than the bounds (up to
+    ``wide_width``) and one in 16 a larger batch: sizes that break fixed buffers and chunking.
     """
     _check_bounds("batch", min_batch, max_batch, 1)
     _check_bound_names(architecture_bounds)
+    for arg, value, bound in (("wide_width", wide_width, architecture_bounds.get("max_width", 8)),
+                              ("wide_batch", wide_batch, max_batch)):
+        if value is not None and (not isinstance(value, int) or value <= bound):
+            raise DeltacheckError(f"{arg}={value!r} must be a whole number above {bound}, "
+                                  f"or None for no larger sizes")
     if dtype not in DTYPES:
         raise DeltacheckError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
     if architecture is not None and (architecture_bounds or impl is not None):
@@ -156,6 +197,14 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         arch = draw(arch_strategy)
         n = arch.widths
         N = draw(st.integers(min_batch, max_batch))
+        if wide_batch is not None and draw(st.sampled_from(_SOMETIMES)):
+            N = draw(st.integers(max_batch + 1, wide_batch))
+            event("a large batch")
+        if wide_width is not None and max(n) < wide_width and draw(st.sampled_from(_SOMETIMES)):
+            wide = list(n)
+            wide[draw(st.integers(0, len(n) - 1))] = draw(st.integers(max(n) + 1, wide_width))
+            n = tuple(wide)
+            event("a wide layer")
         # The numbers come from one drawn seed, not one draw each: then the shrinker can delete
         # a layer or a sample without misaligning every value drawn after it, and so reaches
         # a minimal network.
@@ -177,13 +226,10 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
             x[0] = 0
             biases[0] = np.zeros_like(biases[0])
             event("a sample at the origin (kinks)")
-        if arch.loss == "mse":
-            t = _values(rng, (N, n[-1]), 2.0, dtype)
-        elif arch.loss == "bce":
-            t = rng.uniform(0.0, 1.0, size=(N, n[-1])).astype(dtype)
-        else:
-            t = rng.dirichlet(np.ones(n[-1]), size=N).astype(dtype)
-            t = (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+        labels = "soft"
+        if regions:
+            labels = _visit_regions(draw, rng, arch, weights, biases, x, dtype)
+        t = regions_.targets(rng, arch.loss, (N, n[-1]), dtype, labels)
         return Case(widths=n, activations=arch.activations, loss=arch.loss, dtype=dtype,
                     weights=tuple(weights), biases=tuple(biases), x=x, t=t)
 

@@ -37,7 +37,8 @@ from deltacheck.oracles.base import (
 
 name = "jax"
 
-MIN_DEPTH, MIN_WIDTH, MIN_BATCH = 5, 8, 8  # the smallest bucket covers the default strategies
+MIN_DEPTH, MIN_WIDTH, MIN_BATCH = 5, 16, 16  # one bucket covers the default strategies,
+# their occasional wide layer and large batch (up to 16) included: padding costs less than a compile
 
 
 CACHE_ENV = "DELTACHECK_JAX_CACHE"

@@ -1,0 +1,119 @@
+"""The regions where backprop bugs hide, placed on purpose in drawn cases.
+
+A uniformly drawn network almost never reaches them: a logit beyond 709.78 (where e^a
+overflows in float64; 88.7 in float32), a unit a hair away from a ReLU kink, an exact 0/1
+label, inputs of very different magnitudes. Each function here takes a case's values (lists
+of arrays, changed in place) and moves them into one region, with numbers from a numpy
+Generator, so that a Hypothesis draw only has to decide *whether* and *where*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltacheck import activations as registry
+from deltacheck.oracles.base import kinks_of
+
+# beyond these, e^a overflows (and e^-a underflows) in the dtype
+OVERFLOW = {"float64": 710.0, "float32": 89.0}
+# the built-in activations are stable up to |a| = 1e3 (README); losses at any logit
+HIDDEN_REACH, LOGIT_REACH = 1e3, 1.5e3
+
+
+def pre_activations(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                    activations: Sequence[str], x: np.ndarray) -> list[np.ndarray]:
+    """a[l] of every layer, in float64."""
+    z, out = np.asarray(x, dtype=np.float64), []
+    for l, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        a = z @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+        out.append(a)
+        if l < len(activations):
+            with np.errstate(all="ignore"):
+                z = registry.get(activations[l]).h(a, np)
+    return out
+
+
+def _cap(weights: list[np.ndarray], biases: list[np.ndarray], activations: Sequence[str],
+         x: np.ndarray, start: int) -> None:
+    """Scale layers from ``start`` on down until no |a| passes the stated stable range."""
+    for m in range(start, len(weights)):
+        a = pre_activations(weights, biases, activations, x)[m]
+        reach = LOGIT_REACH if m == len(weights) - 1 else HIDDEN_REACH
+        top = float(np.abs(a).max())
+        if top > reach:
+            weights[m] = (weights[m] * (reach / top)).astype(weights[m].dtype)
+            biases[m] = (biases[m] * (reach / top)).astype(biases[m].dtype)
+
+
+def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
+             activations: Sequence[str], x: np.ndarray, layer: int, dtype: str) -> float:
+    """Scale one layer so its largest |a| lies beyond the dtype's overflow, up to the range.
+
+    The other units and samples of that layer scale with it, so row maxima land far apart
+    and many units saturate or underflow at once. Returns the largest |a| reached.
+    """
+    a = pre_activations(weights, biases, activations, x)[layer]
+    top = float(np.abs(a).max())
+    if top == 0:
+        return 0.0
+    reach = LOGIT_REACH if layer == len(weights) - 1 else HIDDEN_REACH
+    goal = rng.uniform(OVERFLOW[dtype], reach)
+    weights[layer] = (weights[layer] * (goal / top)).astype(dtype)
+    biases[layer] = (biases[layer] * (goal / top)).astype(dtype)
+    _cap(weights, biases, activations, x, layer + 1)
+    return goal
+
+
+def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
+              activations: Sequence[str], x: np.ndarray, choice: int, dtype: str) -> float | None:
+    """Put one unit of a layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13].
+
+    ``choice`` picks the layer among those with kinks, the unit and the sample. Returns the
+    offset from the kink, or None when no hidden layer has a kink.
+    """
+    layers = [l for l, name in enumerate(activations) if kinks_of(registry.get(name))]
+    if not layers:
+        return None
+    l = layers[choice % len(layers)]
+    j = (choice // len(layers)) % weights[l].shape[0]
+    n = (choice // (len(layers) * weights[l].shape[0])) % x.shape[0]
+    kink = rng.choice(kinks_of(registry.get(activations[l])))
+    offset = float(rng.choice([-1.0, 1.0]) * 10.0 ** -rng.uniform(1.0, 13.0))
+    a = pre_activations(weights, biases, activations, x)[l]
+    biases[l][j] = biases[l][j] + (kink + offset - a[n, j])
+    biases[l] = biases[l].astype(dtype)
+    return offset
+
+
+def spread_magnitudes(rng: np.random.Generator, x: np.ndarray) -> None:
+    """Scale each sample by its own 10^e, e uniform in [−6, 2]: inputs over several magnitudes."""
+    x *= (10.0 ** rng.uniform(-6.0, 2.0, size=(x.shape[0], 1))).astype(x.dtype)
+
+
+def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int], dtype: str,
+            labels: str) -> np.ndarray:
+    """Valid targets; ``labels`` is ``soft``, ``exact`` (0/1, one-hot) or ``mixed`` (by sample)."""
+    N, K = shape
+    if loss == "mse":
+        bound = rng.uniform(0.0, 2.0, size=shape)
+        return (np.where(rng.random(shape) < 0.5, -1.0, 1.0) * bound).astype(dtype)
+    exact = {"soft": np.zeros(N, dtype=bool), "exact": np.ones(N, dtype=bool),
+             "mixed": rng.random(N) < 0.5}[labels]
+    if loss == "bce":
+        soft = rng.uniform(0.0, 1.0, size=shape)
+        hard = (rng.random(shape) < 0.5).astype(np.float64)
+        return np.where(exact[:, None], hard, soft).astype(dtype)
+    soft = rng.dirichlet(np.ones(K), size=N)
+    hard = np.eye(K)[rng.integers(0, K, size=N)]
+    t = np.where(exact[:, None], hard, soft).astype(dtype)
+    return (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+
+
+def log_magnitude(case: Any) -> float:
+    """log10(1 + the largest |a| of the case): what ``target()`` pushes up, toward overflow."""
+    a = pre_activations(case.weights, case.biases, case.activations, case.x)
+    top = max(float(np.abs(v).max()) for v in a)
+    return float(np.log10(1.0 + top)) if np.isfinite(top) else 0.0
