@@ -29,6 +29,7 @@ from deltacheck.case import LOSSES, Case
 from deltacheck.check import CaseResult, check_case
 from deltacheck.compare import ERROR, FAIL, PASS
 from deltacheck.errors import DeltacheckError
+from deltacheck.oracles.base import Gradients
 from deltacheck.reproduce import reproduce_command
 
 
@@ -202,9 +203,14 @@ class Campaign:
             chosen = supported
         return chosen
 
-    def check(self, case: Case, phase: str) -> CaseResult:
-        """Check one case and keep its record (and its values, if it failed)."""
-        result = check_case(case, self.config.impl, self.config.oracles)
+    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
+        """Check one case and keep its record (and its values, if it failed).
+
+        A minimal or replayed case runs the implementation twice, to tell a nondeterministic
+        implementation (dropout left on) from a wrong one.
+        """
+        result = check_case(case, self.config.impl, self.config.oracles,
+                            repeat=phase in ("minimal", "replay"), earlier=earlier)
         self.records.append(results.case_json(len(self.records), result, phase))
         if result.verdict in (FAIL, ERROR):
             self.failed_count += 1
@@ -293,7 +299,8 @@ class Campaign:
             if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
                 raise
             if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
-                self.minimal.append(self.check(state["failing"].case, "minimal"))
+                self.minimal.append(self.check(state["failing"].case, "minimal",
+                                               earlier=state["failing"].impl_values))
                 return True
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0:

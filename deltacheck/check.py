@@ -12,9 +12,18 @@ import numpy as np
 from deltacheck import activations as registry
 from deltacheck import oracles
 from deltacheck.case import Case
-from deltacheck.compare import ERROR, FAIL, OracleResult, compare, normalise, verdict_of
+from deltacheck.compare import (
+    ERROR,
+    FAIL,
+    SYMBOL,
+    OracleResult,
+    compare,
+    normalise,
+    verdict_of,
+)
 from deltacheck.errors import DeltacheckError, exception_text
-from deltacheck.oracles.base import Gradients, OracleUnavailable
+from deltacheck.isolation import isolated
+from deltacheck.oracles.base import QUANTITIES, Gradients, OracleUnavailable
 from deltacheck.tolerances import lookup
 
 Backprop = Callable[..., Any]
@@ -32,6 +41,7 @@ class CaseResult:
     impl_traceback: str = ""
     impl_values: Gradients | None = None
     oracle_values: dict[str, Gradients] = field(default_factory=dict)
+    nondeterministic: str = ""  # where two runs of the implementation differed, if they did
 
     @property
     def err(self) -> dict[str, float]:
@@ -40,6 +50,9 @@ class CaseResult:
 
     def first_message(self) -> str:
         """The first disagreement, in one line."""
+        if self.nondeterministic:
+            return (f"the implementation is nondeterministic: two runs on this case differ in "
+                    f"{self.nondeterministic}")
         if self.impl_problem:
             return f"the implementation {self.impl_problem}"
         for r in self.oracles.values():
@@ -118,8 +131,54 @@ def _modified(case: Case, args: tuple[Any, ...]) -> list[str]:
     return changed
 
 
-def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseResult:
-    """Run the implementation on a case and compare it with every oracle."""
+def _call(case: Case, impl: Backprop) -> tuple[Gradients | None, str, str]:
+    """One isolated call: the values read by the protocol, what was wrong, the traceback."""
+    args = case.arguments()
+    raw: Any = _RAISED
+    problem = trace = ""
+    try:
+        with isolated():
+            raw = impl(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
+        problem, trace = f"raised {describe_exception(exc)}", _format_traceback(exc)
+    if raw is _RAISED:
+        return None, problem, trace
+    # None too: normalise says what a wrong return value is
+    changed = _modified(case, args)
+    grads, problems = normalise(raw, case)
+    if grads is None and not problems:  # never fail with an empty reason
+        problems.append(f"returned a {type(raw).__name__} that could not be read")
+    if changed:
+        problems.append(f"modified its inputs: {', '.join(changed)}")
+    return grads, "; ".join(problems), trace
+
+
+def _differences(first: Gradients | None, second: Gradients | None) -> str:
+    """Where two runs of the implementation on one case differ, or "" if they agree bit for bit."""
+    if first is None or second is None:
+        return "" if first is second else "one of two runs returned no readable values"
+    where = []
+    if not np.array_equal(first.loss, second.loss, equal_nan=True):
+        where.append(f"E ({first.loss:.6g} then {second.loss:.6g})")
+    for key in QUANTITIES:
+        for l, (u, v) in enumerate(zip(first.quantity(key), second.quantity(key), strict=True)):
+            if not np.array_equal(u, v, equal_nan=True):
+                with np.errstate(all="ignore"):
+                    gap = float(np.nanmax(np.abs(u - v))) if u.size else 0.0
+                where.append(f"{SYMBOL[key]}[{l}] (max |Δ| {gap:.2g})")
+    return ", ".join(where)
+
+
+def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
+               repeat: bool = False, earlier: Gradients | None = None) -> CaseResult:
+    """Run the implementation on a case and compare it with every oracle.
+
+    With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
+    of the same case, when given): outputs that differ between the runs make the case fail as
+    nondeterministic, and ``nondeterministic`` says where they differ.
+    """
     if not isinstance(case, Case):
         raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
     if not callable(impl):
@@ -131,25 +190,12 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseR
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
-    args = case.arguments()
-    raw: Any = _RAISED
-    try:
-        raw = impl(*args)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
-        result.impl_problem = f"raised {describe_exception(exc)}"
-        result.impl_traceback = _format_traceback(exc)
-    if raw is not _RAISED:  # None too: normalise says what a wrong return value is
-        changed = _modified(case, args)
-        grads, problems = normalise(raw, case)
-        if grads is None and not problems:  # never fail with an empty reason
-            problems.append(f"returned a {type(raw).__name__} that could not be read")
-        if changed:
-            problems.append(f"modified its inputs: {', '.join(changed)}")
-        result.impl_values = grads
-        if problems:
-            result.impl_problem = "; ".join(problems)
+    result.impl_values, result.impl_problem, result.impl_traceback = _call(case, impl)
+    if repeat:
+        again, _, _ = _call(case, impl)
+        result.nondeterministic = _differences(result.impl_values, again)
+        if earlier is not None and not result.nondeterministic:
+            result.nondeterministic = _differences(earlier, result.impl_values)
     for name, value in values.items():
         tol = compare_tol(case, name)
         if isinstance(value, str):
@@ -164,6 +210,8 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str]) -> CaseR
                 result.oracles[name].verdict = FAIL
                 result.oracles[name].message = f"the implementation {result.impl_problem}"
     result.verdict = verdict_of([r.verdict for r in result.oracles.values()])
+    if result.nondeterministic:  # whatever this run's values, the next run's differ
+        result.verdict = FAIL
     return result
 
 

@@ -108,6 +108,8 @@ def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
                                        for n, r in result.oracles.items()}}
     if result.impl_problem:
         rec["problem"] = result.impl_problem
+    if result.nondeterministic:
+        rec["nondeterministic"] = result.nondeterministic
     if result.verdict != PASS:
         rec["message"] = result.first_message()
     return rec
@@ -137,7 +139,8 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
     return {"id": case_id, "minimal": minimal, "message": result.first_message(),
             "repro": repro, "case": result.case.to_json(),
             "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
-            "values": values, "diagnosis": diagnosis_json(result),
+            "nondeterministic": result.nondeterministic, "values": values,
+            "diagnosis": diagnosis_json(result),
             "oracles": {n: oracle_json(r, compact=False) for n, r in result.oracles.items()}}
 
 

@@ -44,3 +44,31 @@ only_tanh_and_relu.activations = ("tanh", "relu")
 SQUARE = Activation("square", h=lambda a, xp: a * a, dh=lambda a, xp: 2 * a)
 WRONG_SQUARE = Activation("wrong_square", h=lambda a, xp: a * a, dh=lambda a, xp: a)
 NOT_AN_ACTIVATION = 42
+
+
+def raises_floating_point_errors(weights, biases, activations, loss, x, t):
+    """Correct values, but leaves numpy raising on every floating-point warning."""
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    np.seterr(all="raise")
+    return out
+
+
+def sets_global_state(weights, biases, activations, loss, x, t):
+    """Correct values, but changes torch's default dtype and threads and warning filters."""
+    import warnings
+
+    import torch
+
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    warnings.simplefilter("error")
+    return out
+
+
+def noisy_output_error(weights, biases, activations, loss, x, t):
+    """Right on average, different on every call: unseeded noise on the output error."""
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    noise = np.random.default_rng().normal(size=out["deltas"][-1].shape)
+    out["deltas"][-1] = out["deltas"][-1] * (1 + 1e-3 * noise)
+    return out
