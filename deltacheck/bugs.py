@@ -337,3 +337,11 @@ BUGS: tuple[SeededBug, ...] = (
     SeededBug("dropout_left_on", "dropout (p = 0.1) left on in the output error",
               _dropout, "nondeterministic", "output_delta"),
 )
+
+
+def __getattr__(name: str) -> Backprop:
+    """Each bug's implementation by name: ``deltacheck run --impl deltacheck.bugs:naive_tanh``."""
+    for bug in BUGS:
+        if bug.name == name:
+            return bug.backprop
+    raise AttributeError(f"module 'deltacheck.bugs' has no seeded bug {name!r}")

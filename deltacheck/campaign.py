@@ -181,6 +181,7 @@ class Campaign:
         self.minimal: list[CaseResult] = []
         self.failed_count = 0
         self.shrink_steps = 0
+        self.stop_at_failure = False  # the selftest needs only the first failure of a slice
         self.seed = config.seed
         if self.seed is None:
             fixed = PROFILES[config.profile].fixed_seed
@@ -303,7 +304,7 @@ class Campaign:
                                                earlier=state["failing"].impl_values))
                 return True
         remaining = budget - state["checked"]
-        if state["failing"] is not None and remaining > 0:
+        if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
             self._continue(loss, strategy, remaining, budget - remaining, number)
         return state["failing"] is not None
 

@@ -106,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
     _merge_parser(sub)
     _audit_parser(sub)
     _demo_parser(sub)
+    _selftest_parser(sub)
     return top
 
 
@@ -143,6 +144,25 @@ def _merge_parser(sub: Any) -> None:
                        help="merged JSON results path (default: %(default)s)")
     merge.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
                        help="JUnit XML path (default: %(default)s)")
+
+
+def _selftest_parser(sub: Any) -> None:
+    selftest = sub.add_parser("selftest", help="run every seeded bug through a campaign: exit 0 "
+                              "only if each one is caught")
+    selftest.add_argument("--profile", default="ci", choices=sorted(campaign.PROFILES),
+                          help="the campaign each bug meets (default: %(default)s)")
+    selftest.add_argument("--examples", type=_positive,
+                          help="cases per bug at most (overrides the profile)")
+    selftest.add_argument("--seed", type=_seed, help="one Hypothesis seed for every bug")
+    selftest.add_argument("--dtype", choices=DTYPES, default="float64")
+    selftest.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+                          default=list(oracles.NAMES), help="comma-separated subset of "
+                          "torch,jax,fd")
+    selftest.add_argument("--bugs", type=_names, help="comma-separated seeded bug names "
+                          "(default: all; see deltacheck/bugs.py)")
+    selftest.add_argument("--json", type=Path, default=DEFAULT_DIR / "selftest.json",
+                          help="the kill table as JSON; run reports beside it show its kill rate "
+                          "(default: %(default)s)")
 
 
 def _audit_parser(sub: Any) -> None:
@@ -273,6 +293,12 @@ def _run(args: argparse.Namespace) -> int:
     doc = outcome.document
     if not args.replay:  # a replay's reproduce command names the file it replayed
         reproduce.save_cases(doc, config.failures_dir)
+    from deltacheck import selftest
+
+    rate = selftest.last_kill_rate(args.report.parent / "selftest.json")
+    if rate is not None:  # how sharp the gate was when it was last tested
+        doc["selftest"] = rate
+        doc["environment"]["last selftest"] = selftest.describe(rate)
     written = output.write_outputs(doc, json_path=args.json, report_path=args.report,
                                    junit_path=args.junit_xml)
     if outcome.interrupted:  # Ctrl-C: one line, and the outputs of what was checked
@@ -280,6 +306,8 @@ def _run(args: argparse.Namespace) -> int:
               f"{args.report if args.report.exists() else args.json}", file=sys.stderr)
         return outcome.exit_code
     out = console.summary_lines(doc) + written
+    if rate is not None:
+        out.append(f"selftest: {selftest.describe(rate)}")
     if args.replay:
         out.append(f"replay: {args.replay} ({doc['run']['wall_time_s']:.1f} s)")
     else:
@@ -341,6 +369,27 @@ def _demo(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from deltacheck import selftest
+
+    _check_writable("--json", args.json)
+    for name in args.oracles:
+        reason = oracles.unavailable_reason(name)
+        if reason:
+            raise DeltacheckError(f"--oracles: {reason}")
+    chosen = selftest.select(args.bugs)
+
+    def progress(kill: selftest.Kill) -> None:
+        print(f"  {kill.bug.name}: {'caught' if kill.caught else 'MISSED'} after {kill.cases} "
+              f"cases", file=sys.stderr)
+
+    doc = selftest.run(profile=args.profile, seed=args.seed, examples=args.examples,
+                       dtype=args.dtype, oracles=args.oracles, bugs=chosen, progress=progress)
+    out = selftest.table(doc) + output.write_outputs(doc, json_path=args.json)
+    print("\n".join(out))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
+
+
 def _audit(args: argparse.Namespace) -> int:
     outputs = (("--report", args.report), ("--json", args.json))
     _check_distinct(outputs)
@@ -373,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "selftest":
+            return _selftest(args)
     except DeltacheckError as exc:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2

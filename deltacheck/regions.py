@@ -68,24 +68,30 @@ def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[n
 
 
 def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
-              activations: Sequence[str], x: np.ndarray, choice: int, dtype: str) -> float | None:
-    """Put one unit of a layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13].
+              activations: Sequence[str], x: np.ndarray, choice: int, dtype: str) -> int:
+    """Put units of every layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13].
 
-    ``choice`` picks the layer among those with kinks, the unit and the sample. Returns the
-    offset from the kink, or None when no hidden layer has a kink.
+    In each such layer, unit j (picked by ``choice``) goes just above a kink in sample n and,
+    when the layer is wider, unit j + 1 just below one in sample n + 1, each with its own u;
+    a one-unit layer gets either side. Returns the number of units placed.
     """
-    layers = [l for l, name in enumerate(activations) if kinks_of(registry.get(name))]
-    if not layers:
-        return None
-    l = layers[choice % len(layers)]
-    j = (choice // len(layers)) % weights[l].shape[0]
-    n = (choice // (len(layers) * weights[l].shape[0])) % x.shape[0]
-    kink = rng.choice(kinks_of(registry.get(activations[l])))
-    offset = float(rng.choice([-1.0, 1.0]) * 10.0 ** -rng.uniform(1.0, 13.0))
-    a = pre_activations(weights, biases, activations, x)[l]
-    biases[l][j] = biases[l][j] + (kink + offset - a[n, j])
-    biases[l] = biases[l].astype(dtype)
-    return offset
+    placed = 0
+    N = x.shape[0]
+    for l, name in enumerate(activations):
+        kinks = kinks_of(registry.get(name))
+        if not kinks:
+            continue
+        width = weights[l].shape[0]
+        j, n = choice % width, (choice // width) % N
+        sides = (1.0, -1.0) if width > 1 else (float(rng.choice([-1.0, 1.0])),)
+        for step, sign in enumerate(sides):
+            unit, sample = (j + step) % width, (n + step) % N
+            a = pre_activations(weights, biases, activations, x)[l]
+            offset = sign * 10.0 ** -rng.uniform(1.0, 13.0)
+            biases[l][unit] += float(rng.choice(kinks)) + offset - a[sample, unit]
+            placed += 1
+        biases[l] = biases[l].astype(dtype)
+    return placed
 
 
 def spread_magnitudes(rng: np.random.Generator, x: np.ndarray) -> None:
