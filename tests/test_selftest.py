@@ -66,8 +66,8 @@ def test_the_command_prints_the_table_and_the_run_report_shows_the_rate(tmp_path
 
 def test_a_missed_bug_exits_1(tmp_path, capsys):
     pytest.importorskip("torch")
-    # one case cannot reach the overflow regime: the bug is missed and the command says so
-    code = main(["selftest", "--bugs", "naive_tanh", "--examples", "1", "--oracles", "torch",
+    # three cases cannot reach the overflow regime: the bug is missed and the command says so
+    code = main(["selftest", "--bugs", "naive_tanh", "--examples", "3", "--oracles", "torch",
                  "--json", str(tmp_path / "s.json")])
     assert code == 1
     assert "missed: naive_tanh" in capsys.readouterr().out
