@@ -10,6 +10,7 @@ from deltacheck import collector
 from deltacheck.case import Case
 from deltacheck.check import CaseResult, check_case
 from deltacheck.compare import ERROR, FAIL
+from deltacheck.diagnosis import diagnosis_json, line_of
 from deltacheck.oracles import checked_names
 
 
@@ -51,7 +52,10 @@ def assert_agrees(case: Case, impl: Callable[..., Any], *,
         _not_the_tests_time(time.perf_counter() - start)
     collector.record(result)
     if result.verdict in (FAIL, ERROR):
-        raise AssertionError(f"{result.first_message()}\n  repro: {repro_snippet(case)}")
+        why = line_of(diagnosis_json(result))
+        raise AssertionError(f"{result.first_message()}\n"
+                             + (f"  diagnosis: {why}\n" if why else "")
+                             + f"  repro: {repro_snippet(case)}")
     return result
 
 

@@ -169,3 +169,12 @@ def test_independent_slope_matches_the_derivative():
 def test_line_of_reads_kind_where_detail():
     assert line_of({"kind": "factor", "where": "∂W[0]", "detail": "x"}) == "factor at ∂W[0]: x"
     assert line_of(None) == ""
+
+
+def test_assert_agrees_says_why_it_fails():
+    pytest.importorskip("torch")
+    import deltacheck.testing as dt
+
+    slip = next(s for s in SLIPS if s.name == "∂W from a instead of z")
+    with pytest.raises(AssertionError, match=r"diagnosis: assembly at ∂W\[2\]"):
+        dt.assert_agrees(slip.case(np.random.default_rng(1)), slip.backprop, oracles=("torch",))
