@@ -256,6 +256,10 @@ def _check_oracles(names: Sequence[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.workers > 1 and not args.replay:
+        from deltacheck import parallel
+
+        parallel.prestart()  # the workers' imports of torch and jax overlap this process's
     impl = load_implementation(args.impl)
     _check_oracles(args.oracles)
     output_paths(args)

@@ -45,6 +45,15 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+def prestart() -> None:
+    """Start the fork server now, so that its imports overlap the caller's own start-up."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
+
+
 def _take(counter: Any, total: int) -> int | None:
     with counter.get_lock():
         i = counter.value
