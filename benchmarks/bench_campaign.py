@@ -174,6 +174,14 @@ def part_workers(repeats: int, seed: int) -> None:
           f"{statistics.median(walls[1]) / statistics.median(walls[2]):.2f}×, campaign "
           f"{statistics.median(inner[1]) / statistics.median(inner[2]):.2f}×; "
           f"same cases and summary: {same}")
+    if not same:
+        for a, b in zip(docs[1]["cases"], docs[2]["cases"], strict=False):
+            if a != b:
+                print(f"  first difference, case {a['id']}:\n    {json.dumps(a)[:600]}\n"
+                      f"    {json.dumps(b)[:600]}")
+                break
+        print(f"  cases {len(docs[1]['cases'])} and {len(docs[2]['cases'])}; summaries "
+              f"{'equal' if docs[1]['summary'] == docs[2]['summary'] else 'differ'}")
 
 
 def part_size(seed: int) -> None:

@@ -369,9 +369,42 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
     return outcomes
 
 
+def settle_imports() -> None:
+    """Import every module of deltacheck (those whose dependencies are installed).
+
+    Hypothesis now and then draws a number that appears as a constant in a module of the
+    user's own code (any module not under site-packages) that has been imported by then: with
+    an editable install, deltacheck's own modules count. So the cases of a seed depend on what
+    has been imported, unless every process imports the same before it draws: this. (Not the
+    pytest plugin, which would import pytest, nor ``__main__``.)
+    """
+    import importlib
+    from pathlib import Path
+
+    import deltacheck
+    from deltacheck import oracles, reference_impl
+
+    packages = [deltacheck, oracles, reference_impl]
+    try:
+        from deltacheck import reports
+
+        packages.append(reports)
+    except ImportError:  # the report's jinja2 is not installed
+        pass
+    for package in packages:
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            if path.stem in ("__init__", "__main__", "pytest_plugin"):
+                continue
+            try:
+                importlib.import_module(f"{package.__name__}.{path.stem}")
+            except ImportError:  # a module for an optional dependency
+                continue
+
+
 def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None) -> Outcome:
     """Run a campaign (or replay one case) and build its results document."""
     progress = progress or (lambda loss, done, total, failed: None)
+    settle_imports()
     campaign = Campaign(config, progress)
     started = time.time()
     slices: list[Slice] = []

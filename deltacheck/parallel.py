@@ -70,6 +70,7 @@ def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], coun
 
     i = None
     try:
+        campaign.settle_imports()  # as the caller did: the same seed draws the same cases
         with contextlib.ExitStack() as stack:
             stack.enter_context(registry.registered(
                 [load_activation(spec) for spec in config.user_activations]))

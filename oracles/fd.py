@@ -9,9 +9,9 @@ case is promoted exactly to float64 first; evaluating in float32 instead would n
 h ≈ ε₃₂^(1/3) ≈ 4.9e-3 and could resolve nothing finer than about 1e-4, so it is never done.
 
 Each estimate carries an error bar: the estimates at h, 2h and 4h are fitted with an error
-c₁h + c₂h² (first order where h'' jumps, second order elsewhere), the bar is twice the size of
-those terms, plus the rounding 4ε·S_n/h, where S_n is what one evaluation of E_n adds up (its
-terms, and every pre-activation's sums weighted by |∂E/∂a|).
+c₁h + c₂h² (first order where h'' jumps, second order elsewhere), the bar is FD_BAR_FACTOR
+times the size of those terms, plus the rounding FD_ROUNDING_FACTOR ε·S_n/h, where S_n is what
+one evaluation of E_n adds up (its terms, and every pre-activation's sums weighted by |∂E/∂a|).
 
 Weights and biases. a[l] = z[l] W[l]ᵀ + b[l] is linear in W[l] and b[l], and E = Σ_n E_n, so
 ∂E/∂w_ji = Σ_n δ_nj z_ni and ∂E/∂b_j = Σ_n δ_nj exactly: no derivative of any activation or
