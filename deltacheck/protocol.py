@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.case import Case
+from deltacheck.errors import exception_text
 from deltacheck.oracles.base import QUANTITIES, Gradients
 
 
@@ -30,7 +31,8 @@ def _numbers(value: Any, what: str) -> tuple[np.ndarray | None, str]:
         if arr.dtype.kind == "O":  # lists of scalars of other libraries, ragged rows, ...
             arr = np.asarray(value, dtype=np.float64)
     except Exception as exc:
-        return None, f"{what} is not an array of numbers ({type(exc).__name__})"
+        return None, f"{what} is not an array of numbers ({type(exc).__name__}: " \
+                     f"{exception_text(exc):.100})"
     if arr.dtype.kind not in "fiu":  # complex, bool, strings: not what the protocol returns
         return None, f"{what} has dtype {arr.dtype}, but should be real floats"
     return arr.astype(np.float64), ""

@@ -1,13 +1,15 @@
 """The torch oracle: float64 autograd with probes, torch's own activations and losses."""
 
 import numpy as np
-import torch
+import pytest
 
 from deltacheck import testing as dt
 from deltacheck.activations import Activation
 from deltacheck.check import activation_objects
 from deltacheck.oracles import fd, torch_oracle
 from tests.helpers import random_case
+
+torch = pytest.importorskip("torch")  # every test here runs the torch oracle
 
 
 def test_single_layer_mse_matches_the_closed_form(rng):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from deltacheck import reference_impl
 from deltacheck import testing as dt
@@ -10,6 +9,7 @@ from tests.helpers import random_case
 
 
 def test_one_step_matches_torch_sgd(rng):
+    torch = pytest.importorskip("torch")
     case = random_case(rng, (3, 5, 2), ("tanh",), "ce", batch=4)
     W, b, _ = reference_impl.sgd(case.weights, case.biases, ["tanh"], "ce", case.x, case.t,
                                  rng=np.random.default_rng(0), learning_rate=0.1, epochs=1,
