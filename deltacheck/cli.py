@@ -16,6 +16,7 @@ from deltacheck import audit, audit_console, campaign, console, oracles, output,
 from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation, load_implementation
+from deltacheck.verdicts import PASS
 
 DEFAULT_DIR = Path("deltacheck-reports")
 DEFAULT_IMPL = "deltacheck.reference_impl:backprop"
@@ -338,7 +339,7 @@ def _merge(args: argparse.Namespace) -> int:
     out.append(f"merged: {len(args.results)} files, {doc['summary']['cases']} cases")
     out.append(console.verdict_line(doc))
     print("\n".join(out))
-    return 0 if doc["summary"]["verdict"] == "pass" else 1
+    return 0 if doc["summary"]["verdict"] == PASS else 1
 
 
 def _demo_parser(sub: Any) -> None:
