@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
+import pytest
 
 from deltacheck.case import Case
+
+
+def needs(*modules: str) -> None:
+    """Skip unless the modules are installed, without importing them here.
+
+    For tests that use pytester, which removes the modules a test imported once it ends: a
+    framework imported inside such a test and imported again later crashes the interpreter.
+    """
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"needs {name}")
 
 
 def random_case(rng: np.random.Generator, widths: tuple[int, ...], activations: tuple[str, ...],

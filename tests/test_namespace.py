@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import needs
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).parents[1]
@@ -54,8 +56,7 @@ def test_a_run_beside_the_users_own_packages_passes(tmp_path):
 
 
 def test_a_pytest_session_beside_the_users_own_packages_passes(pytester):
-    pytest.importorskip("jinja2")
-    pytest.importorskip("torch")
+    needs("jinja2", "torch")
     shadow(pytester.path)
     pytester.makepyfile(test_mine=textwrap.dedent("""
         from hypothesis import given, settings

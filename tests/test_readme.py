@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import needs
+
 pytest_plugins = ["pytester"]
 
 README = Path(__file__).parents[1] / "README.md"
@@ -32,8 +34,7 @@ def test_the_from_python_snippet_runs(capsys):
 
 def test_the_pytest_snippet_passes_under_hypothesis_defaults(pytester):
     # Hypothesis's own defaults, deadline 200 ms included: only fewer examples, for time.
-    pytest.importorskip("torch")
-    pytest.importorskip("jax")
+    needs("torch", "jax")
     pytester.makeconftest(textwrap.dedent("""
         from hypothesis import settings
         settings.register_profile("readme", max_examples=12, database=None)
