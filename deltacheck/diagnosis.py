@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.causes import Causes
-from deltacheck.evidence import first_wrong
+from deltacheck.evidence import first_wrong, walk_order
 from deltacheck.verdicts import FAIL, PASS
 
 KINDS = ("factor", "sign", "transpose", "activation_derivative", "output_error", "loss_value",
@@ -120,7 +120,9 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
     worst = next((r["worst"] for r in reversed(layers) if r["worst"]), None)
     q, l = found if found else (None, None)
     if nondeterministic:
-        kind, detail = "nondeterministic", str(nondeterministic)
+        kind, detail = "nondeterministic", f"two runs on the same case differ in {nondeterministic}"
+        if found is None:  # this run's values may be right: blame what differed between runs
+            q, l = _first_named(str(nondeterministic), d.L) or (None, None)
     elif found is None:
         others = [o for o, r in result.oracles.items() if r.verdict == FAIL and o != name]
         detail = (f"the {name} oracle agrees; only {', '.join(others)} disagree"
@@ -132,6 +134,15 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
         kind, detail = d.kind_of(*found)
     return Diagnosis(q=q, layer=l, kind=kind, detail=detail, truth=name, layers=layers,
                      worst_delta=worst)
+
+
+def _first_named(text: str, n_layers: int) -> tuple[str, int | None] | None:
+    """The first quantity of the walk that ``CaseResult.nondeterministic`` names ("δ[2] (…")."""
+    symbol = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
+    for q, l in walk_order(n_layers):
+        if (symbol[q] if l is None else f"{symbol[q]}[{l}]") + " (" in text:
+            return first_wrong({(q, l): FAIL}, n_layers)
+    return None
 
 
 def diagnosis_json(result: Any) -> dict[str, Any] | None:

@@ -178,3 +178,13 @@ def test_assert_agrees_says_why_it_fails():
     slip = next(s for s in SLIPS if s.name == "∂W from a instead of z")
     with pytest.raises(AssertionError, match=r"diagnosis: assembly at ∂W\[2\]"):
         dt.assert_agrees(slip.case(np.random.default_rng(1)), slip.backprop, oracles=("torch",))
+
+
+def test_a_nondeterministic_run_whose_values_are_right_is_blamed_where_runs_differ(rng):
+    pytest.importorskip("torch")
+    case = random_case(rng, (2, 3, 2), ("tanh",), "mse")
+    result = check_case(case, reference_impl.backprop, ("torch",))
+    result.verdict, result.nondeterministic = "fail", "δ[1] (max |Δ| 0.3), ∂W[1] (max |Δ| 0.1)"
+    d = diagnose(result)
+    assert (d.kind, d.q, d.layer) == ("nondeterministic", "output_delta", 1)
+    assert "two runs on the same case differ in δ[1]" in d.detail
