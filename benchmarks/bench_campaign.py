@@ -153,6 +153,24 @@ def part_throughput(repeats: int, seed: int) -> None:
           f"(runs: {', '.join(f'{r:.0f}' for r in rates)})")
 
 
+def _spin(_: int) -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def _parallel_capacity() -> float:
+    """How many cores two processes get now: a pure-Python loop alone, then two at once."""
+    import multiprocessing
+
+    alone = _spin(0)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        together = pool.map(_spin, [0, 1])
+    return 2 * alone / max(together)
+
+
 def part_workers(repeats: int, seed: int) -> None:
     """600 cases with one worker and with two: wall times, ratio, identical results."""
     walls: dict[int, list[float]] = {1: [], 2: []}
@@ -167,6 +185,8 @@ def part_workers(repeats: int, seed: int) -> None:
                 inner[n].append(docs[n]["run"]["wall_time_s"])
     same = docs[1]["cases"] == docs[2]["cases"] and docs[1]["summary"] == docs[2]["summary"]
     print(f"[workers] {_load()}; {os.cpu_count()} cores; 600 cases; medians of {repeats}")
+    print(f"  two processes get {_parallel_capacity():.2f} cores' worth of CPU right now (a "
+          f"pure-Python loop alone and two at once): the best speed-up there can be")
     for n in (1, 2):
         print(f"  --workers {n}: process {statistics.median(walls[n]):6.2f} s, campaign "
               f"{statistics.median(inner[n]):6.2f} s")
