@@ -50,21 +50,27 @@ def _cap(weights: list[np.ndarray], biases: list[np.ndarray], activations: Seque
 
 def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
              activations: Sequence[str], x: np.ndarray, layer: int, dtype: str) -> float:
-    """Scale one layer so its largest |a| lies beyond the dtype's overflow, up to the range.
+    """Scale one layer so its largest a of a drawn sign lies beyond the dtype's overflow.
 
-    The other units and samples of that layer scale with it, so row maxima land far apart
-    and many units saturate or underflow at once. Returns the largest |a| reached.
+    The sign matters: eᵃ/(1 + eᵃ) overflows only above +710, a softmax's row maxima only where
+    they are positive. The other units and samples of that layer scale with it (never beyond
+    the stated range), so row maxima land far apart and many units saturate or underflow at
+    once. Returns the largest |a| reached.
     """
     a = pre_activations(weights, biases, activations, x)[layer]
+    sign = float(rng.choice([-1.0, 1.0]))
+    reach = LOGIT_REACH if layer == len(weights) - 1 else HIDDEN_REACH
     top = float(np.abs(a).max())
+    signed = float((sign * a).max())
     if top == 0:
         return 0.0
-    reach = LOGIT_REACH if layer == len(weights) - 1 else HIDDEN_REACH
     goal = rng.uniform(OVERFLOW[dtype], reach)
-    weights[layer] = (weights[layer] * (goal / top)).astype(dtype)
-    biases[layer] = (biases[layer] * (goal / top)).astype(dtype)
+    scale = goal / (signed if signed > 0 else top)
+    scale = min(scale, reach / top)  # the other sign's units stay in range
+    weights[layer] = (weights[layer] * scale).astype(dtype)
+    biases[layer] = (biases[layer] * scale).astype(dtype)
     _cap(weights, biases, activations, x, layer + 1)
-    return goal
+    return top * scale
 
 
 def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
