@@ -75,10 +75,13 @@ def hunt(bug: SeededBug, config: campaign.Config) -> Kill:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             outcome = run.run_slice(piece, acts)
+        failing = [i for i, r in enumerate(outcome.records) if r["verdict"] == "fail"]
+        if outcome.disagreed and failing:
+            # Hypothesis may go on after the first failure; count only up to it
+            first = outcome.records[failing[0]]
+            return Kill(bug, True, checked + failing[0] + 1, piece.loss,
+                        first.get("message", ""), time.time() - started)
         checked += len(outcome.records)
-        if outcome.disagreed:
-            message = next(r.get("message", "") for r in outcome.records if r["verdict"] == "fail")
-            return Kill(bug, True, checked, piece.loss, message, time.time() - started)
     return Kill(bug, False, checked, None, "", time.time() - started)
 
 
