@@ -38,8 +38,9 @@ _EPS = float(np.finfo(np.float64).eps)
 def _derivatives(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on |h'(a)| and |h''(a)|: differences of h plus their own resolution.
 
-    Near a kink the differences are one-sided, on a's side: a difference across the kink
-    would read its jump in h' as a curvature of 1/step, and carry that size to every layer.
+    Near a kink the curvature is differenced one-sidedly, on a's side: a difference across
+    the kink would read its jump in h' as a curvature of 1/step, and carry that size to every
+    layer. The slope bound there is the larger of the two sides.
     """
     step1 = FD_STEP * np.maximum(1.0, np.abs(a))
     step2 = _EPS ** 0.25 * np.maximum(1.0, np.abs(a))
@@ -51,7 +52,13 @@ def _derivatives(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hi = np.where(side == 0, 1.0, 2 * side)
     with np.errstate(all="ignore"):
         h = np.abs(act.h(a, np))
-        first = (act.h(a + hi * step1, np) - act.h(a + lo * step1, np)) / ((hi - lo) * step1)
+        # The slope bound takes both sides: rounding may move the implementation's a across
+        # the kink, and its z then grows with the other side's slope.
+        first = np.maximum(
+            np.abs(act.h(a + step1, np) - act.h(a - step1, np)) / (2 * step1),
+            np.where(side == 0, 0.0, np.maximum(
+                np.abs(act.h(a + 2 * step1, np) - act.h(a, np)),
+                np.abs(act.h(a, np) - act.h(a - 2 * step1, np))) / (2 * step1)))
         second = (act.h(a + hi * step2, np) - 2 * act.h(a + mid * step2, np)
                   + act.h(a + lo * step2, np)) / step2**2
         # A difference of h cannot see a slope below about ε|h|/step: an ELU far below 0 has

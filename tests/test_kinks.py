@@ -7,6 +7,8 @@ the rounding floor never reads the jump of h' across a kink as a curvature.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ from deltacheck.check import activation_objects, check_case
 from deltacheck.compare import FAIL, PASS
 from deltacheck.oracles import fd
 from deltacheck.oracles.base import kink_taint
+
+DATA = Path(__file__).parent / "data" / "f32_relu_within_rounding.json"
 
 
 def _one_unit_at(a0: float, *, dtype: str = "float64", act: str = "relu") -> Case:
@@ -102,3 +106,19 @@ def test_the_floor_takes_no_curvature_across_a_kink(dtype, planted):
         assert check_case(case, reference_impl.backprop, ["torch"]).verdict == PASS
         result = check_case(case, planted_error, ["torch"])
         assert result.verdict == FAIL, (a0, result.oracles["torch"].err)
+
+
+def test_a_relu_unit_within_float32_rounding_of_its_kink_keeps_its_floor():
+    # drawn by the campaign: a relu unit a hair below 0 in the oracle's float64 is a hair above
+    # it in the implementation's float32, so its z is ~1e-9 instead of 0; the forward floor of
+    # the ∂W fed by that z must take the slope of the other side (an error of 1e-3 still fails)
+    pytest.importorskip("torch")
+    case = Case.loads(DATA.read_text())
+    assert check_case(case, reference_impl.backprop, ["torch", "jax", "fd"]).verdict == PASS
+
+    def off_by_a_thousandth(*args):
+        out = reference_impl.backprop(*args)
+        out["grad_weights"][-1] = out["grad_weights"][-1] * (1 + 1e-3)
+        return out
+
+    assert check_case(case, off_by_a_thousandth, ["torch"]).verdict == FAIL
