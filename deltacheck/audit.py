@@ -36,6 +36,7 @@ from deltacheck import (
 )
 from deltacheck.activations import Activation
 from deltacheck.audit_frameworks import FrameworkFailure, NumpyEval
+from deltacheck.case import LOSSES
 from deltacheck.errors import DeltacheckError
 from deltacheck.loading import load_activation
 from deltacheck.oracles import unavailable_reason
@@ -60,9 +61,10 @@ class AuditConfig:
     def __post_init__(self) -> None:
         if self.batches < 0:
             raise DeltacheckError(f"--batches {self.batches} must be 0 or more")
-        if self.examples < 0:
-            raise DeltacheckError(f"--examples {self.examples} must be 0 or more (0 skips the "
-                                  f"network check, which then does not pass)")
+        if self.examples < 0 or 0 < self.examples < len(LOSSES):
+            raise DeltacheckError(f"--examples {self.examples}: the network check runs all "
+                                  f"{len(LOSSES)} losses, so give {len(LOSSES)} or more (or 0 to "
+                                  f"skip it, which then does not pass)")
         for name in self.oracles:
             reason = unavailable_reason(name)
             if reason:

@@ -139,12 +139,12 @@ def _merge_parser(sub: Any) -> None:
     merge = sub.add_parser("merge", help="one report from the JSON results of 'run --shard K/N'")
     merge.add_argument("results", nargs="+", metavar="RESULTS.json",
                        help="the --json file of every shard")
-    merge.add_argument("--report", type=Path, default=DEFAULT_DIR / "report.html",
-                       help="HTML report path (default: %(default)s)")
-    merge.add_argument("--json", type=Path, default=DEFAULT_DIR / "results.json",
-                       help="merged JSON results path (default: %(default)s)")
-    merge.add_argument("--junit-xml", type=Path, default=DEFAULT_DIR / "junit.xml",
-                       help="JUnit XML path (default: %(default)s)")
+    merge.add_argument("--report", type=Path, default=None,
+                       help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
+    merge.add_argument("--json", type=Path, default=None,
+                       help="merged JSON results path (default: results.json beside the report)")
+    merge.add_argument("--junit-xml", type=Path, default=None,
+                       help="JUnit XML path (default: junit.xml beside the report)")
 
 
 def _selftest_parser(sub: Any) -> None:
@@ -325,6 +325,7 @@ def _run(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     from deltacheck import merge
 
+    output_paths(args)
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
     _check_distinct(outputs)
     given = {Path(p).resolve() for p in args.results}

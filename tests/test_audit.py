@@ -110,6 +110,13 @@ def test_cli_prints_one_line_per_check_and_the_verdict(tmp_path, capsys):
     assert out[-1].startswith("FAIL relu: networks")  # --examples 0 leaves check 5 unpassed
 
 
+def test_too_few_network_examples_name_audits_own_option(tmp_path, capsys):
+    code = main(["audit", "tanh", "--examples", "2", "--json", str(tmp_path / "a.json"),
+                 "--report", str(tmp_path / "a.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--examples 2" in err and "3 losses" in err and "--losses" not in err
+
+
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "deltacheck", "audit", "no_module_q:X",
                            "--json", str(tmp_path / "a.json"), "--report",

@@ -66,6 +66,10 @@ def test_shards_merge_into_the_unsharded_run(tmp_path, small_slices, capsys):
     _run(tmp_path, "other", *BUGGY[:-1], "8", "--examples", "30", "--shard", "1/3")
     assert cli.main(["merge", str(tmp_path / "other.json"), *parts[1:], *merged_out]) == 2
     assert "seed differ" in capsys.readouterr().err
+    # given only --report, the merged JSON and JUnit go beside it, as for run
+    assert cli.main(["merge", *parts, f"--report={tmp_path / 'beside' / 'm.html'}"]) == 1
+    assert {p.name for p in (tmp_path / "beside").iterdir()} == {"m.html", "results.json",
+                                                                 "junit.xml"}
 
 
 def test_two_workers_give_the_same_results_as_one(tmp_path, small_slices):
