@@ -272,6 +272,10 @@ class Campaign:
         state: dict[str, Any] = {"failing": None, "checked": 0}
 
         def test(case: Case) -> None:
+            if state["failing"] is not None and not shrink:
+                # Once a case has failed, Hypothesis stops enforcing max_examples and its target
+                # phase may go on calling: those calls must neither be checked nor recorded.
+                raise _Disagreement(state["failing"].first_message())
             if shrink:  # finding and shrinking again: judge, but keep only the minimal
                 result = check_case(case, cfg.impl, cfg.oracles)
                 self.shrink_steps += state["failing"] is not None

@@ -131,3 +131,16 @@ def test_replaying_an_unregistered_activation_says_how_to_add_it(rng, tmp_path):
     with pytest.raises(DeltacheckError, match=r"unknown activation 'swish'.*--activation "
                                               r"MODULE:NAME"):
         campaign.run(config)
+
+
+def test_a_failing_slice_records_no_more_cases_than_its_budget():
+    # An overflow bug makes Hypothesis's target phase climb on after the first failure, where
+    # it no longer enforces max_examples: those calls must not become recorded cases.
+    from deltacheck import bugs
+
+    config = campaign.Config(impl=bugs.naive_tanh, impl_spec="naive_tanh", oracles=["torch"],
+                             examples=300, seed=0)
+    outcome = campaign.run(config)
+    cases = outcome.document["cases"]
+    assert outcome.document["summary"]["failed_cases"] > 0
+    assert len([c for c in cases if c["phase"] != "minimal"]) == 300
