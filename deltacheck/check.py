@@ -17,7 +17,7 @@ from deltacheck.compare import (
     FAIL,
     SYMBOL,
     OracleResult,
-    compare,
+    compare_all,
     normalise,
     verdict_of,
 )
@@ -196,6 +196,8 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
         result.nondeterministic = _differences(result.impl_values, again)
         if earlier is not None and not result.nondeterministic:
             result.nondeterministic = _differences(earlier, result.impl_values)
+    compared = ({} if result.impl_values is None
+                else compare_all(case, result.impl_values, result.oracle_values))
     for name, value in values.items():
         tol = compare_tol(case, name)
         if isinstance(value, str):
@@ -205,7 +207,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
                                                 message=f"the implementation {result.impl_problem}")
         else:
-            result.oracles[name] = compare(case, result.impl_values, value, oracle_name=name)
+            result.oracles[name] = compared[name]
             if result.impl_problem:  # values were readable but the call misbehaved
                 result.oracles[name].verdict = FAIL
                 result.oracles[name].message = f"the implementation {result.impl_problem}"

@@ -9,6 +9,8 @@ Reading the implementation's return value is ``deltacheck.protocol``'s job, the 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +24,9 @@ from deltacheck.oracles.base import QUANTITIES, Gradients
 from deltacheck.protocol import normalise
 from deltacheck.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
 
-__all__ = ["ERROR", "FAIL", "NOT_JUDGED", "PASS", "SYMBOL", "OracleResult", "QuantityResult",
-           "Verdict", "compare", "compare_entries", "describe", "json_number", "normalise",
-           "verdict_of"]
+__all__ = ["ERROR", "FAIL", "NOT_JUDGED", "PASS", "SYMBOL", "Entries", "OracleResult",
+           "QuantityResult", "Verdict", "compare", "compare_all", "compare_entries", "describe",
+           "json_number", "judge", "normalise", "verdict_of"]
 
 SYMBOL = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
 
@@ -105,72 +107,174 @@ def compare_entries(x: np.ndarray, y: np.ndarray, *, unjudged: np.ndarray | None
                     uncertainty: np.ndarray | float, rtol: float, floor: np.ndarray | float,
                     quantity: str, layer: int | None) -> QuantityResult:
     """Judge one quantity: |x − y| ≤ rtol s + u + floor on every judged entry, s = max |y|."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    unjudged = np.zeros(y.shape, dtype=bool) if unjudged is None else unjudged
-    s = float(np.abs(y[np.isfinite(y)]).max(initial=0.0))
-    judged = ~unjudged
+    return judge([Entries(quantity, layer, x, y, rtol, unjudged, uncertainty, floor)])[0]
+
+
+@dataclass
+class Entries:
+    """One quantity to judge: the implementation's values x and an oracle's y, with the rule's terms."""
+
+    quantity: str
+    layer: int | None
+    x: Any
+    y: Any
+    rtol: float
+    unjudged: np.ndarray | None = None
+    uncertainty: np.ndarray | float = 0.0
+    floor: np.ndarray | float = 0.0
+
+
+def _flat(value: Any, shape: tuple[int, ...], size: int, dtype: Any = np.float64) -> np.ndarray:
+    """``value`` (a scalar or an array of ``shape``) as ``size`` flat entries."""
+    if np.ndim(value) == 0:
+        return np.full(size, value, dtype=dtype)
+    return np.broadcast_to(np.asarray(value, dtype=dtype), shape).ravel()
+
+
+def _index(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The position of flat entry i in an array of ``shape`` (row-major)."""
+    if len(shape) == 2:
+        return divmod(i, shape[1])
+    return tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
+
+
+def _norms(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The 2-norm of each segment of v, scaled so that squaring neither overflows nor underflows."""
+    top = np.maximum.reduceat(np.abs(v), starts)
+    scale = np.where((top > 0) & np.isfinite(top), top, 1.0)
+    with np.errstate(invalid="ignore"):
+        norm = scale * np.sqrt(np.add.reduceat((v / np.repeat(scale, lengths)) ** 2, starts))
+    return np.where(np.isinf(top), np.inf, norm)
+
+
+def judge(items: Sequence[Entries]) -> list[QuantityResult]:
+    """Judge many quantities at once: |x − y| ≤ rtol s + u + floor on every judged entry.
+
+    s = max |y| over the quantity's finite entries. All quantities are laid end to end and
+    judged by one set of array operations (segment reductions), which is what keeps a case's
+    dozens of comparisons cheap; the verdicts are those of judging each quantity alone.
+    """
+    shapes = [np.shape(item.y) for item in items]
+    sizes = [math.prod(shape) for shape in shapes]
+    results = [QuantityResult(quantity=item.quantity, layer=item.layer, verdict=NOT_JUDGED,
+                              allowed=np.zeros(shape))
+               for item, shape in zip(items, shapes, strict=True)]
+    live = [k for k, size in enumerate(sizes) if size]  # an empty quantity has nothing to judge
+    if not live:
+        return results
+    n = sum(sizes[k] for k in live)
+    lengths = np.array([sizes[k] for k in live])
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    X = np.concatenate([_flat(items[k].x, shapes[k], sizes[k]) for k in live])
+    Y = np.concatenate([_flat(items[k].y, shapes[k], sizes[k]) for k in live])
+    R = np.repeat([items[k].rtol for k in live], lengths)
+    U = np.concatenate([_flat(items[k].uncertainty, shapes[k], sizes[k]) for k in live])
+    F = np.concatenate([_flat(items[k].floor, shapes[k], sizes[k]) for k in live])
+    judged = ~np.concatenate([_flat(False if items[k].unjudged is None else items[k].unjudged,
+                                    shapes[k], sizes[k], dtype=bool) for k in live])
+    finite_y, finite_x = np.isfinite(Y), np.isfinite(X)
+    S = np.repeat(np.maximum.reduceat(np.where(finite_y, np.abs(Y), 0.0), starts), lengths)
     # Where the oracle's own error bar is wider than the tolerance, the entry is still judged
     # (a gross error fails), but only to the bar: counted apart so that it is never hidden.
-    unresolved = judged & (uncertainty > rtol * s + floor)
-    result = QuantityResult(quantity=quantity, layer=layer, verdict=PASS,
-                            judged=int(judged.sum()), not_judged=int(unjudged.sum()),
-                            unresolved=int(unresolved.sum()))
-    result.allowed = rtol * s + uncertainty + floor + np.zeros(y.shape)
-    finite = np.isfinite(x) & np.isfinite(y)
+    unresolved = judged & (U > R * S + F)
+    allowed = R * S + U + F
+    finite = finite_x & finite_y
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        diff = np.abs(x - y)
-        err = diff / (s + (uncertainty + floor) / rtol)
-        rel = diff / np.abs(y)
-    err = np.where(diff == 0, 0.0, err)
-    rel = np.where(diff == 0, 0.0, rel)
-    err = np.where(finite, err, np.inf)
-    rel = np.where(finite, rel, np.inf)
+        diff = np.abs(X - Y)
+        err = diff / (S + (U + F) / R)
+        rel = diff / np.abs(Y)
+    same = diff == 0
+    err = np.where(finite, np.where(same, 0.0, err), np.inf)
+    rel = np.where(finite, np.where(same, 0.0, rel), np.inf)
     # NaN or inf in the implementation's output fails wherever it sits, judged or not.
-    scope = judged | ~np.isfinite(x)
-    if not scope.any():
-        result.verdict = NOT_JUDGED
-        return result
-    masked = np.where(scope, err, -1.0)
-    at = np.unravel_index(int(np.argmax(masked)), y.shape) if y.ndim else ()
-    result.err = float(masked[at])
-    result.max_abs = float(np.where(scope, np.where(finite, diff, np.inf), 0.0).max())
-    result.max_rel = float(np.where(scope, rel, 0.0).max())
-    dy = float(np.linalg.norm(np.where(scope & finite, y, 0.0)))
-    dd = float(np.linalg.norm(np.where(scope, np.where(finite, diff, np.inf), 0.0)))
-    result.norm_rel = 0.0 if dd == 0 else (dd / dy if dy > 0 else float("inf"))
-    result.worst = tuple(int(i) for i in at)
-    result.impl_value, result.oracle_value = float(x[at]), float(y[at])
-    if not np.isfinite(y[at]) and np.isfinite(x[at]):
-        result.verdict = ERROR
-    elif not (result.err <= rtol):  # written this way round so that NaN fails
-        result.verdict = FAIL
-    return result
+    scope = judged | ~finite_x
+    masked = np.where(scope, np.where(np.isnan(err), np.inf, err), -1.0)
+    top = np.maximum.reduceat(masked, starts)
+    at = np.minimum.reduceat(np.where(masked == np.repeat(top, lengths), np.arange(n), n), starts)
+    gap = np.where(finite, diff, np.inf)
+    count = lambda mask: np.add.reduceat(mask.astype(np.intp), starts).tolist()  # noqa: E731
+    columns = zip(live, starts.tolist(), at.tolist(), top.tolist(), count(judged),
+                  count(~judged), count(unresolved), count(scope),
+                  np.maximum.reduceat(np.where(scope, gap, 0.0), starts).tolist(),
+                  np.maximum.reduceat(np.where(scope, rel, 0.0), starts).tolist(),
+                  _norms(np.where(scope & finite, Y, 0.0), starts, lengths).tolist(),
+                  _norms(np.where(scope, gap, 0.0), starts, lengths).tolist(),
+                  strict=True)
+    for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, dy, dd \
+            in columns:
+        q, shape, rtol = results[k], shapes[k], items[k].rtol
+        q.judged, q.not_judged, q.unresolved = n_judged, n_not, n_unresolved
+        q.allowed = allowed[start:start + sizes[k]].reshape(shape)
+        if not n_scope:
+            continue
+        q.err, q.max_abs, q.max_rel = err_k, big, big_rel
+        q.norm_rel = 0.0 if dd == 0 else (dd / dy if dy > 0 else math.inf)
+        q.worst = _index(peak - start, shape)
+        q.impl_value, q.oracle_value = float(X[peak]), float(Y[peak])
+        if not finite_y[peak] and finite_x[peak]:
+            q.verdict = ERROR
+        elif not (err_k <= rtol):  # written this way round so that NaN fails
+            q.verdict = FAIL
+        else:
+            q.verdict = PASS
+    return results
+
+
+def _entries(case: Case, impl: Gradients, oracle: Gradients, rtol: float,
+             floors: dict[str, Any]) -> list[Entries]:
+    """Every quantity of a case against one oracle: E, then δ, ∂W and ∂b of each layer."""
+    items = [Entries("loss", None, impl.loss, oracle.loss, rtol,
+                     uncertainty=oracle.loss_uncertainty, floor=floors["loss"])]
+    none = [None] * case.n_layers
+    for key in QUANTITIES:
+        unjudged = oracle.unjudged.get(key, none)
+        uncertainty = oracle.uncertainty.get(key, none)
+        items += [Entries(key, l, impl.quantity(key)[l], oracle.quantity(key)[l], rtol,
+                          unjudged[l], 0.0 if uncertainty[l] is None else uncertainty[l],
+                          floors[key][l])
+                  for l in range(case.n_layers)]
+    return items
+
+
+def compare_all(case: Case, impl: Gradients,
+                oracles: dict[str, Gradients]) -> dict[str, OracleResult]:
+    """Compare every quantity of the implementation with each oracle's, all in one pass.
+
+    The truth-independent half of the floor analysis (the forward pass) is done once per
+    case; each oracle's floors then use its own δ.
+    """
+    acts = [registry.get(name) for name in case.activations]
+    forward = rounding.forward(case, acts)  # shared by every oracle's floors
+    items: list[Entries] = []
+    spans = {}
+    for name, oracle in oracles.items():
+        rtol = tolerances.lookup(name, case.dtype).rtol
+        floors = rounding.floors(case, acts, oracle, forward_pass=forward)
+        spans[name] = (len(items), rtol)
+        items += _entries(case, impl, oracle, rtol, floors)
+    judged = judge(items)
+    return {name: _oracle_result(case, name, rtol, judged[start:start + 1 + 3 * case.n_layers])
+            for name, (start, rtol) in spans.items()}
+
+
+def _oracle_result(case: Case, name: str, rtol: float,
+                   quantities: list[QuantityResult]) -> OracleResult:
+    """One oracle's judged quantities, with a message for each that failed."""
+    for q in quantities:
+        if q.verdict in (FAIL, ERROR):
+            q.message = describe(q, case, name)
+    return OracleResult(oracle=name, rtol=rtol, verdict=verdict_of([q.verdict for q in quantities]),
+                        quantities=quantities)
 
 
 def compare(case: Case, impl: Gradients, oracle: Gradients, *, oracle_name: str,
             floors: dict[str, Any] | None = None) -> OracleResult:
     """Compare every quantity of the implementation with one oracle's."""
-    tol = tolerances.lookup(oracle_name, case.dtype)
     if floors is None:
-        floors = rounding.floors(case, [registry.get(name) for name in case.activations], oracle)
-    out = OracleResult(oracle=oracle_name, rtol=tol.rtol, verdict=PASS)
-    out.quantities.append(compare_entries(
-        np.array(impl.loss), np.array(oracle.loss), unjudged=None,
-        uncertainty=oracle.loss_uncertainty, rtol=tol.rtol, floor=floors["loss"],
-        quantity="loss", layer=None))
-    for key in QUANTITIES:
-        for l in range(case.n_layers):
-            out.quantities.append(compare_entries(
-                impl.quantity(key)[l], oracle.quantity(key)[l],
-                unjudged=oracle.unjudged.get(key, [None] * case.n_layers)[l],
-                uncertainty=oracle.uncertainty.get(key, [0.0] * case.n_layers)[l],
-                rtol=tol.rtol, floor=floors[key][l], quantity=key, layer=l))
-    for q in out.quantities:
-        if q.verdict in (FAIL, ERROR):
-            q.message = describe(q, case, oracle_name)
-    out.verdict = verdict_of([q.verdict for q in out.quantities])
-    return out
+        return compare_all(case, impl, {oracle_name: oracle})[oracle_name]
+    rtol = tolerances.lookup(oracle_name, case.dtype).rtol
+    return _oracle_result(case, oracle_name, rtol,
+                          judge(_entries(case, impl, oracle, rtol, floors)))
 
 
 def verdict_of(verdicts: list[str]) -> Verdict:

@@ -21,6 +21,7 @@ measures how much of it correct code uses.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from deltacheck.case import Case
 from deltacheck.oracles.base import Gradients, kinks_of, loss_terms_magnitude
 from deltacheck.tolerances import CURVE_RESOLUTION, FD_STEP, FLOOR_FACTOR, SLOPE_RESOLUTION
 
-__all__ = ["FLOOR_FACTOR", "floors", "magnitudes"]
+__all__ = ["FLOOR_FACTOR", "Forward", "floors", "forward", "magnitudes"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -79,8 +80,23 @@ def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, 2 * y  # |dy_k| ≤ y_k (|da_k| + Σ_j y_j |da_j|)
 
 
-def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str, Any]:
-    """M, in units of ε, for the loss and for every δ, ∂W and ∂b of the case."""
+@dataclass(frozen=True)
+class Forward:
+    """The truth-independent half of the analysis: one float64 forward pass and its bounds."""
+
+    W: list[np.ndarray]  # |W[l]|
+    t: np.ndarray
+    z: list[np.ndarray]
+    Z: list[np.ndarray]  # error of z[l], in units of ε
+    A: list[np.ndarray]  # error of a[l], in units of ε
+    slope: list[np.ndarray]  # bounds on |h'(a[l])| and |h''(a[l])| of the hidden layers
+    curve: list[np.ndarray]
+    D_out: np.ndarray  # error of the output δ = y − t
+    loss_terms: float
+
+
+def forward(case: Case, activations: Sequence[Any]) -> Forward:
+    """The forward half of ``magnitudes``: computed once per case, shared by every oracle."""
     W = [np.abs(np.asarray(w, dtype=np.float64)) for w in case.weights]
     signed_W = [np.asarray(w, dtype=np.float64) for w in case.weights]
     b = [np.asarray(v, dtype=np.float64) for v in case.biases]
@@ -98,10 +114,20 @@ def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict
             z.append(activations[l].h(a[l], np))
             # evaluating h costs about ε (|h| + |a|): a Φ(a) and friends cancel for a < 0
             Z.append(first * A[l] + np.abs(z[-1]) + np.abs(a[l]))
-    delta = [np.abs(d) for d in truth.deltas]
     y, dy = _output(case.loss, a[-1])
     A_out = A[-1] + (A[-1].max(axis=1, keepdims=True) if case.loss == "ce" else 0.0)
-    D = [np.abs(y) + np.abs(t) + dy * A_out]
+    return Forward(W=W, t=t, z=z, Z=Z, A=A, slope=slope, curve=curve,
+                   D_out=np.abs(y) + np.abs(t) + dy * A_out,
+                   loss_terms=loss_terms_magnitude(case.loss, a[-1], t))
+
+
+def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients, *,
+               forward_pass: Forward | None = None) -> dict[str, Any]:
+    """M, in units of ε, for the loss and for every δ, ∂W and ∂b of the case."""
+    f = forward_pass or forward(case, activations)
+    W, z, Z, A, slope, curve = f.W, f.z, f.Z, f.A, f.slope, f.curve
+    delta = [np.abs(d) for d in truth.deltas]
+    D = [f.D_out]
     for l in reversed(range(len(W) - 1)):
         back = delta[l + 1] @ W[l + 1]
         # h' itself is often computed as 1 − tanh², σ(1 − σ), ...: its absolute error is
@@ -109,7 +135,7 @@ def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict
         D.insert(0, slope[l] * ((D[0] + delta[l + 1]) @ W[l + 1]) + curve[l] * A[l] * back
                  + np.maximum(1.0, slope[l]) * back)
     return {
-        "loss": float(np.sum(delta[-1] * A[-1])) + loss_terms_magnitude(case.loss, a[-1], t),
+        "loss": float(np.sum(delta[-1] * A[-1])) + f.loss_terms,
         "deltas": D,
         "grad_weights": [(D[l] + delta[l]).T @ np.abs(z[l]) + delta[l].T @ Z[l]
                          for l in range(len(W))],
@@ -117,7 +143,8 @@ def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients) -> dict
     }
 
 
-def floors(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str, Any]:
+def floors(case: Case, activations: Sequence[Any], truth: Gradients, *,
+           forward_pass: Forward | None = None) -> dict[str, Any]:
     """The absolute floor of every entry: FLOOR_FACTOR ε M, and never below ε² max(1, |E|).
 
     The second term is for values that underflow differently on the two sides (a saturated
@@ -126,7 +153,7 @@ def floors(case: Case, activations: Sequence[Any], truth: Gradients) -> dict[str
     """
     scale = tolerances.floor_scale(case.dtype)
     least = tolerances.least_floor(case.dtype, truth.loss)
-    m = magnitudes(case, activations, truth)
+    m = magnitudes(case, activations, truth, forward_pass=forward_pass)
     return {key: (max(least, scale * value) if key == "loss"
                   else [np.maximum(least, scale * v) for v in value])
             for key, value in m.items()}
