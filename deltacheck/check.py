@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck import activations as registry
-from deltacheck import oracles
+from deltacheck import oracles, rounding
 from deltacheck.case import Case
 from deltacheck.compare import (
     ERROR,
@@ -23,7 +23,13 @@ from deltacheck.compare import (
 )
 from deltacheck.errors import DeltacheckError, exception_text
 from deltacheck.isolation import isolated
-from deltacheck.oracles.base import QUANTITIES, Gradients, OracleUnavailable
+from deltacheck.oracles.base import (
+    QUANTITIES,
+    Gradients,
+    OracleUnavailable,
+    kinks_of,
+    rounding_reach,
+)
 from deltacheck.tolerances import lookup
 
 Backprop = Callable[..., Any]
@@ -87,14 +93,32 @@ def _format_traceback(exc: BaseException) -> str:
         return f"{describe_exception(exc)} (traceback could not be formatted)\n"
 
 
-def oracle_values(case: Case, oracle_names: Sequence[str]) -> dict[str, Gradients | str]:
+def analysis(case: Case) -> rounding.Forward | None:
+    """The case's float64 forward pass and its rounding bounds, shared by the oracles' kink
+    masks and every oracle's floors; None when an activation's h breaks on it (each oracle
+    then meets that on its own, and says so in its verdict)."""
+    try:
+        with np.errstate(all="ignore"):
+            return rounding.forward(case, activation_objects(case.activations))
+    except DeltacheckError:
+        raise
+    except Exception:
+        return None
+
+
+def oracle_values(case: Case, oracle_names: Sequence[str], *,
+                  forward: rounding.Forward | None = None) -> dict[str, Gradients | str]:
     """Each oracle's gradients for the case, or the reason it could not give them."""
     acts = activation_objects(case.activations)
+    reach = None
+    if forward is not None and any(kinks_of(act) for act in acts):
+        with np.errstate(all="ignore"):
+            reach = rounding_reach(forward.signed_W, forward.b, forward.a, forward.z, acts)
     out: dict[str, Gradients | str] = {}
     for name in oracle_names:
         try:
             out[name] = oracles.get(name).gradients(*case.arguments()[:2], acts, case.loss,
-                                                    case.x, case.t)
+                                                    case.x, case.t, reach=reach)
         except (OracleUnavailable, KeyboardInterrupt):
             raise
         except BaseException as exc:  # an oracle (or a user's h) that breaks, even by sys.exit,
@@ -185,7 +209,8 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
         raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
                               f"loss, x, t), not {type(impl).__name__}")
     oracle_names = oracles.checked_names(oracle_names)
-    values = oracle_values(case, oracle_names)
+    forward = analysis(case)
+    values = oracle_values(case, oracle_names, forward=forward)
     result = CaseResult(case=case, verdict=FAIL)
     for name, value in values.items():
         if isinstance(value, Gradients):
@@ -197,7 +222,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
         if earlier is not None and not result.nondeterministic:
             result.nondeterministic = _differences(earlier, result.impl_values)
     compared = ({} if result.impl_values is None
-                else compare_all(case, result.impl_values, result.oracle_values))
+                else compare_all(case, result.impl_values, result.oracle_values, forward=forward))
     for name, value in values.items():
         tol = compare_tol(case, name)
         if isinstance(value, str):

@@ -124,11 +124,20 @@ class Entries:
     floor: np.ndarray | float = 0.0
 
 
-def _flat(value: Any, shape: tuple[int, ...], size: int, dtype: Any = np.float64) -> np.ndarray:
-    """``value`` (a scalar or an array of ``shape``) as ``size`` flat entries."""
-    if np.ndim(value) == 0:
-        return np.full(size, value, dtype=dtype)
-    return np.broadcast_to(np.asarray(value, dtype=dtype), shape).ravel()
+def _column(values: Sequence[Any], shapes: Sequence[tuple[int, ...]], sizes: Sequence[int],
+            dtype: Any = np.float64) -> np.ndarray:
+    """Each value (a scalar, or an array of its quantity's shape) flat, laid end to end."""
+    if all(np.ndim(v) == 0 for v in values):
+        return np.repeat(np.array(values, dtype=dtype), sizes)
+    parts = []
+    for value, shape, size in zip(values, shapes, sizes, strict=True):
+        if type(value) is np.ndarray and value.shape == shape:  # the common case, kept cheap
+            parts.append(value.reshape(size))
+        elif isinstance(value, (float, int, bool, np.number, np.bool_)):
+            parts.append(np.full(size, value, dtype=dtype))
+        else:  # a list, or an array that broadcasts to the quantity
+            parts.append(np.broadcast_to(np.asarray(value, dtype=dtype), shape).reshape(size))
+    return np.concatenate(parts, dtype=dtype)
 
 
 def _index(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -165,13 +174,15 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
     n = sum(sizes[k] for k in live)
     lengths = np.array([sizes[k] for k in live])
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    X = np.concatenate([_flat(items[k].x, shapes[k], sizes[k]) for k in live])
-    Y = np.concatenate([_flat(items[k].y, shapes[k], sizes[k]) for k in live])
+    shapes_, sizes_ = [shapes[k] for k in live], [sizes[k] for k in live]
+
+    def column(field: str, dtype: Any = np.float64) -> np.ndarray:
+        return _column([getattr(items[k], field) for k in live], shapes_, sizes_, dtype)
+
+    X, Y, U, F = column("x"), column("y"), column("uncertainty"), column("floor")
     R = np.repeat([items[k].rtol for k in live], lengths)
-    U = np.concatenate([_flat(items[k].uncertainty, shapes[k], sizes[k]) for k in live])
-    F = np.concatenate([_flat(items[k].floor, shapes[k], sizes[k]) for k in live])
-    judged = ~np.concatenate([_flat(False if items[k].unjudged is None else items[k].unjudged,
-                                    shapes[k], sizes[k], dtype=bool) for k in live])
+    judged = ~_column([False if items[k].unjudged is None else items[k].unjudged for k in live],
+                      shapes_, sizes_, dtype=bool)
     finite_y, finite_x = np.isfinite(Y), np.isfinite(X)
     S = np.repeat(np.maximum.reduceat(np.where(finite_y, np.abs(Y), 0.0), starts), lengths)
     # Where the oracle's own error bar is wider than the tolerance, the entry is still judged
@@ -236,15 +247,16 @@ def _entries(case: Case, impl: Gradients, oracle: Gradients, rtol: float,
     return items
 
 
-def compare_all(case: Case, impl: Gradients,
-                oracles: dict[str, Gradients]) -> dict[str, OracleResult]:
+def compare_all(case: Case, impl: Gradients, oracles: dict[str, Gradients], *,
+                forward: rounding.Forward | None = None) -> dict[str, OracleResult]:
     """Compare every quantity of the implementation with each oracle's, all in one pass.
 
-    The truth-independent half of the floor analysis (the forward pass) is done once per
-    case; each oracle's floors then use its own δ.
+    The truth-independent half of the floor analysis (the forward pass, ``forward`` when the
+    caller has it) is done once per case; each oracle's floors then use its own δ.
     """
     acts = [registry.get(name) for name in case.activations]
-    forward = rounding.forward(case, acts)  # shared by every oracle's floors
+    if forward is None:  # shared by every oracle's floors
+        forward = rounding.forward(case, acts)
     items: list[Entries] = []
     spans = {}
     for name, oracle in oracles.items():

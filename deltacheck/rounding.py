@@ -85,7 +85,10 @@ class Forward:
     """The truth-independent half of the analysis: one float64 forward pass and its bounds."""
 
     W: list[np.ndarray]  # |W[l]|
+    signed_W: list[np.ndarray]
+    b: list[np.ndarray]
     t: np.ndarray
+    a: list[np.ndarray]
     z: list[np.ndarray]
     Z: list[np.ndarray]  # error of z[l], in units of ε
     A: list[np.ndarray]  # error of a[l], in units of ε
@@ -116,7 +119,7 @@ def forward(case: Case, activations: Sequence[Any]) -> Forward:
             Z.append(first * A[l] + np.abs(z[-1]) + np.abs(a[l]))
     y, dy = _output(case.loss, a[-1])
     A_out = A[-1] + (A[-1].max(axis=1, keepdims=True) if case.loss == "ce" else 0.0)
-    return Forward(W=W, t=t, z=z, Z=Z, A=A, slope=slope, curve=curve,
+    return Forward(W=W, signed_W=signed_W, b=b, t=t, a=a, z=z, Z=Z, A=A, slope=slope, curve=curve,
                    D_out=np.abs(y) + np.abs(t) + dy * A_out,
                    loss_terms=loss_terms_magnitude(case.loss, a[-1], t))
 

@@ -107,13 +107,16 @@ def rounding_reach(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
 def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
                z: Sequence[np.ndarray], activations: Sequence[Any], *,
                biases: Sequence[np.ndarray] | None = None, eps: float = 0.0,
-               step: float = 0.0) -> dict[str, list[np.ndarray]]:
+               step: float = 0.0,
+               reach: Sequence[np.ndarray] | None = None) -> dict[str, list[np.ndarray]]:
     """Masks of the entries whose value depends on h' at or near a kink.
 
     "Near" is the implementation's own rounding of a (KINK_SLACK_FACTOR ε times the sums that
     make it, for the dtype of ε), so that its a may sit on the other side of the kink; finite
     differences add their ``step``, which can straddle the kink. torch and jax are exact
-    elsewhere and pass step = 0, so that the neighbourhood of a kink is judged.
+    elsewhere and pass step = 0, so that the neighbourhood of a kink is judged. ``reach`` is
+    ``rounding_reach`` of the case when the caller has it already (it bounds a to a digit, so
+    any oracle's forward pass gives it); otherwise it is computed here, when a layer has kinks.
 
     The mask follows each entry's dependency: δ[l] of a sample is tainted when its own unit is
     near a kink, or when it reaches a tainted δ[l+1] through a non-zero weight and its own h'
@@ -122,15 +125,21 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
     """
     L = len(weights)
     n_samples = a[0].shape[0]
-    if eps and biases is not None:
+    # Only a layer with kinks starts a taint (the rest of the work is skipped where none is).
+    slacked = bool(eps and biases is not None
+                   and any(kinks_of(act) for act in activations[:L - 1]))
+    if slacked and reach is None:
         reach = rounding_reach(weights, biases, a, z, activations)
     tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
     for l in reversed(range(L - 1)):
-        downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
-        slack = KINK_SLACK_FACTOR * eps * reach[l] if eps and biases is not None else 0.0
-        near = near_kink(a[l], activations[l], slack, step=step)
-        tainted[l] = near | (downstream & ~_flat(a[l], activations[l]))
-    grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 for l, d in enumerate(tainted)]
+        slack = KINK_SLACK_FACTOR * eps * reach[l] if slacked else 0.0
+        tainted[l] = near_kink(a[l], activations[l], slack, step=step)
+        if tainted[l + 1].any():
+            downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
+            tainted[l] |= downstream & ~_flat(a[l], activations[l])
+    grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 if d.any()
+              else np.zeros((d.shape[1], z[l].shape[1]), dtype=bool)
+              for l, d in enumerate(tainted)]
     grad_b = [d.any(axis=0) for d in tainted]
     return {"deltas": tainted, "grad_weights": grad_w, "grad_biases": grad_b}
 

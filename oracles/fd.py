@@ -157,8 +157,12 @@ def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
-    """Loss, δ, ∂W and ∂b by central differences, with error bars and kink masks."""
+              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
+              reach: Sequence[np.ndarray] | None = None) -> Gradients:
+    """Loss, δ, ∂W and ∂b by central differences, with error bars and kink masks.
+
+    ``reach``: see base.kink_taint.
+    """
     W, b = as_float64(weights), as_float64(biases)
     x64, t64 = as_float64([x, t])
     a: list[np.ndarray] = []
@@ -189,7 +193,8 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
                                 for l, c in enumerate(crossed)],
                "grad_biases": [c.any(axis=0) for c in crossed]}
 
-    taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights), step=FD_STEP)
+    taint = kink_taint(W, a, z, activations, biases=b, eps=input_eps(weights), step=FD_STEP,
+                       reach=reach)
     unjudged = {key: [c | m for c, m in zip(stepped[key], taint[key], strict=True)]
                 for key in taint}
     for key in grads:

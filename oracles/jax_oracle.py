@@ -182,7 +182,30 @@ def _value_and_grad(branches: tuple[Any, ...]) -> Any:
         E = jax.lax.switch(loss_index, losses, a, t, out_mask, sample_mask)
         return E, (a_hidden, a, z_hidden)
 
-    return jax.jit(jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True))
+    value_and_grad = jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True)
+
+    def packed(*args: Any) -> Any:
+        # One flat array out, in _PACKED order: one transfer to numpy instead of seven.
+        (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = value_and_grad(*args)
+        return jnp.concatenate([jnp.ravel(v) for v in (E, a_hidden, a_out, z_hidden, gW, gb, gp)])
+
+    return jax.jit(packed)
+
+
+_PACKED = ("E", "a_hidden", "a_out", "z_hidden", "gW", "gb", "gp")
+
+
+def _unpack(flat: np.ndarray, D: int, H: int, B: int) -> dict[str, np.ndarray]:
+    """The packed output of a bucket (depth D, width H, batch B) as named numpy views."""
+    shapes = {"E": (), "a_hidden": (D - 1, B, H), "a_out": (B, H), "z_hidden": (D - 1, B, H),
+              "gW": (D, H, H), "gb": (D, H), "gp": (D, B, H)}
+    out, start = {}, 0
+    for key in _PACKED:
+        size = int(np.prod(shapes[key]))
+        out[key] = flat[start:start + size].reshape(shapes[key])
+        start += size
+    assert start == flat.size, (start, flat.size)
+    return out
 
 
 def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
@@ -219,8 +242,9 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
-    """Loss, δ, ∂W and ∂b by jax.grad in float64."""
+              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
+              reach: Sequence[np.ndarray] | None = None) -> Gradients:
+    """Loss, δ, ∂W and ∂b by jax.grad in float64 (``reach``: see base.kink_taint)."""
     jax, _ = _jax()
     from deltacheck.activations import BUILTINS
     from deltacheck.activations import get as builtin
@@ -240,13 +264,16 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
         raise ValueError(f"unknown loss {loss!r}")
     padded = _pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
-        out = _compiled(tuple(branches))(*padded)
+        flat = _compiled(tuple(branches))(*padded)
         # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
         # compile a small kernel for every new shape, which is what the padding avoids.
-        (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = jax.device_get(out)
-    a_all = [*a_hidden, a_out]
-    z_all = [padded[3], *z_hidden]
-    L, N, D = len(W64), len(x64), padded[0].shape[0]
+        check_float64(name, [flat])
+        D, B, H = padded[2].shape
+        out = _unpack(np.asarray(jax.device_get(flat)), D, H, B)
+    E, gW, gb, gp = out["E"], out["gW"], out["gb"], out["gp"]
+    a_all = [*out["a_hidden"], out["a_out"]]
+    z_all = [padded[3], *out["z_hidden"]]
+    L, N = len(W64), len(x64)
     rows = [w.shape[0] for w in W64]
     cols = [w.shape[1] for w in W64]
     layer = [*range(L - 1), D - 1]  # where each real layer sits in the padded stack
@@ -258,4 +285,4 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
     return Gradients(loss=float(E), deltas=deltas, grad_weights=grad_W, grad_biases=grad_b,
                      unjudged=kink_taint(W64, a_real, z_real, activations, biases=b64,
-                                         eps=input_eps(weights)))
+                                         eps=input_eps(weights), reach=reach))

@@ -72,21 +72,23 @@ def _loss(loss: str, a: Any, t: Any, torch: Any) -> Any:
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
-    """Loss, δ, ∂W and ∂b by torch.autograd, all float64."""
+              activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
+              reach: Sequence[np.ndarray] | None = None) -> Gradients:
+    """Loss, δ, ∂W and ∂b by torch.autograd, all float64 (``reach``: see base.kink_taint)."""
     torch = _torch()
     # On tensors this small, torch's intra-op threads only wait for each other, and stall for
     # milliseconds when another process holds a core: one thread for the call, then restored.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _gradients(torch, weights, biases, activations, loss, x, t)
+        return _gradients(torch, weights, biases, activations, loss, x, t, reach)
     finally:
         torch.set_num_threads(threads)
 
 
 def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray) -> Gradients:
+               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray,
+               reach: Sequence[np.ndarray] | None) -> Gradients:
     W64, b64 = as_float64(weights), as_float64(biases)
     W = [torch.tensor(w, requires_grad=True) for w in W64]
     b = [torch.tensor(v, requires_grad=True) for v in b64]
@@ -109,4 +111,5 @@ def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.nd
     check_float64(name, [*out, E.detach().numpy()])
     return Gradients(loss=float(E.detach()), grad_weights=out[:L], grad_biases=out[L:2 * L],
                      deltas=out[2 * L:], unjudged=kink_taint(W64, a_values, z_values, activations,
-                                                       biases=b64, eps=input_eps(weights)))
+                                                       biases=b64, eps=input_eps(weights),
+                                                       reach=reach))
