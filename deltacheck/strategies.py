@@ -15,13 +15,16 @@ region toward "not visited".
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from deltacheck import activations as registry
 from deltacheck import regions as regions_
@@ -29,7 +32,14 @@ from deltacheck.case import DTYPES, LOSSES, Case
 from deltacheck.errors import DeltacheckError
 
 GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
-_SOMETIMES = (False,) * 15 + (True,)  # one case in 16
+# Strategy objects are built once, not in every draw: building and validating one costs
+# about as much as drawing from it.
+_GAIN = st.sampled_from(GAINS)
+# yes/no with odds of one in k; "no" comes first, so that it is what a case shrinks to
+_ONE_IN = {k: st.sampled_from((False,) * (k - 1) + (True,)) for k in (3, 5, 8, 16)}
+_LABELS = st.sampled_from(("soft", "soft", "exact", "mixed"))
+_SEED = st.integers(0, 2**32 - 1)
+_KINK_CHOICE = st.integers(0, 2**16)
 
 
 @dataclass(frozen=True)
@@ -73,16 +83,18 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
     acts = _check_choice("activations", activations, sorted(registry.REGISTRY))
     loss_names = _check_choice("losses", losses, LOSSES)
 
+    loss_s, width_s = st.sampled_from(loss_names), _integers(min_width, max_width)
+    # Each hidden layer is one (width, activation) block, so that the shrinker can delete a
+    # whole layer by deleting one block of the draw.
+    hidden_s = st.lists(st.tuples(width_s, st.sampled_from(acts)),
+                        min_size=min_layers - 1, max_size=max_layers - 1)
+
     @st.composite
     def draw(draw: Any) -> Architecture:
-        loss = draw(st.sampled_from(loss_names))
-        # Each hidden layer is one (width, activation) block, so that the shrinker can delete
-        # a whole layer by deleting one block of the draw.
-        n_in = draw(st.integers(min_width, max_width))
-        hidden_layers = draw(st.lists(
-            st.tuples(st.integers(min_width, max_width), st.sampled_from(acts)),
-            min_size=min_layers - 1, max_size=max_layers - 1))
-        n_out = draw(st.integers(min_width, max_width))
+        loss = draw(loss_s)
+        n_in = draw(width_s)
+        hidden_layers = draw(hidden_s)
+        n_out = draw(width_s)
         if loss == "ce" and max_width >= 2:  # softmax over one class is constant: E ≡ 0
             n_out = max(n_out, 2)
         widths = [n_in, *(n for n, _ in hidden_layers), n_out]
@@ -96,11 +108,14 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
 
 def event(label: str) -> None:
     """Hypothesis statistics (``--hypothesis-show-statistics``); harmless outside a test."""
-    from hypothesis import event as hypothesis_event
-    from hypothesis.control import currently_in_test_context
-
     if currently_in_test_context():
         hypothesis_event(label)
+
+
+@functools.lru_cache(maxsize=256)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    """``st.integers(low, high)``, built once per range (Hypothesis's own cache costs more)."""
+    return st.integers(low, high)
 
 
 def _values(rng: np.random.Generator, shape: tuple[int, ...], bound: float, dtype: str, *,
@@ -142,20 +157,20 @@ def _visit_regions(draw: Any, rng: np.random.Generator, arch: Architecture,
     Each region is a separate draw whose first choice is "no", so that the shrinker removes
     the regions a failure does not need.
     """
-    if draw(st.sampled_from((False,) * 7 + (True,))):
+    if draw(_ONE_IN[8]):
         regions_.spread_magnitudes(rng, x)
         event("inputs over several magnitudes")
-    if draw(st.sampled_from((False,) * 4 + (True,))):
-        layer = draw(st.integers(0, len(weights) - 1))
+    if draw(_ONE_IN[5]):
+        layer = draw(_integers(0, len(weights) - 1))
         regions_.overflow(rng, weights, biases, arch.activations, x, layer, dtype)
         event(f"overflow regime ({'logits' if layer == len(weights) - 1 else 'hidden'})")
-    if draw(st.sampled_from((False, False, True))):
-        choice = draw(st.integers(0, 2**16))
+    if draw(_ONE_IN[3]):
+        choice = draw(_KINK_CHOICE)
         if regions_.near_kink(rng, weights, biases, arch.activations, x, choice, dtype):
             event("units next to a kink")
     if arch.loss == "mse":
         return "soft"
-    return draw(st.sampled_from(("soft", "soft", "exact", "mixed")))
+    return draw(_LABELS)
 
 
 def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = None, *,
@@ -190,29 +205,31 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         architecture = architectures(**architecture_bounds)
     arch_strategy = (architecture if isinstance(architecture, st.SearchStrategy)
                      else st.just(architecture))
+    batch_s = _integers(min_batch, max_batch)
+    wide_batch_s = None if wide_batch is None else _integers(max_batch + 1, wide_batch)
 
     @st.composite
     def draw(draw: Any) -> Case:
         arch = draw(arch_strategy)
         n = arch.widths
-        N = draw(st.integers(min_batch, max_batch))
-        if wide_batch is not None and draw(st.sampled_from(_SOMETIMES)):
-            N = draw(st.integers(max_batch + 1, wide_batch))
+        N = draw(batch_s)
+        if wide_batch_s is not None and draw(_ONE_IN[16]):
+            N = draw(wide_batch_s)
             event("a large batch")
-        if wide_width is not None and max(n) < wide_width and draw(st.sampled_from(_SOMETIMES)):
+        if wide_width is not None and max(n) < wide_width and draw(_ONE_IN[16]):
             wide = list(n)
-            wide[draw(st.integers(0, len(n) - 1))] = draw(st.integers(max(n) + 1, wide_width))
+            wide[draw(_integers(0, len(n) - 1))] = draw(_integers(max(n) + 1, wide_width))
             n = tuple(wide)
             event("a wide layer")
         # The numbers come from one drawn seed, not one draw each: then the shrinker can delete
         # a layer or a sample without misaligning every value drawn after it, and so reaches
         # a minimal network.
-        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        rng = np.random.default_rng(draw(_SEED))
         # Weights of magnitude 0.1–1 scaled by √(3/fan-in): a[l] stays O(1) at any depth, and
         # no weight or bias is exactly 0, which would make whole layers dead or degenerate.
         # One case in four has a larger gain, to reach saturated tanh and sigmoid units and
         # logits in the tens, where naive formulas lose their accuracy or overflow.
-        gain = draw(st.sampled_from(GAINS))
+        gain = draw(_GAIN)
         event(f"weight gain {gain:g}")
         weights = [_values(rng, (n[l + 1], n[l]), gain * np.sqrt(3.0 / n[l]), dtype,
                            least=0.1 * gain * np.sqrt(3.0 / n[l])) for l in range(len(n) - 1)]
@@ -221,7 +238,7 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         # Now and then one sample sits at the origin with zero first-layer biases, as with
         # zero-initialised biases and a padded input: every first-layer unit is then exactly
         # on a ReLU-like kink, which the campaign must count as not judged.
-        if draw(st.sampled_from((False,) * 7 + (True,))):
+        if draw(_ONE_IN[8]):
             x[0] = 0
             biases[0] = np.zeros_like(biases[0])
             event("a sample at the origin (kinks)")
