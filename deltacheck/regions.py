@@ -23,29 +23,55 @@ OVERFLOW = {"float64": 710.0, "float32": 89.0}
 HIDDEN_REACH, LOGIT_REACH = 1e3, 1.5e3
 
 
+def _affine(z: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a = z Wᵀ + b in float64, z being the layer's input in float64."""
+    return z @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+
+
+def _h(name: str, a: np.ndarray) -> np.ndarray:
+    """z = h(a) of a hidden layer; overflow inside h is the point of some cases."""
+    with np.errstate(all="ignore"):
+        return registry.get(name).h(a, np)
+
+
+def _inputs_of(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+               activations: Sequence[str], x: np.ndarray, layer: int) -> np.ndarray:
+    """z[layer − 1], the input of weight layer ``layer``, in float64."""
+    z = np.asarray(x, dtype=np.float64)
+    for l in range(layer):
+        z = _h(activations[l], _affine(z, weights[l], biases[l]))
+    return z
+
+
 def pre_activations(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
                     activations: Sequence[str], x: np.ndarray) -> list[np.ndarray]:
     """a[l] of every layer, in float64."""
     z, out = np.asarray(x, dtype=np.float64), []
     for l, (W, b) in enumerate(zip(weights, biases, strict=True)):
-        a = z @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+        a = _affine(z, W, b)
         out.append(a)
         if l < len(activations):
-            with np.errstate(all="ignore"):
-                z = registry.get(activations[l]).h(a, np)
+            z = _h(activations[l], a)
     return out
 
 
 def _cap(weights: list[np.ndarray], biases: list[np.ndarray], activations: Sequence[str],
          x: np.ndarray, start: int) -> None:
     """Scale layers from ``start`` on down until no |a| passes the stated stable range."""
+    if start >= len(weights):
+        return
+    # one forward pass: layer m is capped before layer m + 1 sees its output
+    z = _inputs_of(weights, biases, activations, x, start)
     for m in range(start, len(weights)):
-        a = pre_activations(weights, biases, activations, x)[m]
+        a = _affine(z, weights[m], biases[m])
         reach = LOGIT_REACH if m == len(weights) - 1 else HIDDEN_REACH
         top = float(np.abs(a).max())
         if top > reach:
             weights[m] = (weights[m] * (reach / top)).astype(weights[m].dtype)
             biases[m] = (biases[m] * (reach / top)).astype(biases[m].dtype)
+            a = _affine(z, weights[m], biases[m])
+        if m < len(activations):
+            z = _h(activations[m], a)
 
 
 def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
@@ -57,7 +83,7 @@ def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[n
     the stated range), so row maxima land far apart and many units saturate or underflow at
     once. Returns the largest |a| reached.
     """
-    a = pre_activations(weights, biases, activations, x)[layer]
+    a = _affine(_inputs_of(weights, biases, activations, x, layer), weights[layer], biases[layer])
     sign = float(rng.choice([-1.0, 1.0]))
     reach = LOGIT_REACH if layer == len(weights) - 1 else HIDDEN_REACH
     top = float(np.abs(a).max())
@@ -81,22 +107,26 @@ def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[
     when the layer is wider, unit j + 1 just below one in sample n + 1, each with its own u;
     a one-unit layer gets either side. Returns the number of units placed.
     """
+    kinks = [kinks_of(registry.get(name)) for name in activations]
     placed = 0
     N = x.shape[0]
-    for l, name in enumerate(activations):
-        kinks = kinks_of(registry.get(name))
-        if not kinks:
-            continue
-        width = weights[l].shape[0]
-        j, n = choice % width, (choice // width) % N
-        sides = (1.0, -1.0) if width > 1 else (float(rng.choice([-1.0, 1.0])),)
-        for step, sign in enumerate(sides):
-            unit, sample = (j + step) % width, (n + step) % N
-            a = pre_activations(weights, biases, activations, x)[l]
-            offset = sign * 10.0 ** -rng.uniform(1.0, 13.0)
-            biases[l][unit] += float(rng.choice(kinks)) + offset - a[sample, unit]
-            placed += 1
-        biases[l] = biases[l].astype(dtype)
+    z = np.asarray(x, dtype=np.float64)
+    # One forward pass: a bias moves only its own unit's a, so the two units of a layer are
+    # placed from the same a[l], and the next layer sees the moved ones.
+    for l in range(max((l + 1 for l, k in enumerate(kinks) if k), default=0)):
+        a = _affine(z, weights[l], biases[l])
+        if kinks[l]:
+            width = weights[l].shape[0]
+            j, n = choice % width, (choice // width) % N
+            sides = (1.0, -1.0) if width > 1 else (float(rng.choice([-1.0, 1.0])),)
+            for step, sign in enumerate(sides):
+                unit, sample = (j + step) % width, (n + step) % N
+                offset = sign * 10.0 ** -rng.uniform(1.0, 13.0)
+                biases[l][unit] += float(rng.choice(kinks[l])) + offset - a[sample, unit]
+                placed += 1
+            biases[l] = biases[l].astype(dtype)
+            a = _affine(z, weights[l], biases[l])
+        z = _h(activations[l], a)
     return placed
 
 
