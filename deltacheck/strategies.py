@@ -78,6 +78,15 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
                   max_width: int = 8, activations: Sequence[str] | None = None,
                   losses: Sequence[str] | None = None) -> st.SearchStrategy[Architecture]:
     """Networks of ``min_layers``–``max_layers`` weight layers and widths in bounds."""
+    return st.composite(_architecture_drawer(
+        min_layers=min_layers, max_layers=max_layers, min_width=min_width, max_width=max_width,
+        activations=activations, losses=losses))()
+
+
+def _architecture_drawer(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 1,
+                         max_width: int = 8, activations: Sequence[str] | None = None,
+                         losses: Sequence[str] | None = None) -> Callable[[Any], Architecture]:
+    """The body of ``architectures()``: ``cases()`` calls it inside its own draw."""
     _check_bounds("layers", min_layers, max_layers, 1)
     _check_bounds("width", min_width, max_width, 1)
     acts = _check_choice("activations", activations, sorted(registry.REGISTRY))
@@ -89,9 +98,9 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
     hidden_s = st.lists(st.tuples(width_s, st.sampled_from(acts)),
                         min_size=min_layers - 1, max_size=max_layers - 1)
 
-    @st.composite
-    def draw(draw: Any) -> Architecture:
-        loss = draw(loss_s)
+    def draw_architecture(draw: Any) -> Architecture:
+        # one loss (as in a campaign) is no choice: skipping the draw saves its bookkeeping
+        loss = loss_names[0] if len(loss_names) == 1 else draw(loss_s)
         n_in = draw(width_s)
         hidden_layers = draw(hidden_s)
         n_out = draw(width_s)
@@ -103,7 +112,7 @@ def architectures(*, min_layers: int = 1, max_layers: int = 5, min_width: int = 
         event(f"layers={len(widths) - 1}")
         return Architecture(widths=tuple(widths), activations=hidden, loss=loss)
 
-    return draw()
+    return draw_architecture
 
 
 def event(label: str) -> None:
@@ -116,6 +125,14 @@ def event(label: str) -> None:
 def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     """``st.integers(low, high)``, built once per range (Hypothesis's own cache costs more)."""
     return st.integers(low, high)
+
+
+def _draw_from(strategy: st.SearchStrategy[Architecture], draw: Any) -> Architecture:
+    return draw(strategy)
+
+
+def _fixed(architecture: Architecture, draw: Any) -> Architecture:
+    return architecture
 
 
 def _values(rng: np.random.Generator, shape: tuple[int, ...], bound: float, dtype: str, *,
@@ -198,19 +215,23 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
     if architecture is not None and (architecture_bounds or impl is not None):
         raise DeltacheckError("pass either architecture= or impl= and architecture bounds, "
                               "not both")
+    draw_architecture: Callable[[Any], Architecture]
     if architecture is None:
         if impl is not None:
             architecture_bounds["activations"] = _supported(
                 impl, architecture_bounds.get("activations"))
-        architecture = architectures(**architecture_bounds)
-    arch_strategy = (architecture if isinstance(architecture, st.SearchStrategy)
-                     else st.just(architecture))
+        # drawn inside this draw, not as a strategy of its own: one level of bookkeeping less
+        draw_architecture = _architecture_drawer(**architecture_bounds)
+    elif isinstance(architecture, st.SearchStrategy):
+        draw_architecture = functools.partial(_draw_from, architecture)
+    else:
+        draw_architecture = functools.partial(_fixed, architecture)
     batch_s = _integers(min_batch, max_batch)
     wide_batch_s = None if wide_batch is None else _integers(max_batch + 1, wide_batch)
 
     @st.composite
     def draw(draw: Any) -> Case:
-        arch = draw(arch_strategy)
+        arch = draw_architecture(draw)
         n = arch.widths
         N = draw(batch_s)
         if wide_batch_s is not None and draw(_ONE_IN[16]):
