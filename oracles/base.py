@@ -158,10 +158,15 @@ def check_float64(name: str, arrays: Sequence[Any]) -> None:
 
 def loss_terms_magnitude(loss: str, a: np.ndarray, t: np.ndarray) -> float:
     """The absolute values of what evaluating E from the logits a adds up (for rounding bounds)."""
+    return float(loss_terms_per_sample(loss, a, t).sum())
+
+
+def loss_terms_per_sample(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``loss_terms_magnitude`` of each sample (row) alone."""
     if loss == "mse":
-        return float(0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2))
+        return 0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2, axis=1)
     if loss == "bce":  # E = Σ softplus(a) − t a
-        return float(np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a))))
+        return np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a)), axis=1)
     top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
     lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
-    return float(np.sum(np.abs(t * a)) + np.sum(np.abs(lse)))
+    return np.sum(np.abs(t * a), axis=1) + np.abs(lse)

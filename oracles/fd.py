@@ -42,7 +42,7 @@ from deltacheck.oracles.base import (
     input_eps,
     kink_taint,
     kinks_of,
-    loss_terms_magnitude,
+    loss_terms_per_sample,
 )
 from deltacheck.tolerances import FD_BAR_FACTOR, FD_ROUNDING_FACTOR
 
@@ -51,6 +51,7 @@ name = "fd"
 _EPS = float(np.finfo(np.float64).eps)
 _CHUNK_ENTRIES = 2**20  # numbers per array evaluated together: about 8 MB each
 _STEPS = (1, 2, 4)  # multiples of h, each taken with both signs
+_SIGNED = np.array([k * sign for k in _STEPS for sign in (1, -1)], dtype=float)
 
 
 def _log_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -123,7 +124,7 @@ def _deltas(l: int, W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[A
     shape = a[l].shape
     h = FD_STEP * np.maximum(1.0, np.abs(a[l])).ravel()
     n, j = np.divmod(np.arange(h.size), shape[1])
-    signed = np.array([k * sign for k in _STEPS for sign in (1, -1)], dtype=float)
+    signed = _SIGNED
     widest = max(w.shape[0] for w in W[l:])
     per_chunk = max(1, _CHUNK_ENTRIES // (len(signed) * widest))
     est, bar = np.empty(h.size), np.empty(h.size)
@@ -149,8 +150,7 @@ def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
                           W: list[np.ndarray], b: list[np.ndarray], t: np.ndarray,
                           deltas: list[np.ndarray]) -> np.ndarray:
     """What evaluating E_n adds up, per sample: its terms, and a[l]_n's sums weighted by |δ|."""
-    terms = np.array([loss_terms_magnitude(loss, a[-1][i:i + 1], t[i:i + 1])
-                      for i in range(len(t))])
+    terms = loss_terms_per_sample(loss, a[-1], t)
     sums = sum(np.sum(np.abs(d) * (np.abs(z[l]) @ np.abs(W[l]).T + np.abs(b[l])), axis=1)
                for l, d in enumerate(deltas))
     return terms + sums

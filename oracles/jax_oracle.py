@@ -267,9 +267,10 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
         flat = _compiled(tuple(branches))(*padded)
         # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
         # compile a small kernel for every new shape, which is what the padding avoids.
-        check_float64(name, [flat])
-        D, B, H = padded[2].shape
-        out = _unpack(np.asarray(jax.device_get(flat)), D, H, B)
+        host = np.asarray(jax.device_get(flat))
+    check_float64(name, [host])  # every output is in it
+    D, B, H = padded[2].shape
+    out = _unpack(host, D, H, B)
     E, gW, gb, gp = out["E"], out["gW"], out["gb"], out["gp"]
     a_all = [*out["a_hidden"], out["a_out"]]
     z_all = [padded[3], *out["z_hidden"]]
@@ -282,7 +283,6 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     deltas = [np.array(gp[k][:N, :rows[l]]) for l, k in enumerate(layer)]
     a_real = [np.array(a_all[k][:N, :rows[l]]) for l, k in enumerate(layer)]
     z_real = [np.array(z_all[k][:N, :cols[l]]) for l, k in enumerate(layer)]
-    check_float64(name, [*grad_W, *grad_b, *deltas, np.asarray(E)])
     return Gradients(loss=float(E), deltas=deltas, grad_weights=grad_W, grad_biases=grad_b,
                      unjudged=kink_taint(W64, a_real, z_real, activations, biases=b64,
                                          eps=input_eps(weights), reach=reach))

@@ -35,9 +35,25 @@ def _torch() -> Any:
     return torch
 
 
+_BUILTIN: dict[str, Any] = {}  # the built-ins' torch functions, by name, made once
+
+
 def _hidden(act: Any, torch: Any) -> Any:
+    from deltacheck.activations import BUILTINS
+
+    if any(act is builtin_act for builtin_act in BUILTINS):
+        if not _BUILTIN:
+            _BUILTIN.update(_builtin_functions(torch))
+        return _BUILTIN[act.name]
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(torch.zeros(1, dtype=torch.float64))
+    return lambda a: act.h(a, xp)
+
+
+def _builtin_functions(torch: Any) -> dict[str, Any]:
     F = torch.nn.functional
-    builtin = {
+    return {
         "identity": lambda a: a,
         "tanh": torch.tanh,
         "sigmoid": torch.sigmoid,
@@ -50,14 +66,6 @@ def _hidden(act: Any, torch: Any) -> Any:
         "silu": F.silu,
         "softsign": F.softsign,
     }
-    from deltacheck.activations import BUILTINS
-
-    if any(act is builtin_act for builtin_act in BUILTINS):
-        return builtin[act.name]
-    import array_api_compat
-
-    xp = array_api_compat.array_namespace(torch.zeros(1, dtype=torch.float64))
-    return lambda a: act.h(a, xp)
 
 
 def _loss(loss: str, a: Any, t: Any, torch: Any) -> Any:
@@ -90,8 +98,9 @@ def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.nd
                activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray,
                reach: Sequence[np.ndarray] | None) -> Gradients:
     W64, b64 = as_float64(weights), as_float64(biases)
-    W = [torch.tensor(w, requires_grad=True) for w in W64]
-    b = [torch.tensor(v, requires_grad=True) for v in b64]
+    # fresh float64 copies: torch may share their memory
+    W = [torch.from_numpy(w).requires_grad_() for w in W64]
+    b = [torch.from_numpy(v).requires_grad_() for v in b64]
     hidden = [_hidden(act, torch) for act in activations]
     z = torch.tensor(as_float64([x])[0])
     probes, a_values, z_values = [], [], [z.numpy()]
