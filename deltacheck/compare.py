@@ -151,7 +151,7 @@ def _norms(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray
     """The 2-norm of each segment of v, scaled so that squaring neither overflows nor underflows."""
     top = np.maximum.reduceat(np.abs(v), starts)
     scale = np.where((top > 0) & np.isfinite(top), top, 1.0)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # an inf in the segment: its norm is inf
         norm = scale * np.sqrt(np.add.reduceat((v / np.repeat(scale, lengths)) ** 2, starts))
     return np.where(np.isinf(top), np.inf, norm)
 
