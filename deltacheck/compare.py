@@ -165,9 +165,10 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
     """
     shapes = [np.shape(item.y) for item in items]
     sizes = [math.prod(shape) for shape in shapes]
-    results = [QuantityResult(quantity=item.quantity, layer=item.layer, verdict=NOT_JUDGED,
-                              allowed=np.zeros(shape))
-               for item, shape in zip(items, shapes, strict=True)]
+    results: list[Any] = [
+        None if size else QuantityResult(quantity=item.quantity, layer=item.layer,
+                                         verdict=NOT_JUDGED, allowed=np.zeros(shape))
+        for item, shape, size in zip(items, shapes, sizes, strict=True)]
     live = [k for k, size in enumerate(sizes) if size]  # an empty quantity has nothing to judge
     if not live:
         return results
@@ -213,21 +214,23 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
                   strict=True)
     for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, dy, dd \
             in columns:
-        q, shape, rtol = results[k], shapes[k], items[k].rtol
-        q.judged, q.not_judged, q.unresolved = n_judged, n_not, n_unresolved
-        q.allowed = allowed[start:start + sizes[k]].reshape(shape)
+        item, shape = items[k], shapes[k]
+        counts = {"judged": n_judged, "not_judged": n_not, "unresolved": n_unresolved,
+                  "allowed": allowed[start:start + sizes[k]].reshape(shape)}
         if not n_scope:
+            results[k] = QuantityResult(item.quantity, item.layer, NOT_JUDGED, **counts)
             continue
-        q.err, q.max_abs, q.max_rel = err_k, big, big_rel
-        q.norm_rel = 0.0 if dd == 0 else (dd / dy if dy > 0 else math.inf)
-        q.worst = _index(peak - start, shape)
-        q.impl_value, q.oracle_value = float(X[peak]), float(Y[peak])
-        if not finite_y[peak] and finite_x[peak]:
-            q.verdict = ERROR
-        elif not (err_k <= rtol):  # written this way round so that NaN fails
-            q.verdict = FAIL
+        x_k, y_k = float(X[peak]), float(Y[peak])
+        if not math.isfinite(y_k) and math.isfinite(x_k):
+            verdict = ERROR
+        elif not (err_k <= item.rtol):  # written this way round so that NaN fails
+            verdict = FAIL
         else:
-            q.verdict = PASS
+            verdict = PASS
+        results[k] = QuantityResult(
+            item.quantity, item.layer, verdict, err=err_k, max_abs=big, max_rel=big_rel,
+            norm_rel=0.0 if dd == 0 else (dd / dy if dy > 0 else math.inf),
+            worst=_index(peak - start, shape), impl_value=x_k, oracle_value=y_k, **counts)
     return results
 
 
