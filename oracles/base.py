@@ -131,6 +131,10 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
     if slacked and reach is None:
         reach = rounding_reach(weights, biases, a, z, activations)
     tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
+    if not any(kinks_of(act) for act in activations[:L - 1]):  # nothing can be tainted
+        return {"deltas": tainted,
+                "grad_weights": [np.zeros(w.shape, dtype=bool) for w in weights],
+                "grad_biases": [np.zeros(w.shape[0], dtype=bool) for w in weights]}
     for l in reversed(range(L - 1)):
         slack = KINK_SLACK_FACTOR * eps * reach[l] if slacked else 0.0
         tainted[l] = near_kink(a[l], activations[l], slack, step=step)

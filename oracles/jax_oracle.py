@@ -19,6 +19,7 @@ every architecture, activation mix and batch size in the bucket. The padding is 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,7 +202,7 @@ def _unpack(flat: np.ndarray, D: int, H: int, B: int) -> dict[str, np.ndarray]:
               "gW": (D, H, H), "gb": (D, H), "gp": (D, B, H)}
     out, start = {}, 0
     for key in _PACKED:
-        size = int(np.prod(shapes[key]))
+        size = math.prod(shapes[key])
         out[key] = flat[start:start + size].reshape(shapes[key])
         start += size
     assert start == flat.size, (start, flat.size)
@@ -267,7 +268,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
         flat = _compiled(tuple(branches))(*padded)
         # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
         # compile a small kernel for every new shape, which is what the padding avoids.
-        host = np.asarray(jax.device_get(flat))
+        host = np.asarray(flat)  # the transfer
     check_float64(name, [host])  # every output is in it
     D, B, H = padded[2].shape
     out = _unpack(host, D, H, B)
