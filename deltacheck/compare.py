@@ -124,16 +124,19 @@ class Entries:
     floor: np.ndarray | float = 0.0
 
 
+_SCALARS = (float, int, bool, np.number, np.bool_)
+
+
 def _column(values: Sequence[Any], shapes: Sequence[tuple[int, ...]], sizes: Sequence[int],
             dtype: Any = np.float64) -> np.ndarray:
     """Each value (a scalar, or an array of its quantity's shape) flat, laid end to end."""
-    if all(np.ndim(v) == 0 for v in values):
+    if all(isinstance(v, _SCALARS) for v in values):
         return np.repeat(np.array(values, dtype=dtype), sizes)
     parts = []
     for value, shape, size in zip(values, shapes, sizes, strict=True):
         if type(value) is np.ndarray and value.shape == shape:  # the common case, kept cheap
             parts.append(value.reshape(size))
-        elif isinstance(value, (float, int, bool, np.number, np.bool_)):
+        elif isinstance(value, _SCALARS):
             parts.append(np.full(size, value, dtype=dtype))
         else:  # a list, or an array that broadcasts to the quantity
             parts.append(np.broadcast_to(np.asarray(value, dtype=dtype), shape).reshape(size))
@@ -148,11 +151,12 @@ def _index(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _norms(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The 2-norm of each segment of v, scaled so that squaring neither overflows nor underflows."""
-    top = np.maximum.reduceat(np.abs(v), starts)
+    """The 2-norm of each segment of each row of v, scaled so that squaring cannot overflow."""
+    top = np.maximum.reduceat(np.abs(v), starts, axis=-1)
     scale = np.where((top > 0) & np.isfinite(top), top, 1.0)
     with np.errstate(over="ignore", invalid="ignore"):  # an inf in the segment: its norm is inf
-        norm = scale * np.sqrt(np.add.reduceat((v / np.repeat(scale, lengths)) ** 2, starts))
+        norm = scale * np.sqrt(np.add.reduceat((v / np.repeat(scale, lengths, axis=-1)) ** 2,
+                                               starts, axis=-1))
     return np.where(np.isinf(top), np.inf, norm)
 
 
@@ -204,14 +208,15 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
     top = np.maximum.reduceat(masked, starts)
     at = np.minimum.reduceat(np.where(masked == np.repeat(top, lengths), np.arange(n), n), starts)
     gap = np.where(finite, diff, np.inf)
-    count = lambda mask: np.add.reduceat(mask.astype(np.intp), starts).tolist()  # noqa: E731
-    columns = zip(live, starts.tolist(), at.tolist(), top.tolist(), count(judged),
-                  count(~judged), count(unresolved), count(scope),
-                  np.maximum.reduceat(np.where(scope, gap, 0.0), starts).tolist(),
-                  np.maximum.reduceat(np.where(scope, rel, 0.0), starts).tolist(),
-                  _norms(np.where(scope & finite, Y, 0.0), starts, lengths).tolist(),
-                  _norms(np.where(scope, gap, 0.0), starts, lengths).tolist(),
-                  strict=True)
+    counts = np.add.reduceat(np.stack([judged, unresolved, scope]).astype(np.intp), starts,
+                             axis=1)
+    n_judged = counts[0]
+    biggest = np.maximum.reduceat(np.where(scope, np.stack([gap, rel]), 0.0), starts, axis=1)
+    norms = _norms(np.stack([np.where(scope & finite, Y, 0.0), np.where(scope, gap, 0.0)]),
+                   starts, lengths)
+    columns = zip(live, starts.tolist(), at.tolist(), top.tolist(), n_judged.tolist(),
+                  (lengths - n_judged).tolist(), counts[1].tolist(), counts[2].tolist(),
+                  *biggest.tolist(), *norms.tolist(), strict=True)
     for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, dy, dd \
             in columns:
         item, shape = items[k], shapes[k]

@@ -49,9 +49,6 @@ def _derivatives(act: Any, a: np.ndarray,
     side = np.zeros(a.shape)  # 0: central; ±1: one-sided, away from the kink
     for k in kinks_of(act):
         side = np.where(np.abs(a - k) < 2 * step2, np.where(a >= k, 1.0, -1.0), side)
-    # central: points a − s, a, a + s; one-sided: a, a + σs, a + 2σs
-    lo, mid = np.where(side == 0, -1.0, 0.0), np.where(side == 0, 0.0, side)
-    hi = np.where(side == 0, 1.0, 2 * side)
     with np.errstate(all="ignore"):
         h_a = act.h(a, np) if h_a is None else h_a
         h = np.abs(h_a)
@@ -60,6 +57,9 @@ def _derivatives(act: Any, a: np.ndarray,
             second = (act.h(a + step2, np) - 2 * h_a + act.h(a - step2, np)) / step2**2
             return (first + SLOPE_RESOLUTION * _EPS * h / step1,
                     np.abs(second) + CURVE_RESOLUTION * _EPS * h / step2**2)
+        # central: points a − s, a, a + s; one-sided: a, a + σs, a + 2σs
+        lo, mid = np.where(side == 0, -1.0, 0.0), np.where(side == 0, 0.0, side)
+        hi = np.where(side == 0, 1.0, 2 * side)
         # The slope bound takes both sides: rounding may move the implementation's a across
         # the kink, and its z then grows with the other side's slope.
         first = np.maximum(
