@@ -267,9 +267,9 @@ def compare_all(case: Case, impl: Gradients, oracles: dict[str, Gradients], *,
         forward = rounding.forward(case, acts)
     items: list[Entries] = []
     spans = {}
-    for name, oracle in oracles.items():
+    each = rounding.floors_of_each(case, acts, list(oracles.values()), forward_pass=forward)
+    for (name, oracle), floors in zip(oracles.items(), each, strict=True):
         rtol = tolerances.lookup(name, case.dtype).rtol
-        floors = rounding.floors(case, acts, oracle, forward_pass=forward)
         spans[name] = (len(items), rtol)
         items += _entries(case, impl, oracle, rtol, floors)
     judged = judge(items)

@@ -31,7 +31,7 @@ from deltacheck.case import Case
 from deltacheck.oracles.base import Gradients, kinks_of, loss_terms_magnitude
 from deltacheck.tolerances import CURVE_RESOLUTION, FD_STEP, FLOOR_FACTOR, SLOPE_RESOLUTION
 
-__all__ = ["FLOOR_FACTOR", "Forward", "floors", "forward", "magnitudes"]
+__all__ = ["FLOOR_FACTOR", "Forward", "floors", "floors_of_each", "forward", "magnitudes"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -134,10 +134,14 @@ def forward(case: Case, activations: Sequence[Any]) -> Forward:
 def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients, *,
                forward_pass: Forward | None = None) -> dict[str, Any]:
     """M, in units of ε, for the loss and for every δ, ∂W and ∂b of the case."""
-    f = forward_pass or forward(case, activations)
+    m = _magnitudes(forward_pass or forward(case, activations), [np.abs(d) for d in truth.deltas])
+    return {**m, "loss": float(m["loss"])}
+
+
+def _magnitudes(f: Forward, delta: list[np.ndarray]) -> dict[str, Any]:
+    """M from the forward half and |δ|; |δ| may be stacked (one set per oracle) on a first axis."""
     W, z, Z, A, slope, curve = f.W, f.z, f.Z, f.A, f.slope, f.curve
-    delta = [np.abs(d) for d in truth.deltas]
-    D = [f.D_out]
+    D = [np.broadcast_to(f.D_out, delta[-1].shape)]
     for l in reversed(range(len(W) - 1)):
         back = delta[l + 1] @ W[l + 1]
         # h' itself is often computed as 1 − tanh², σ(1 − σ), ...: its absolute error is
@@ -145,11 +149,11 @@ def magnitudes(case: Case, activations: Sequence[Any], truth: Gradients, *,
         D.insert(0, slope[l] * ((D[0] + delta[l + 1]) @ W[l + 1]) + curve[l] * A[l] * back
                  + np.maximum(1.0, slope[l]) * back)
     return {
-        "loss": float(np.sum(delta[-1] * A[-1])) + f.loss_terms,
+        "loss": np.sum(delta[-1] * A[-1], axis=(-2, -1)) + f.loss_terms,
         "deltas": D,
-        "grad_weights": [(D[l] + delta[l]).T @ np.abs(z[l]) + delta[l].T @ Z[l]
-                         for l in range(len(W))],
-        "grad_biases": [(D[l] + delta[l]).sum(axis=0) for l in range(len(W))],
+        "grad_weights": [np.swapaxes(D[l] + delta[l], -1, -2) @ np.abs(z[l])
+                         + np.swapaxes(delta[l], -1, -2) @ Z[l] for l in range(len(W))],
+        "grad_biases": [(D[l] + delta[l]).sum(axis=-2) for l in range(len(W))],
     }
 
 
@@ -161,12 +165,26 @@ def floors(case: Case, activations: Sequence[Any], truth: Gradients, *,
     unit's 1e-59 against an oracle's exact 0): below ε² of the loss, a gradient is zero to
     any precision that the dtype can hold beside E.
     """
+    return floors_of_each(case, activations, [truth], forward_pass=forward_pass)[0]
+
+
+def floors_of_each(case: Case, activations: Sequence[Any], truths: Sequence[Gradients], *,
+                   forward_pass: Forward | None = None) -> list[dict[str, Any]]:
+    """``floors`` for each of several oracles' values, computed together (one backward pass)."""
+    f = forward_pass or forward(case, activations)
+    shapes = {tuple(np.shape(d) for d in t.deltas) for t in truths}
+    if len(shapes) > 1:  # an oracle gave other shapes: each on its own
+        return [floors_of_each(case, activations, [t], forward_pass=f)[0] for t in truths]
+    L = len(case.weights)
+    m = _magnitudes(f, [np.stack([np.abs(t.deltas[l]) for t in truths]) for l in range(L)])
     scale = tolerances.floor_scale(case.dtype)
-    least = tolerances.least_floor(case.dtype, truth.loss)
-    m = magnitudes(case, activations, truth, forward_pass=forward_pass)
-    return {key: (max(least, scale * value) if key == "loss"
-                  else [np.maximum(least, scale * v) for v in value])
-            for key, value in m.items()}
+    out = []
+    for i, truth in enumerate(truths):
+        least = tolerances.least_floor(case.dtype, truth.loss)
+        out.append({"loss": max(least, scale * float(m["loss"][i])),
+                     **{key: [np.maximum(least, scale * v[i]) for v in m[key]]
+                        for key in ("deltas", "grad_weights", "grad_biases")}})
+    return out
 
 
 EPS64 = _EPS

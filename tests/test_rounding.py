@@ -62,3 +62,22 @@ def test_small_float32_gradients_are_still_judged(change):
     result = check_case(case, scaled_first_layers, ["torch", "jax", "fd"])
     assert result.verdict == FAIL
     assert all(r.verdict == FAIL for r in result.oracles.values())
+
+
+def test_floors_of_several_oracles_together_are_each_oracles_own():
+    pytest.importorskip("torch")
+    from deltacheck.oracles import fd
+
+    case = _load_small_gradients()
+    hidden = activation_objects(case.activations)
+    truths = [oracle.gradients(case.weights, case.biases, hidden, case.loss, case.x, case.t)
+              for oracle in (torch_oracle, fd)]
+    truths[1].deltas = [10.0 * d for d in truths[1].deltas]  # floors that must differ
+    together = rounding.floors_of_each(case, hidden, truths)
+    for truth, floors in zip(truths, together, strict=True):
+        alone = rounding.floors(case, hidden, truth)
+        assert floors["loss"] == pytest.approx(alone["loss"], rel=1e-12)
+        for key in ("deltas", "grad_weights", "grad_biases"):
+            for got, want in zip(floors[key], alone[key], strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert not np.allclose(together[0]["deltas"][0], together[1]["deltas"][0])
