@@ -92,11 +92,15 @@ class Case:
         if self.t.shape != (self.x.shape[0], n[-1]):
             raise DeltacheckError(f"t.shape={self.t.shape}, but should be "
                                   f"{(self.x.shape[0], n[-1])}")
-        for what, arr in (("x", self.x), ("t", self.t), *[(f"weights[{l}]", w) for l, w in
-                          enumerate(self.weights)], *[(f"biases[{l}]", v) for l, v in
-                          enumerate(self.biases)]):
-            if not np.isfinite(arr).all():
-                raise DeltacheckError(f"{what} holds NaN or inf; a case must be finite")
+        # one check over every entry (a numpy call per array costs more than its entries);
+        # only a case that fails it is searched for the array to name
+        if not np.isfinite(np.concatenate((self.x, self.t, *self.weights, *self.biases),
+                                          axis=None)).all():
+            for what, arr in (("x", self.x), ("t", self.t), *[(f"weights[{l}]", w) for l, w in
+                              enumerate(self.weights)], *[(f"biases[{l}]", v) for l, v in
+                              enumerate(self.biases)]):
+                if not np.isfinite(arr).all():
+                    raise DeltacheckError(f"{what} holds NaN or inf; a case must be finite")
         if self.loss == "bce" and ((self.t < 0) | (self.t > 1)).any():
             raise DeltacheckError("t for loss='bce' must lie in [0, 1]")
         if self.loss == "ce":

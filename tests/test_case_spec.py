@@ -36,6 +36,9 @@ def test_arrays_are_read_only_and_arguments_are_fresh_copies(rng):
     ({"x": np.zeros((3, 5))}, "x.shape=(3, 5), but should be (N, 2)"),
     ({"t": np.zeros((2, 1))}, "t.shape=(2, 1), but should be (3, 1)"),
     ({"x": np.full((3, 2), np.nan)}, "x holds NaN or inf"),
+    ({"weights": (np.ones((3, 2)), np.array([[1.0, np.inf, 1.0]]))},
+     "weights[1] holds NaN or inf"),
+    ({"biases": (np.array([0.0, -np.inf, 0.0]), np.zeros(1))}, "biases[0] holds NaN or inf"),
     ({"weights": (np.zeros((3, 2)), np.zeros((2, 3)))},
      "weights[1].shape=(2, 3), but should be (1, 3)"),
 ])
