@@ -142,8 +142,7 @@ def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int], dtype: 
     if loss == "mse":
         bound = rng.uniform(0.0, 2.0, size=shape)
         return (np.where(rng.random(shape) < 0.5, -1.0, 1.0) * bound).astype(dtype)
-    exact = {"soft": np.zeros(N, dtype=bool), "exact": np.ones(N, dtype=bool),
-             "mixed": rng.random(N) < 0.5}[labels]
+    exact = rng.random(N) < 0.5 if labels == "mixed" else np.full(N, labels == "exact")
     if loss == "bce":
         soft = rng.uniform(0.0, 1.0, size=shape)
         hard = (rng.random(shape) < 0.5).astype(np.float64)
