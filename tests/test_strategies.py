@@ -41,8 +41,23 @@ def test_bad_bounds_say_how_to_fix_them(kwargs, words):
     assert words in str(info.value)
 
 
+@given(ds.cases(architecture=ds.architectures(min_layers=2, max_layers=2, max_width=3,
+                                              losses=["mse"])))
+def test_a_given_architecture_strategy_is_drawn_from(case):
+    assert case.n_layers == 2 and max(case.widths) <= 3 and case.loss == "mse"
+
+
+@given(ds.cases(architecture=ds.Architecture(widths=(2, 3, 1), activations=("tanh",),
+                                             loss="bce"), dtype="float32"))
+def test_a_fixed_architecture_is_kept(case):
+    assert case.widths == (2, 3, 1) and case.activations == ("tanh",) and case.loss == "bce"
+    assert case.x.dtype == np.float32
+
+
 def test_bad_case_arguments():
     with pytest.raises(DeltacheckError, match="min_batch=0"):
         ds.cases(min_batch=0)
     with pytest.raises(DeltacheckError, match="dtype='int8'"):
         ds.cases(dtype="int8")
+    with pytest.raises(DeltacheckError, match="pass either architecture= or impl="):
+        ds.cases(architecture=ds.architectures(), max_layers=2)
