@@ -48,6 +48,7 @@ class CaseResult:
     impl_values: Gradients | None = None
     oracle_values: dict[str, Gradients] = field(default_factory=dict)
     nondeterministic: str = ""  # where two runs of the implementation differed, if they did
+    forward: rounding.Forward | None = field(default=None, repr=False)  # float64 forward pass
 
     @property
     def err(self) -> dict[str, float]:
@@ -211,7 +212,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     oracle_names = oracles.checked_names(oracle_names)
     forward = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
-    result = CaseResult(case=case, verdict=FAIL)
+    result = CaseResult(case=case, verdict=FAIL, forward=forward)
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value

@@ -76,6 +76,7 @@ def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], coun
                 [load_activation(spec) for spec in config.user_activations]))
             config = replace(config, impl=load_implementation(config.impl_spec), seed=seed)
             runner = campaign.Campaign(config, lambda *args: None)
+            stack.enter_context(campaign.heap_frozen())
             while (i := _take(counter, len(slices))) is not None:
                 results.put(("done", i, runner.run_slice(slices[i], acts)))
     except KeyboardInterrupt:  # Ctrl-C reaches every process: send what this one checked

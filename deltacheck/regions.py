@@ -153,8 +153,12 @@ def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int], dtype: 
     return (t / t.sum(axis=1, keepdims=True)).astype(dtype)
 
 
-def log_magnitude(case: Any) -> float:
-    """log10(1 + the largest |a| of the case): what ``target()`` pushes up, toward overflow."""
-    a = pre_activations(case.weights, case.biases, case.activations, case.x)
+def log_magnitude(case: Any, a: Sequence[np.ndarray] | None = None) -> float:
+    """log10(1 + the largest |a| of the case): what ``target()`` pushes up, toward overflow.
+
+    ``a``: the case's pre-activations, when they have been computed already.
+    """
+    if a is None:
+        a = pre_activations(case.weights, case.biases, case.activations, case.x)
     top = max(float(np.abs(v).max()) for v in a)
     return float(np.log10(1.0 + top)) if np.isfinite(top) else 0.0
