@@ -52,6 +52,7 @@ _EPS = float(np.finfo(np.float64).eps)
 _CHUNK_ENTRIES = 2**20  # numbers per array evaluated together: about 8 MB each
 _STEPS = (1, 2, 4)  # multiples of h, each taken with both signs
 _SIGNED = np.array([k * sign for k in _STEPS for sign in (1, -1)], dtype=float)
+_MULTIPLES = np.array(_STEPS, dtype=float)[:, None]
 
 
 def _log_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -137,9 +138,8 @@ def _deltas(l: int, W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[A
                                    np.tile(j[part], len(signed)),
                                    np.repeat(signed, count) * np.tile(h[part], len(signed)),
                                    W, b, hidden, loss, t, a, z)
-        e = e.reshape(len(signed), count)
-        D1, D2, D4 = ((e[2 * i] - e[2 * i + 1]) / (2 * k * h[part])
-                      for i, k in enumerate(_STEPS))
+        e = e.reshape(len(_STEPS), 2, count)
+        D1, D2, D4 = (e[:, 0] - e[:, 1]) / (2 * _MULTIPLES * h[part])
         est[part] = D1
         bar[part] = _error_bar(D1, D2, D4)
         crossed[part] = hit.reshape(len(signed), count).any(axis=0)
@@ -189,7 +189,8 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
                    "grad_weights": [u.T @ np.abs(z[l]) for l, u in enumerate(bars)],
                    "grad_biases": [u.sum(axis=0) for u in bars]}
     stepped = {"deltas": list(crossed),
-               "grad_weights": [(c.T.astype(float) @ (z[l] != 0).astype(float)) > 0
+               "grad_weights": [(c.T.astype(float) @ (z[l] != 0).astype(float)) > 0 if c.any()
+                                else np.zeros(W[l].shape, dtype=bool)
                                 for l, c in enumerate(crossed)],
                "grad_biases": [c.any(axis=0) for c in crossed]}
 

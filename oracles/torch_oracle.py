@@ -102,7 +102,7 @@ def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.nd
     W = [torch.from_numpy(w).requires_grad_() for w in W64]
     b = [torch.from_numpy(v).requires_grad_() for v in b64]
     hidden = [_hidden(act, torch) for act in activations]
-    z = torch.tensor(as_float64([x])[0])
+    z = torch.from_numpy(as_float64([x])[0])
     probes, a_values, z_values = [], [], [z.numpy()]
     for l in range(len(W)):
         p = torch.zeros((z.shape[0], W[l].shape[0]), dtype=torch.float64, requires_grad=True)
@@ -112,7 +112,7 @@ def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.nd
         if l < len(W) - 1:
             z = hidden[l](a)
             z_values.append(z.detach().numpy().copy())
-    E = _loss(loss, a, torch.tensor(as_float64([t])[0]), torch)
+    E = _loss(loss, a, torch.from_numpy(as_float64([t])[0]), torch)
     grads = torch.autograd.grad(E, [*W, *b, *probes], allow_unused=True)
     L = len(W)
     out = [g.detach().numpy().copy() if g is not None else np.zeros(tuple(v.shape))
