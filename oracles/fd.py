@@ -146,6 +146,53 @@ def _deltas(l: int, W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[A
     return est.reshape(shape), bar.reshape(shape), h.reshape(shape), crossed.reshape(shape)
 
 
+def _every_layer(W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any], loss: str,
+                 t: np.ndarray, a: list[np.ndarray], z: list[np.ndarray]) -> list[Any] | None:
+    """``_deltas`` of every layer in one pass, or None when the rows would not fit one chunk.
+
+    The same rows as layer by layer, in the same order, but the rows of all the layers below
+    a layer go through it together: a deep network then costs a few array operations a layer
+    rather than a few for every pair of layers.
+    """
+    K, L = len(_SIGNED), len(W)
+    if K * sum(v.size for v in a) * max(w.shape[0] for w in W) > _CHUNK_ENTRIES:
+        return None
+    h = [FD_STEP * np.maximum(1.0, np.abs(v)).ravel() for v in a]
+    rows, samples, crossed = [], [], []
+    for l in range(L):
+        if l < L - 1 and rows:  # the rows of the layers below, now at a[l]: on to a[l+1]
+            below, n_below = np.concatenate(rows), np.concatenate(samples)
+            hit = _crosses(below, a[l][n_below], kinks_of(hidden[l]))
+            rows = [hidden[l].h(below, np) @ W[l + 1].T + b[l + 1]]
+            samples, crossed = [n_below], [np.concatenate(crossed) | hit]
+        n, j = np.divmod(np.arange(h[l].size), a[l].shape[1])
+        n, j = np.tile(n, K), np.tile(j, K)  # one row per (signed step, entry), entries fastest
+        step = np.repeat(_SIGNED, h[l].size) * np.tile(h[l], K)
+        if l == L - 1:  # an output pre-activation: E_n directly
+            new = a[l][n]
+            new[np.arange(len(n)), j] += step
+            crossed.append(np.zeros(len(n), dtype=bool))
+        else:
+            moved = a[l][n, j] + step
+            crossed.append(_crosses(moved[:, None], a[l][n, j][:, None], kinks_of(hidden[l])))
+            # as in _stepped_energies: a[l+1]_n moves by Δz W[l+1][:, j]
+            new = a[l + 1][n] + (hidden[l].h(moved, np) - z[l + 1][n, j])[:, None] * W[l + 1].T[j]
+        rows.append(new)
+        samples.append(n)
+    n_all = np.concatenate(samples)
+    energies, hits = _loss(loss, np.concatenate(rows), t[n_all]), np.concatenate(crossed)
+    out, start = [], 0
+    for l in range(L):
+        count, shape = h[l].size, a[l].shape
+        e = energies[start:start + K * count].reshape(len(_STEPS), 2, count)
+        D1, D2, D4 = (e[:, 0] - e[:, 1]) / (2 * _MULTIPLES * h[l])
+        hit = hits[start:start + K * count].reshape(K, count).any(axis=0)
+        out.append((D1.reshape(shape), _error_bar(D1, D2, D4).reshape(shape), h[l].reshape(shape),
+                    hit.reshape(shape)))
+        start += K * count
+    return out
+
+
 def _evaluation_magnitude(loss: str, a: list[np.ndarray], z: list[np.ndarray],
                           W: list[np.ndarray], b: list[np.ndarray], t: np.ndarray,
                           deltas: list[np.ndarray]) -> np.ndarray:
@@ -173,8 +220,10 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
             z.append(activations[l].h(a[l], np))
     E = float(_loss(loss, a[-1], t64).sum())
 
-    deltas, fitted, steps, crossed = zip(*(_deltas(l, W, b, activations, loss, t64, a, z)
-                                           for l in range(len(W))), strict=True)
+    layers = _every_layer(W, b, activations, loss, t64, a, z)
+    if layers is None:  # too large for one chunk: layer by layer, each in chunks
+        layers = [_deltas(l, W, b, activations, loss, t64, a, z) for l in range(len(W))]
+    deltas, fitted, steps, crossed = zip(*layers, strict=True)
     # Rounding: each evaluation of E_n is off by about ε times what it adds up, which in a
     # wide network is far more than ε|E_n|; it is not smooth in h, so the fit cannot see it.
     sums = _evaluation_magnitude(loss, a, z, W, b, t64, list(deltas))

@@ -1,14 +1,21 @@
 """The fd oracle evaluates its steps in bounded chunks: any chunk size gives the same values."""
 
 import numpy as np
+import pytest
 
 from deltacheck.check import activation_objects
 from deltacheck.oracles import fd
 from tests.helpers import random_case
 
 
-def test_chunked_evaluation_gives_the_same_values(rng, monkeypatch):
-    case = random_case(rng, (3, 5, 4, 2), ("tanh", "relu"), "ce", batch=4)
+@pytest.mark.parametrize("widths, hidden, loss", [
+    ((3, 5, 4, 2), ("tanh", "relu"), "ce"),
+    # deeper, kinks at several levels: rows of every layer below pass each kink together
+    ((2, 4, 3, 4, 3, 2), ("relu", "leaky_relu", "elu", "relu"), "bce"),
+])
+def test_chunked_evaluation_gives_the_same_values(rng, monkeypatch, widths, hidden, loss):
+    # small enough for all layers in one pass, against layer by layer in the smallest chunks
+    case = random_case(rng, widths, hidden, loss, batch=4)
     args = (case.weights, case.biases, activation_objects(case.activations), case.loss, case.x,
             case.t)
     whole = fd.gradients(*args)
