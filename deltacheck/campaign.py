@@ -278,31 +278,11 @@ class Campaign:
 
         Returns whether a generated case failed.
         """
-        cfg = self.config
         strategy = self.strategy(loss, acts)
         state: dict[str, Any] = {"failing": None, "checked": 0}
 
-        def test(case: Case) -> None:
-            if state["failing"] is not None and not shrink:
-                # Once a case has failed, Hypothesis stops enforcing max_examples and its target
-                # phase may go on calling: those calls must neither be checked nor recorded.
-                raise _Disagreement(state["failing"].first_message())
-            if shrink:  # finding and shrinking again: judge, but keep only the minimal
-                result = check_case(case, cfg.impl, cfg.oracles)
-                self.shrink_steps += state["failing"] is not None
-            else:
-                result = self.check(case, "generate")
-                state["checked"] += 1
-                self.progress(loss, state["checked"], budget, self.failed_count)
-            for name, r in result.oracles.items():
-                target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
-            # an overflow bug keeps its error at rounding level until e^a overflows: only a
-            # pull toward large pre-activations finds the threshold
-            target(regions.log_magnitude(case, result.forward and result.forward.a),
-                   label="log10(1 + max |a|)")
-            if result.verdict == FAIL:
-                state["failing"] = result
-                raise _Disagreement(result.first_message())
+        def test(case: Case) -> None:  # one line: Hypothesis reads its source on every run
+            self._drawn(case, loss, budget, state, shrink=shrink)
 
         run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
             max_examples=budget, deadline=None, database=None, derandomize=False,
@@ -323,6 +303,30 @@ class Campaign:
         if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
             self._continue(loss, strategy, remaining, budget - remaining, number)
         return state["failing"] is not None
+
+    def _drawn(self, case: Case, loss: str, budget: int, state: dict[str, Any], *,
+               shrink: bool) -> None:
+        """Check a case Hypothesis drew for ``run_loss``; steer it, and raise on a failure."""
+        if state["failing"] is not None and not shrink:
+            # Once a case has failed, Hypothesis stops enforcing max_examples and its target
+            # phase may go on calling: those calls must neither be checked nor recorded.
+            raise _Disagreement(state["failing"].first_message())
+        if shrink:  # finding and shrinking again: judge, but keep only the minimal
+            result = check_case(case, self.config.impl, self.config.oracles)
+            self.shrink_steps += state["failing"] is not None
+        else:
+            result = self.check(case, "generate")
+            state["checked"] += 1
+            self.progress(loss, state["checked"], budget, self.failed_count)
+        for name, r in result.oracles.items():
+            target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
+        # an overflow bug keeps its error at rounding level until e^a overflows: only a
+        # pull toward large pre-activations finds the threshold
+        target(regions.log_magnitude(case, result.forward and result.forward.a),
+               label="log10(1 + max |a|)")
+        if result.verdict == FAIL:
+            state["failing"] = result
+            raise _Disagreement(result.first_message())
 
     def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
                   number: int) -> None:
