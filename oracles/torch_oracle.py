@@ -1,9 +1,9 @@
 """PyTorch autograd in float64.
 
-δ comes from zero additive probes on every pre-activation: a = z Wᵀ + b + p with p = 0, so
-∂E/∂p = ∂E/∂a. Built-in activations and the three losses use torch's own functions, so a
-forward mismatch in the implementation shows up here too; a user's activation runs its
-array-API ``h`` under torch's namespace.
+δ is the gradient of E with respect to each pre-activation tensor a = z Wᵀ + b itself
+(``torch.autograd.grad`` takes intermediate tensors as well as leaves). Built-in activations
+and the three losses use torch's own functions, so a forward mismatch in the implementation
+shows up here too; a user's activation runs its array-API ``h`` under torch's namespace.
 """
 
 from __future__ import annotations
@@ -103,20 +103,18 @@ def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.nd
     b = [torch.from_numpy(v).requires_grad_() for v in b64]
     hidden = [_hidden(act, torch) for act in activations]
     z = torch.from_numpy(as_float64([x])[0])
-    probes, a_values, z_values = [], [], [z.numpy()]
+    pre, z_values = [], [z.numpy()]
     for l in range(len(W)):
-        p = torch.zeros((z.shape[0], W[l].shape[0]), dtype=torch.float64, requires_grad=True)
-        a = z @ W[l].T + b[l] + p
-        probes.append(p)
-        a_values.append(a.detach().numpy().copy())
+        pre.append(z @ W[l].T + b[l])
         if l < len(W) - 1:
-            z = hidden[l](a)
-            z_values.append(z.detach().numpy().copy())
-    E = _loss(loss, a, torch.from_numpy(as_float64([t])[0]), torch)
-    grads = torch.autograd.grad(E, [*W, *b, *probes], allow_unused=True)
+            z = hidden[l](pre[l])
+            z_values.append(z.detach().numpy())
+    E = _loss(loss, pre[-1], torch.from_numpy(as_float64([t])[0]), torch)
+    grads = torch.autograd.grad(E, [*W, *b, *pre], allow_unused=True)
     L = len(W)
-    out = [g.detach().numpy().copy() if g is not None else np.zeros(tuple(v.shape))
-           for g, v in zip(grads, [*W, *b, *probes], strict=True)]
+    a_values = [a.detach().numpy() for a in pre]
+    out = [g.detach().numpy() if g is not None else np.zeros(tuple(v.shape))
+           for g, v in zip(grads, [*W, *b, *pre], strict=True)]
     check_float64(name, [*out, E.detach().numpy()])
     return Gradients(loss=float(E.detach()), grad_weights=out[:L], grad_biases=out[L:2 * L],
                      deltas=out[2 * L:], unjudged=kink_taint(W64, a_values, z_values, activations,
