@@ -185,12 +185,39 @@ def _value_and_grad(branches: tuple[Any, ...]) -> Any:
 
     value_and_grad = jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True)
 
-    def packed(*args: Any) -> Any:
-        # One flat array out, in _PACKED order: one transfer to numpy instead of seven.
-        (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = value_and_grad(*args)
+    def packed(numbers: Any, integers: Any, D: int, H: int, B: int) -> Any:
+        # Two flat arrays in (see _inputs), one out (in _PACKED order): a transfer each, not
+        # ten and seven. The bucket's sizes are static, so the slicing here is free.
+        W, b, x, t, unit_mask, out_mask, sample_mask = _split(numbers, _input_shapes(D, H, B))
+        (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = value_and_grad(
+            W, b, jnp.zeros((D, B, H)), x, t, integers[:D - 1], unit_mask, out_mask,
+            sample_mask, integers[D - 1])
         return jnp.concatenate([jnp.ravel(v) for v in (E, a_hidden, a_out, z_hidden, gW, gb, gp)])
 
-    return jax.jit(packed)
+    return jax.jit(packed, static_argnums=(2, 3, 4))
+
+
+def _input_shapes(D: int, H: int, B: int) -> list[tuple[int, ...]]:
+    """W, b, x, t, unit_mask, out_mask, sample_mask of a bucket, in the order _inputs packs."""
+    return [(D, H, H), (D, H), (B, H), (B, H), (D, H), (H,), (B,)]
+
+
+def _split(flat: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
+    """Consecutive pieces of a flat array in the given shapes (numpy or jax)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        out.append(flat[start:start + size].reshape(shape))
+        start += size
+    return out
+
+
+def _inputs(padded: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """``_pad``'s ten arrays as the compiled function takes them: floats, integers, D, H, B."""
+    W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask, loss_index = padded
+    D, B, H = p.shape
+    numbers = np.concatenate([v.ravel() for v in (W, b, x, t, unit_mask, out_mask, sample_mask)])
+    return numbers, np.append(act_index, loss_index).astype(np.int32), D, H, B
 
 
 _PACKED = ("E", "a_hidden", "a_out", "z_hidden", "gW", "gb", "gp")
@@ -200,13 +227,7 @@ def _unpack(flat: np.ndarray, D: int, H: int, B: int) -> dict[str, np.ndarray]:
     """The packed output of a bucket (depth D, width H, batch B) as named numpy views."""
     shapes = {"E": (), "a_hidden": (D - 1, B, H), "a_out": (B, H), "z_hidden": (D - 1, B, H),
               "gW": (D, H, H), "gb": (D, H), "gp": (D, B, H)}
-    out, start = {}, 0
-    for key in _PACKED:
-        size = math.prod(shapes[key])
-        out[key] = flat[start:start + size].reshape(shapes[key])
-        start += size
-    assert start == flat.size, (start, flat.size)
-    return out
+    return dict(zip(_PACKED, _split(flat, [shapes[key] for key in _PACKED]), strict=True))
 
 
 def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
@@ -265,7 +286,7 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
         raise ValueError(f"unknown loss {loss!r}")
     padded = _pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
-        flat = _compiled(tuple(branches))(*padded)
+        flat = _compiled(tuple(branches))(*_inputs(padded))
         # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
         # compile a small kernel for every new shape, which is what the padding avoids.
         host = np.asarray(flat)  # the transfer
