@@ -178,13 +178,12 @@ def floors_of_each(case: Case, activations: Sequence[Any], truths: Sequence[Grad
     L = len(case.weights)
     m = _magnitudes(f, [np.stack([np.abs(t.deltas[l]) for t in truths]) for l in range(L)])
     scale = tolerances.floor_scale(case.dtype)
-    out = []
-    for i, truth in enumerate(truths):
-        least = tolerances.least_floor(case.dtype, truth.loss)
-        out.append({"loss": max(least, scale * float(m["loss"][i])),
-                     **{key: [np.maximum(least, scale * v[i]) for v in m[key]]
-                        for key in ("deltas", "grad_weights", "grad_biases")}})
-    return out
+    least = np.array([tolerances.least_floor(case.dtype, truth.loss) for truth in truths])
+    floor = {key: [np.maximum(least.reshape(-1, *[1] * (v.ndim - 1)), scale * v) for v in m[key]]
+             for key in ("deltas", "grad_weights", "grad_biases")}
+    return [{"loss": max(float(least[i]), scale * float(m["loss"][i])),
+             **{key: [v[i] for v in floor[key]] for key in floor}}
+            for i in range(len(truths))]
 
 
 EPS64 = _EPS

@@ -165,9 +165,9 @@ def _every_layer(W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any]
             hit = _crosses(below, a[l][n_below], kinks_of(hidden[l]))
             rows = [hidden[l].h(below, np) @ W[l + 1].T + b[l + 1]]
             samples, crossed = [n_below], [np.concatenate(crossed) | hit]
-        n, j = np.divmod(np.arange(h[l].size), a[l].shape[1])
-        n, j = np.tile(n, K), np.tile(j, K)  # one row per (signed step, entry), entries fastest
-        step = np.repeat(_SIGNED, h[l].size) * np.tile(h[l], K)
+        entry = np.arange(K * h[l].size) % h[l].size  # a row per (signed step, entry), entries
+        n, j = np.divmod(entry, a[l].shape[1])  # fastest
+        step = np.repeat(_SIGNED, h[l].size) * h[l][entry]
         if l == L - 1:  # an output pre-activation: E_n directly
             new = a[l][n]
             new[np.arange(len(n)), j] += step
