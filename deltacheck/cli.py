@@ -257,11 +257,21 @@ def _check_oracles(names: Sequence[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.workers > 1 and not args.replay:
-        from deltacheck import parallel
+    from deltacheck import parallel
 
-        parallel.prestart()  # the workers' imports of torch and jax overlap this process's
+    try:
+        return _checked_run(args)
+    finally:
+        parallel.release()  # workers no campaign took (an error, a single slice)
+
+
+def _checked_run(args: argparse.Namespace) -> int:
+    from deltacheck import parallel
+
     impl = load_implementation(args.impl)
+    if args.workers > 1 and not args.replay:
+        # the other workers import torch and jax and warm up while this process does
+        parallel.prestart(args.workers, args.oracles)
     _check_oracles(args.oracles)
     output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]

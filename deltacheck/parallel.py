@@ -8,6 +8,10 @@ as from one process. The other processes fork from a server that imported torch 
 (``forkserver``; ``spawn`` where there is none), load the implementation and the user's
 activations from their specs, and share JAX's persistent compilation cache. A slice whose
 process dies is checked again here: no result is lost.
+
+The command line starts them first thing (``prestart``): while this process imports the
+frameworks and plans the campaign, they import theirs and warm their oracles up (JAX traces
+its function, torch makes its first graph) on a small fixed case, then wait for the work.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -45,13 +50,43 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def prestart() -> None:
-    """Start the fork server now, so that its imports overlap the caller's own start-up."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        from multiprocessing import forkserver
+_STARTED: dict[str, Any] = {}  # processes started early by prestart(), for run_slices
 
-        _context()
-        forkserver.ensure_running()
+
+def prestart(workers: int, oracles: Sequence[str]) -> None:
+    """Start the other ``workers - 1`` processes now; they warm up and wait for the work.
+
+    Their imports and first oracle calls then overlap this process's own start-up.
+    """
+    if workers < 2:
+        return
+    ctx = _context()
+    jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
+    procs = [ctx.Process(target=_worker, args=(jobs, counter, results, list(oracles)),
+                         daemon=True) for _ in range(workers - 1)]
+    # Starting waits for the fork server's own imports: done in a thread, this process goes
+    # on with its start-up meanwhile.
+    starter = threading.Thread(target=lambda: [p.start() for p in procs], daemon=True)
+    starter.start()
+    _STARTED.update(ctx=ctx, jobs=jobs, results=results, counter=counter, procs=procs,
+                    starter=starter)
+
+
+def _warm_up(oracles: Sequence[str]) -> None:
+    """One small fixed case through every oracle: JAX traces its function, torch starts up."""
+    import numpy as np
+
+    from deltacheck import reference_impl
+    from deltacheck.case import Case
+    from deltacheck.check import check_case
+
+    rng = np.random.default_rng(0)
+    case = Case(widths=(2, 3, 2), activations=("tanh",), loss="ce", dtype="float64",
+                weights=(rng.normal(size=(3, 2)), rng.normal(size=(2, 3))),
+                biases=(rng.normal(size=3), rng.normal(size=2)), x=rng.normal(size=(2, 2)),
+                t=np.array([[1.0, 0.0], [0.0, 1.0]]))
+    with contextlib.suppress(Exception):  # a missing framework is reported by the run itself
+        check_case(case, reference_impl.backprop, oracles)
 
 
 def _take(counter: Any, total: int) -> int | None:
@@ -61,9 +96,9 @@ def _take(counter: Any, total: int) -> int | None:
     return i if i < total else None
 
 
-def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], counter: Any,
-            results: Any) -> None:
-    """A worker process: load what the config names, then check slices until none is left."""
+def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> None:
+    """A worker process: warm up, take the job, load what it names, check slices until none is
+    left. A job of None means there is no work (the run stopped before it began)."""
     from deltacheck import activations as registry
     from deltacheck import campaign
     from deltacheck.loading import load_activation, load_implementation
@@ -71,6 +106,11 @@ def _worker(config: Any, seed: int, slices: Sequence[Any], acts: list[str], coun
     i = None
     try:
         campaign.settle_imports()  # as the caller did: the same seed draws the same cases
+        _warm_up(oracles)
+        job = jobs.get()
+        if job is None:
+            return
+        config, seed, slices, acts = job
         with contextlib.ExitStack() as stack:
             stack.enter_context(registry.registered(
                 [load_activation(spec) for spec in config.user_activations]))
@@ -92,16 +132,24 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes."""
     from deltacheck import campaign
 
-    n_workers = min(config.workers, len(slices))
-    ctx = _context()
-    counter = ctx.Value("i", 0)
-    results = ctx.Queue()
+    started = _STARTED.copy()
+    _STARTED.clear()
+    if "starter" in started:
+        started["starter"].join()
+    if started.get("procs") and len(started["procs"]) == config.workers - 1:
+        ctx, jobs, results = started["ctx"], started["jobs"], started["results"]
+        counter, procs = started["counter"], started["procs"]
+    else:  # not started early (from Python, or for another number of workers)
+        _stop(started)
+        ctx = _context()
+        jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
+        procs = [ctx.Process(target=_worker, args=(jobs, counter, results, config.oracles),
+                             daemon=True) for _ in range(min(config.workers, len(slices)) - 1)]
     # The implementation is loaded again in each process from its spec: a callable itself
     # need not survive pickling (a lambda, a closure in a test).
     shipped = replace(config, impl=None, replay=None)
-    procs = [ctx.Process(target=_worker, args=(shipped, seed, list(slices), acts, counter,
-                                                results), daemon=True)
-             for _ in range(n_workers - 1)]
+    for _ in procs:
+        jobs.put((shipped, seed, list(slices), acts))
     outcomes: dict[int, Any] = {}
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
     here = campaign.Campaign(config, lambda *args: None)
@@ -136,7 +184,8 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     i: int | None = None
     try:
         for p in procs:
-            p.start()
+            if p.pid is None:
+                p.start()
         while (i := _take(counter, len(slices))) is not None:
             here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
             outcomes[i] = here.run_slice(slices[i], acts)
@@ -164,3 +213,22 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
                 p.terminate()
             p.join(timeout=5)
     return [outcomes[i] for i in range(len(slices))]
+
+
+def _stop(started: dict[str, Any]) -> None:
+    """Let processes started early that will not be used exit (a job of None), or end them."""
+    if "starter" in started:
+        started["starter"].join()
+    for _ in started.get("procs", []):
+        started["jobs"].put(None)
+    for p in started.get("procs", []):
+        p.join(timeout=5)
+        if p.is_alive():
+            p.terminate()
+
+
+def release() -> None:
+    """Stop the processes ``prestart`` started if no campaign took them (an error, a replay)."""
+    started = _STARTED.copy()
+    _STARTED.clear()
+    _stop(started)

@@ -145,3 +145,20 @@ def test_a_failing_slice_records_no_more_cases_than_its_budget():
     cases = outcome.document["cases"]
     assert outcome.document["summary"]["failed_cases"] > 0
     assert len([c for c in cases if c["phase"] != "minimal"]) == 300
+
+
+def test_objects_frozen_for_the_run_are_thawed_after_it():
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with campaign.heap_frozen():
+        assert gc.get_freeze_count() > 0  # the collector skips what existed before
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze is left as it is
+    try:
+        frozen = gc.get_freeze_count()
+        with campaign.heap_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
