@@ -214,29 +214,35 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
     biggest = np.maximum.reduceat(np.where(scope, np.stack([gap, rel]), 0.0), starts, axis=1)
     norms = _norms(np.stack([np.where(scope & finite, Y, 0.0), np.where(scope, gap, 0.0)]),
                    starts, lengths)
-    columns = zip(live, starts.tolist(), at.tolist(), top.tolist(), n_judged.tolist(),
-                  (lengths - n_judged).tolist(), counts[1].tolist(), counts[2].tolist(),
-                  *biggest.tolist(), *norms.tolist(), strict=True)
-    for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, dy, dd \
-            in columns:
+    # Each quantity's verdict, worst entry and values, for all of them at once.
+    at = np.minimum(at, n - 1)  # (an unjudged quantity's is not used)
+    rtols = R[starts]
+    verdicts = np.where(~finite_y[at] & finite_x[at], 1, np.where(top <= rtols, 0, 2))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        norm_rel = np.where(norms[1] == 0, 0.0,
+                            np.where(norms[0] > 0, norms[1] / norms[0], np.inf))
+    columns = zip(live, starts.tolist(), (at - starts).tolist(), top.tolist(),
+                  n_judged.tolist(), (lengths - n_judged).tolist(), counts[1].tolist(),
+                  counts[2].tolist(), *biggest.tolist(), norm_rel.tolist(), X[at].tolist(),
+                  Y[at].tolist(), verdicts.tolist(), strict=True)
+    for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, ratio, \
+            x_k, y_k, verdict in columns:
         item, shape = items[k], shapes[k]
-        counts = {"judged": n_judged, "not_judged": n_not, "unresolved": n_unresolved,
-                  "allowed": allowed[start:start + sizes[k]].reshape(shape)}
+        allowed_k = allowed[start:start + sizes[k]].reshape(shape)
         if not n_scope:
-            results[k] = QuantityResult(item.quantity, item.layer, NOT_JUDGED, **counts)
+            results[k] = QuantityResult(item.quantity, item.layer, NOT_JUDGED, judged=n_judged,
+                                        not_judged=n_not, unresolved=n_unresolved,
+                                        allowed=allowed_k)
             continue
-        x_k, y_k = float(X[peak]), float(Y[peak])
-        if not math.isfinite(y_k) and math.isfinite(x_k):
-            verdict = ERROR
-        elif not (err_k <= item.rtol):  # written this way round so that NaN fails
-            verdict = FAIL
-        else:
-            verdict = PASS
-        results[k] = QuantityResult(
-            item.quantity, item.layer, verdict, err=err_k, max_abs=big, max_rel=big_rel,
-            norm_rel=0.0 if dd == 0 else (dd / dy if dy > 0 else math.inf),
-            worst=_index(peak - start, shape), impl_value=x_k, oracle_value=y_k, **counts)
+        # verdict: ERROR where only the oracle's value is not finite; FAIL unless err <= rtol
+        # (written that way round, so that NaN fails)
+        results[k] = QuantityResult(item.quantity, item.layer, _VERDICTS[verdict], err_k, big,
+                                    big_rel, ratio, _index(peak, shape), x_k, y_k, n_judged,
+                                    n_not, n_unresolved, "", allowed_k)
     return results
+
+
+_VERDICTS = (PASS, ERROR, FAIL)
 
 
 def _entries(case: Case, impl: Gradients, oracle: Gradients, rtol: float,
