@@ -46,9 +46,24 @@ def _softplus(a, xp):
     return xp.logaddexp(xp.zeros_like(a), a)
 
 
+def _numpy_erf() -> Any:
+    """scipy's erf (vectorised, within a few ulp of math.erf), else math.erf entry by entry."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # scipy comes with jax; without it, the slow way
+        return lambda a: np.vectorize(math.erf, otypes=[a.dtype])(a) if a.size else a.copy()
+    # in float64 whatever the dtype, as math.erf computes, then rounded to the dtype
+    return lambda a: erf(np.asarray(a, dtype=np.float64)).astype(a.dtype, copy=False)
+
+
+_NUMPY_ERF: list[Any] = []  # made on first use: importing scipy costs a fraction of a second
+
+
 def _erf(a, xp):
     if xp is np:
-        return np.vectorize(math.erf, otypes=[a.dtype])(a) if a.size else a.copy()
+        if not _NUMPY_ERF:
+            _NUMPY_ERF.append(_numpy_erf())
+        return _NUMPY_ERF[0](a)
     if hasattr(xp, "erf"):
         return xp.erf(a)
     if getattr(xp, "__name__", "").startswith("jax"):  # jax.numpy keeps erf in jax.scipy
