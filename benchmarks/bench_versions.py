@@ -1,0 +1,93 @@
+"""Marginal throughput of two or more versions of deltacheck, run alternately in one session.
+
+Run from the repository root:  python benchmarks/bench_versions.py REV [REV ...] [--rounds 3]
+
+Each REV (a commit, tag or branch; ``WORKTREE`` for the files as they are now) is exported
+into a temporary folder and imported from there. Every round runs each version once, in a
+fresh process and in alternating order, measuring what ``bench_campaign.py --parts
+throughput`` measures: 600 / (wall(620 cases) − wall(20 cases)), all three oracles, the
+default ranges, seed 3, after a warm-up run. The machine's speed drifts over a day; versions
+measured side by side drift together, so the ratios to the first REV are what to read.
+
+Note that Hypothesis draws some numbers from constants in the source of the code under test,
+so two versions do not check quite the same cases: the ratio includes that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("oracles", "reference_impl", "reports")  # installed as deltacheck.<name>
+
+CHILD = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import deltacheck
+from deltacheck import campaign, reference_impl
+from deltacheck.oracles import fd
+assert deltacheck.__file__.startswith(sys.argv[1]) and fd.__file__.startswith(sys.argv[1])
+
+def wall(n):
+    config = campaign.Config(impl=reference_impl.backprop, impl_spec="reference", examples=n,
+                             seed=3)
+    start = time.perf_counter()
+    campaign.run(config)
+    return time.perf_counter() - start
+
+wall(20)
+small = wall(20)
+print(600 / (wall(620) - small))
+"""
+
+
+def export(rev: str, folder: Path) -> Path:
+    """The tree of ``rev`` in ``folder``, laid out as the installed package is."""
+    folder.mkdir(parents=True)
+    if rev == "WORKTREE":
+        for name in ("deltacheck", *PACKAGES):
+            shutil.copytree(ROOT / name, folder / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        archive = subprocess.run(["git", "archive", rev, "deltacheck", *PACKAGES], cwd=ROOT,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    for name in PACKAGES:  # deltacheck.oracles and friends, as package-dir maps them
+        os.symlink(folder / name, folder / "deltacheck" / name)
+    return folder
+
+
+def main() -> None:
+    """Export the versions, alternate them, print medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revs", nargs="+")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rates: dict[str, list[float]] = {rev: [] for rev in args.revs}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {rev: export(rev, Path(tmp) / f"v{i}") for i, rev in enumerate(args.revs)}
+        for r in range(args.rounds):
+            for rev in args.revs if r % 2 == 0 else args.revs[::-1]:
+                out = subprocess.run([sys.executable, "-c", CHILD, str(trees[rev])],
+                                     capture_output=True, text=True, cwd=tmp)
+                if out.returncode:
+                    raise SystemExit(f"{rev}: {out.stderr[-2000:]}")
+                rates[rev].append(float(out.stdout.split()[-1]))
+    one, five, _ = os.getloadavg()
+    print(f"[versions] load {one:.2f} {five:.2f}; {args.rounds} rounds, alternating")
+    first = statistics.median(rates[args.revs[0]])
+    for rev in args.revs:
+        median = statistics.median(rates[rev])
+        print(f"  {rev:12s} {median:6.0f} cases/s  ({', '.join(f'{x:.0f}' for x in rates[rev])})"
+              f"  × {median / first:.2f}")
+
+
+if __name__ == "__main__":
+    main()
