@@ -94,17 +94,18 @@ def _format_traceback(exc: BaseException) -> str:
         return f"{describe_exception(exc)} (traceback could not be formatted)\n"
 
 
-def analysis(case: Case) -> rounding.Forward | None:
+def analysis(case: Case) -> tuple[rounding.Forward | None, str]:
     """The case's float64 forward pass and its rounding bounds, shared by the oracles' kink
-    masks and every oracle's floors; None when an activation's h breaks on it (each oracle
-    then meets that on its own, and says so in its verdict)."""
+    masks and every oracle's floors; or None and why, when an activation's h breaks on it
+    under numpy (then no floor can be computed, and no comparison judged)."""
     try:
         with np.errstate(all="ignore"):
-            return rounding.forward(case, activation_objects(case.activations))
+            return rounding.forward(case, activation_objects(case.activations)), ""
     except DeltacheckError:
         raise
-    except Exception:
-        return None
+    except Exception as exc:
+        return None, (f"the rounding floor needs the activations' h under numpy, which raised "
+                      f"{describe_exception(exc)}")
 
 
 def oracle_values(case: Case, oracle_names: Sequence[str], *,
@@ -213,7 +214,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
         raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
                               f"loss, x, t), not {type(impl).__name__}")
     oracle_names = oracles.checked_names(oracle_names)
-    forward = analysis(case)
+    forward, broken = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
     result = CaseResult(case=case, verdict=FAIL, forward=forward)
     for name, value in values.items():
@@ -225,8 +226,14 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
         result.nondeterministic = _differences(result.impl_values, again)
         if earlier is not None and not result.nondeterministic:
             result.nondeterministic = _differences(earlier, result.impl_values)
-    compared = ({} if result.impl_values is None
-                else compare_all(case, result.impl_values, result.oracle_values, forward=forward))
+    if result.impl_values is None:
+        compared = {}
+    elif forward is None:  # nothing can be judged without the floor: said, never passed
+        compared = {name: OracleResult(oracle=name, rtol=compare_tol(case, name), verdict=ERROR,
+                                       message=f"cannot judge: {broken}")
+                    for name in result.oracle_values}
+    else:
+        compared = compare_all(case, result.impl_values, result.oracle_values, forward=forward)
     for name, value in values.items():
         tol = compare_tol(case, name)
         if isinstance(value, str):

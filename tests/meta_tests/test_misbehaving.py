@@ -125,3 +125,26 @@ def test_a_campaign_keeps_every_result_when_exceptions_cannot_be_printed(tmp_pat
     doc = outcome.document
     assert doc["summary"]["failed_cases"] == doc["summary"]["cases"] >= 6
     assert all(f["impl_problem"] == "raised Unprintable: <unprintable>" for f in doc["failures"])
+
+
+def test_an_activation_that_breaks_under_numpy_is_an_error_never_a_crash(rng):
+    # h works under torch but raises under numpy: no floor can be computed, so nothing is
+    # judged, and every oracle says why
+    pytest.importorskip("torch")
+    from deltacheck import Activation
+    from deltacheck import activations as registry
+    from deltacheck.compare import ERROR
+
+    def h(a, xp):
+        if xp is np:
+            raise ValueError("no numpy here")
+        return xp.tanh(a)
+
+    picky = Activation("picky", h=h, dh=lambda a, xp: 1 - xp.tanh(a) ** 2)
+    with registry.registered([picky]):
+        case = random_case(rng, (2, 3, 2), ("picky",), "mse", batch=2)
+        result = check_case(case, lambda w, b, acts, loss, x, t: reference_impl.backprop(
+            w, b, ["tanh"], loss, x, t), ["torch", "fd"])
+    assert result.verdict == ERROR
+    assert "no numpy here" in result.oracles["torch"].message
+    assert result.oracles["torch"].verdict == ERROR and result.oracles["fd"].verdict == ERROR
