@@ -20,8 +20,9 @@ loss enters. Their error bars are the same sums over |z| times the bars of δ.
 Speed. A step in a_nj moves only sample n, so each difference evaluates E_n alone, not the
 batch (and cancels none of the other samples' terms). It changes z[l+1]_n in entry j only, so
 a[l+1]_n moves by that change times column j of W[l+1] (a rank-one update); only the layers
-above are evaluated in full. All steps of a layer are evaluated together, in chunks of at most
-_CHUNK_ENTRIES numbers per array: the memory stays bounded for any network size.
+above are evaluated in full. When every layer's steps fit one chunk of _CHUNK_ENTRIES numbers
+per array, the rows of all layers go through each layer above together; otherwise each layer's
+steps go in chunks of at most that: the memory stays bounded for any network size.
 
 Kinks. When a perturbed pre-activation at a layer with kinks lands on a kink or on its other
 side, the difference straddles a point where E is not smooth: that entry is not judged.
