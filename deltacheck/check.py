@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -116,17 +117,33 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
     if forward is not None and any(kinks_of(act) for act in acts):
         with np.errstate(all="ignore"):
             reach = rounding_reach(forward.signed_W, forward.b, forward.a, forward.z, acts)
-    out: dict[str, Gradients | str] = {}
-    for name in oracle_names:
+    out: dict[str, Any] = {}
+
+    def attempt(name: str, call: Callable[[], Any]) -> None:
         try:
-            out[name] = oracles.get(name).gradients(*case.arguments()[:2], acts, case.loss,
-                                                    case.x, case.t, reach=reach)
+            out[name] = call()
         except (OracleUnavailable, KeyboardInterrupt):
             raise
         except BaseException as exc:  # an oracle (or a user's h) that breaks, even by sys.exit,
             # must not take the run down with it
             out[name] = f"the {name} oracle raised {describe_exception(exc)}"
-    return out
+
+    def call(name: str, what: str) -> Callable[[], Any]:
+        return partial(getattr(oracles.get(name), what), *case.arguments()[:2], acts,
+                       case.loss, case.x, case.t, reach=reach)
+
+    # An oracle that computes asynchronously (jax) is started first and read last: it runs
+    # beside the others.
+    started = [name for name in oracle_names if hasattr(oracles.get(name), "start")]
+    for name in started:
+        attempt(name, call(name, "start"))
+    for name in oracle_names:
+        if name not in started:
+            attempt(name, call(name, "gradients"))
+    for name in started:
+        if callable(out[name]):  # not the reason it could not start
+            attempt(name, out[name])
+    return {name: out[name] for name in oracle_names}
 
 
 def _same(before: np.ndarray, now: Any) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +267,16 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
               reach: Sequence[np.ndarray] | None = None) -> Gradients:
     """Loss, δ, ∂W and ∂b by jax.grad in float64 (``reach``: see base.kink_taint)."""
+    return start(weights, biases, activations, loss, x, t, reach=reach)()
+
+
+def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+          activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
+          reach: Sequence[np.ndarray] | None = None) -> Callable[[], Gradients]:
+    """Start ``gradients``; the function returned waits for the result and reads it.
+
+    JAX computes asynchronously: the caller can run the other oracles meanwhile.
+    """
     jax, _ = _jax()
     from deltacheck.activations import BUILTINS
     from deltacheck.activations import get as builtin
@@ -287,9 +297,16 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     padded = _pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
         flat = _compiled(tuple(branches))(*_inputs(padded))
-        # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
-        # compile a small kernel for every new shape, which is what the padding avoids.
-        host = np.asarray(flat)  # the transfer
+    return lambda: _read(flat, padded, W64, b64, x64, activations, weights, reach)
+
+
+def _read(flat: Any, padded: tuple[np.ndarray, ...], W64: list[np.ndarray],
+          b64: list[np.ndarray], x64: np.ndarray, activations: Sequence[Any],
+          weights: Sequence[np.ndarray], reach: Sequence[np.ndarray] | None) -> Gradients:
+    """The real network's values out of a bucket's packed result (waiting for it first)."""
+    # One transfer to numpy, then numpy slicing: slicing jax arrays outside jit would
+    # compile a small kernel for every new shape, which is what the padding avoids.
+    host = np.asarray(flat)  # the transfer
     check_float64(name, [host])  # every output is in it
     D, B, H = padded[2].shape
     out = _unpack(host, D, H, B)
