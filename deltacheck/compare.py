@@ -127,6 +127,19 @@ class Entries:
 _SCALARS = (float, int, bool, np.number, np.bool_)
 
 
+_ZEROS: dict[Any, np.ndarray] = {}  # per dtype, zeros to take slices of (never written to)
+
+
+def _zeros(size: int, dtype: Any) -> np.ndarray:
+    """``size`` zeros of ``dtype``, as a read-only view (cheaper than a new array each time)."""
+    zeros = _ZEROS.get(dtype)
+    if zeros is None or zeros.size < size:
+        zeros = np.zeros(max(size, 4096), dtype=dtype)
+        zeros.setflags(write=False)
+        _ZEROS[dtype] = zeros
+    return zeros[:size]
+
+
 def _column(values: Sequence[Any], shapes: Sequence[tuple[int, ...]], sizes: Sequence[int],
             dtype: Any = np.float64) -> np.ndarray:
     """Each value (a scalar, or an array of its quantity's shape) flat, laid end to end."""
@@ -137,7 +150,7 @@ def _column(values: Sequence[Any], shapes: Sequence[tuple[int, ...]], sizes: Seq
         if type(value) is np.ndarray and value.shape == shape:  # the common case, kept cheap
             parts.append(value.reshape(size))
         elif isinstance(value, _SCALARS):
-            parts.append(np.full(size, value, dtype=dtype))
+            parts.append(_zeros(size, dtype) if value == 0 else np.full(size, value, dtype=dtype))
         else:  # a list, or an array that broadcasts to the quantity
             parts.append(np.broadcast_to(np.asarray(value, dtype=dtype), shape).reshape(size))
     return np.concatenate(parts, dtype=dtype)
@@ -145,8 +158,8 @@ def _column(values: Sequence[Any], shapes: Sequence[tuple[int, ...]], sizes: Seq
 
 def _index(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     """The position of flat entry i in an array of ``shape`` (row-major)."""
-    if len(shape) == 2:
-        return divmod(i, shape[1])
+    if len(shape) == 1:
+        return (i,)
     return tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
 
 
@@ -221,12 +234,14 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         norm_rel = np.where(norms[1] == 0, 0.0,
                             np.where(norms[0] > 0, norms[1] / norms[0], np.inf))
-    columns = zip(live, starts.tolist(), (at - starts).tolist(), top.tolist(),
-                  n_judged.tolist(), (lengths - n_judged).tolist(), counts[1].tolist(),
-                  counts[2].tolist(), *biggest.tolist(), norm_rel.tolist(), X[at].tolist(),
-                  Y[at].tolist(), verdicts.tolist(), strict=True)
-    for k, start, peak, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, ratio, \
-            x_k, y_k, verdict in columns:
+    # the worst entry's row and column, where a quantity is a matrix
+    rows, cols = np.divmod(at - starts, [shape[1] if len(shape) == 2 else 1 for shape in shapes_])
+    columns = zip(live, starts.tolist(), (at - starts).tolist(), rows.tolist(), cols.tolist(),
+                  top.tolist(), n_judged.tolist(), (lengths - n_judged).tolist(),
+                  counts[1].tolist(), counts[2].tolist(), *biggest.tolist(), norm_rel.tolist(),
+                  X[at].tolist(), Y[at].tolist(), verdicts.tolist(), strict=True)
+    for k, start, peak, row, col, err_k, n_judged, n_not, n_unresolved, n_scope, big, big_rel, \
+            ratio, x_k, y_k, verdict in columns:
         item, shape = items[k], shapes[k]
         allowed_k = allowed[start:start + sizes[k]].reshape(shape)
         if not n_scope:
@@ -236,9 +251,10 @@ def judge(items: Sequence[Entries]) -> list[QuantityResult]:
             continue
         # verdict: ERROR where only the oracle's value is not finite; FAIL unless err <= rtol
         # (written that way round, so that NaN fails)
+        worst = (row, col) if len(shape) == 2 else _index(peak, shape)
         results[k] = QuantityResult(item.quantity, item.layer, _VERDICTS[verdict], err_k, big,
-                                    big_rel, ratio, _index(peak, shape), x_k, y_k, n_judged,
-                                    n_not, n_unresolved, "", allowed_k)
+                                    big_rel, ratio, worst, x_k, y_k, n_judged, n_not,
+                                    n_unresolved, "", allowed_k)
     return results
 
 
