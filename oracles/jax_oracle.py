@@ -19,6 +19,7 @@ every architecture, activation mix and batch size in the bucket. The padding is 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -217,7 +218,9 @@ def _inputs(padded: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
     W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask, loss_index = padded
     D, B, H = p.shape
     numbers = np.concatenate([v.ravel() for v in (W, b, x, t, unit_mask, out_mask, sample_mask)])
-    return numbers, np.append(act_index, loss_index).astype(np.int32), D, H, B
+    integers = np.empty(len(act_index) + 1, dtype=np.int32)
+    integers[:-1], integers[-1] = act_index, loss_index
+    return numbers, integers, D, H, B
 
 
 _PACKED = ("E", "a_hidden", "a_out", "z_hidden", "gW", "gb", "gp")
@@ -230,6 +233,14 @@ def _unpack(flat: np.ndarray, D: int, H: int, B: int) -> dict[str, np.ndarray]:
     return dict(zip(_PACKED, _split(flat, [shapes[key] for key in _PACKED]), strict=True))
 
 
+@functools.cache
+def _eye(n: int) -> np.ndarray:
+    """The n × n identity (read-only: only ever copied from)."""
+    eye = np.eye(n)
+    eye.setflags(write=False)
+    return eye
+
+
 def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
          act_index: list[int], identity: int, loss: str) -> tuple[np.ndarray, ...]:
     L = len(weights)
@@ -239,8 +250,7 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
     for l in range(L - 1):
         W[l, :widths[l + 1], :widths[l]] = weights[l]
         b[l, :widths[l + 1]] = biases[l]
-    for l in range(L - 1, D - 1):  # identity layers carry the last hidden z to the output
-        W[l] = np.eye(H)
+    W[L - 1:D - 1] = _eye(H)  # identity layers carry the last hidden z to the output
     W[D - 1, :widths[L], :widths[L - 1]] = weights[L - 1]
     b[D - 1, :widths[L]] = biases[L - 1]
     # Padded samples repeat the first one (then masked out of E), so that every value any

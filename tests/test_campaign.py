@@ -151,9 +151,11 @@ def test_objects_frozen_for_the_run_are_thawed_after_it():
     import gc
 
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     with campaign.heap_frozen():
         assert gc.get_freeze_count() > 0  # the collector skips what existed before
-    assert gc.get_freeze_count() == 0
+        assert gc.get_threshold()[0] > thresholds[0]
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
     gc.freeze()  # a caller's own freeze is left as it is
     try:
         frozen = gc.get_freeze_count()
