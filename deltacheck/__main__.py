@@ -2,6 +2,6 @@
 
 import sys
 
-from deltacheck.cli import main
+from deltacheck.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
 import tempfile
@@ -272,6 +273,8 @@ def _checked_run(args: argparse.Namespace) -> int:
     if args.workers > 1 and not args.replay:
         # the other workers import torch and jax and warm up while this process does
         parallel.prestart(args.workers, args.oracles)
+    if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
+        oracles.prepare(args.oracles)  # not be in the bucket it compiles
     _check_oracles(args.oracles)
     output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
@@ -449,5 +452,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def console_main() -> int:
+    """The ``deltacheck`` command: ``main``, with an exit that does not sweep the heap again.
+
+    Everything is written and closed by then. Freezing the heap spares the interpreter's last
+    garbage collections over torch's and jax's objects (about 0.3 s of every run); atexit hooks
+    still run and objects are still released as their references go.
+    """
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

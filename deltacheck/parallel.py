@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -29,7 +30,7 @@ from typing import Any
 
 from deltacheck.errors import DeltacheckError
 
-_PRELOAD = ["numpy", "hypothesis", "torch", "jax", "jax.numpy", "array_api_compat",
+_PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy", "array_api_compat",
             "deltacheck.campaign", "deltacheck.oracles.fd", "deltacheck.oracles.torch_oracle",
             "deltacheck.oracles.jax_oracle"]
 
@@ -66,10 +67,30 @@ def prestart(workers: int, oracles: Sequence[str]) -> None:
                          daemon=True) for _ in range(workers - 1)]
     # Starting waits for the fork server's own imports: done in a thread, this process goes
     # on with its start-up meanwhile.
-    starter = threading.Thread(target=lambda: [p.start() for p in procs], daemon=True)
+    starter = threading.Thread(target=_start, args=(procs,), daemon=True)
     starter.start()
     _STARTED.update(ctx=ctx, jobs=jobs, results=results, counter=counter, procs=procs,
                     starter=starter)
+
+
+def _start(procs: Sequence[Any]) -> list[Any]:
+    """The processes of ``procs`` that are running, started here if need be.
+
+    One that cannot start (the system allows no more processes, say) is left out with a line
+    on stderr: the others, this one included, check its share.
+    """
+    running = []
+    for p in procs:
+        if p.pid is None:
+            try:
+                p.start()
+            except Exception as exc:  # any failure to start leaves the process out
+                print(f"deltacheck: --workers: a worker process could not start "
+                      f"({type(exc).__name__}: {exc}); the others check its share",
+                      file=sys.stderr)
+                continue
+        running.append(p)
+    return running
 
 
 def _warm_up(oracles: Sequence[str]) -> None:
@@ -138,13 +159,15 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         started["starter"].join()
     if started.get("procs") and len(started["procs"]) == config.workers - 1:
         ctx, jobs, results = started["ctx"], started["jobs"], started["results"]
-        counter, procs = started["counter"], started["procs"]
+        counter = started["counter"]
+        procs = [p for p in started["procs"] if p.pid is not None]  # the ones that started
     else:  # not started early (from Python, or for another number of workers)
         _stop(started)
         ctx = _context()
         jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
         procs = [ctx.Process(target=_worker, args=(jobs, counter, results, config.oracles),
                              daemon=True) for _ in range(min(config.workers, len(slices)) - 1)]
+    procs = _start(procs)
     # The implementation is loaded again in each process from its spec: a callable itself
     # need not survive pickling (a lambda, a closure in a test).
     shipped = replace(config, impl=None, replay=None)
@@ -174,8 +197,9 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
             elif kind == "interrupted":
                 outcomes[i] = payload
                 raise KeyboardInterrupt
-            elif kind == "error":
-                raise DeltacheckError(f"--workers: a worker process failed: {payload}")
+            elif kind == "error":  # its slices are checked by the others, this one included
+                print(f"deltacheck: --workers: a worker process failed and left its share to "
+                      f"the others: {payload.splitlines()[0]}", file=sys.stderr)
             elif kind == "exit":
                 exited.add(payload)
             block = False
@@ -183,9 +207,6 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     exited: set[int] = set()
     i: int | None = None
     try:
-        for p in procs:
-            if p.pid is None:
-                p.start()
         while (i := _take(counter, len(slices))) is not None:
             here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
             outcomes[i] = here.run_slice(slices[i], acts)
@@ -219,9 +240,10 @@ def _stop(started: dict[str, Any]) -> None:
     """Let processes started early that will not be used exit (a job of None), or end them."""
     if "starter" in started:
         started["starter"].join()
-    for _ in started.get("procs", []):
+    running = [p for p in started.get("procs", []) if p.pid is not None]
+    for _ in running:
         started["jobs"].put(None)
-    for p in started.get("procs", []):
+    for p in running:
         p.join(timeout=5)
         if p.is_alive():
             p.terminate()

@@ -59,5 +59,16 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
+def prepare(names: Any) -> None:
+    """Start, in the background, what the oracles ``names`` would do on their first case.
+
+    The jax oracle compiles its function on a thread (see jax_oracle.prepare); the caller goes
+    on meanwhile (importing torch takes as long). A missing framework is left to
+    ``unavailable_reason``.
+    """
+    if "jax" in names and unavailable_reason("jax") is None:
+        get("jax").prepare()
+
+
 __all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "checked_names",
-           "get", "unavailable_reason"]
+           "get", "prepare", "unavailable_reason"]

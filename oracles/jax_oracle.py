@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,39 @@ def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: 
             np.int32(LOSS_ORDER.index(loss)))
 
 
+_PREPARING: list[threading.Thread] = []  # the compilation prepare() started, until start()
+
+
+def prepare() -> None:
+    """Compile the built-in activations' function for the smallest bucket, on a thread.
+
+    The command line calls this as soon as JAX imports: XLA compiles (or loads from the
+    persistent cache) without holding the GIL, while the run imports torch and draws its first
+    case. ``start`` waits for it, so that the same function is never compiled twice at once.
+    """
+    jax, _ = _jax()
+    if _PREPARING:
+        return
+    from deltacheck.activations import BUILTINS
+    from deltacheck.activations import get as builtin
+
+    table = tuple(BUILTINS)
+    identity = next(i for i, act in enumerate(table) if act is builtin("identity"))
+    one = [np.ones((1, 1))]
+    padded = _pad(one, [np.zeros(1)], np.zeros((1, 1)), np.zeros((1, 1)), [], identity, "mse")
+
+    def compile_smallest_bucket() -> None:
+        try:
+            with jax.enable_x64(True):
+                _compiled(table)(*_inputs(padded)).block_until_ready()
+        except Exception:  # the first real call reports the same failure
+            pass
+
+    thread = threading.Thread(target=compile_smallest_bucket, daemon=True)
+    thread.start()
+    _PREPARING.append(thread)
+
+
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
               reach: Sequence[np.ndarray] | None = None) -> Gradients:
@@ -288,6 +322,8 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     JAX computes asynchronously: the caller can run the other oracles meanwhile.
     """
     jax, _ = _jax()
+    if _PREPARING:
+        _PREPARING.pop().join()
     from deltacheck.activations import BUILTINS
     from deltacheck.activations import get as builtin
 

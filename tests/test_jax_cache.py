@@ -34,9 +34,9 @@ print(json.dumps({"compiles": counts["compiles"] - counts["hits"], "hits": count
 """
 
 
-def _start(cache: str) -> subprocess.Popen:
+def _start(cache: str, child: str = _CHILD) -> subprocess.Popen:
     env = {**os.environ, jax_oracle.CACHE_ENV: cache}
-    return subprocess.Popen([sys.executable, "-c", _CHILD], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -65,3 +65,14 @@ def test_the_cache_can_be_turned_off_and_moved(monkeypatch, tmp_path):
     monkeypatch.delenv(jax_oracle.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert jax_oracle.cache_dir() == Path(tmp_path / "xdg" / "deltacheck" / "jax")
+
+
+def test_prepare_compiles_once_on_a_thread_for_the_calls_that_follow():
+    pytest.importorskip("jax")
+    # prepare() compiles the smallest bucket in the background; the calls wait for it and use
+    # it: one compilation in all (a second would mean another bucket, or two at once)
+    child = _CHILD.replace("rng = np.random", "jax_oracle.prepare()\nrng = np.random")
+    child = child.replace('"hits": counts["hits"],', '"hits": counts["hits"], '
+                          '"waiting": len(jax_oracle._PREPARING),')
+    assert _result(_start("off", child)) == {"compiles": 1, "hits": 0, "waiting": 0,
+                                             "dir": None}

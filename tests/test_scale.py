@@ -81,6 +81,53 @@ def test_two_workers_give_the_same_results_as_one(tmp_path, small_slices):
     assert two["run"]["workers"] == 2 and len(two["run"]["slices"]) == 6  # 7, 7, 6 cases
 
 
+def test_a_worker_that_dies_loses_no_result(tmp_path, small_slices):
+    args = ("--examples", "20", "--seed", "3", "--oracles", "torch,fd")
+    _, one = _run(tmp_path, "one", *args)
+    # the implementation ends any worker process on its first case: this one checks it all
+    code, two = _run(tmp_path, "two", *args, "--workers", "2",
+                     "--impl", f"{PLANTED}:dies_in_a_worker")
+    assert code == 0
+    _same_results(one, {**two, "run": one["run"]})
+
+
+def test_a_worker_that_cannot_start_leaves_its_share_to_this_process(tmp_path, small_slices,
+                                                                     monkeypatch, capsys):
+    args = ("--examples", "20", "--seed", "3", "--oracles", "torch,fd")
+    _, one = _run(tmp_path, "one", *args)
+
+    def no_more_processes(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("multiprocessing.process.BaseProcess.start", no_more_processes)
+    capsys.readouterr()
+    code, two = _run(tmp_path, "two", *args, "--workers", "3")
+    assert code == 0
+    _same_results(one, two)
+    err = capsys.readouterr().err
+    assert err.count("--workers: a worker process could not start (BlockingIOError") == 2
+    assert "Traceback" not in err
+
+
+def test_a_worker_that_fails_leaves_its_share_to_the_others(small_slices, capsys):
+    # the worker cannot load the implementation (a module only this process has): it says so
+    # and exits; this process checks every slice
+    from deltacheck import parallel
+
+    config = campaign.Config(impl=cli.load_implementation(cli.DEFAULT_IMPL),
+                             impl_spec="no_such_module:f", seed=3, oracles=["torch", "fd"],
+                             workers=2)
+    slices = campaign.plan(20, list(config.losses))
+    acts = campaign.Campaign(config, lambda *args: None).activations()
+    here = parallel.run_slices(config, 3, slices, acts, lambda *args: None)
+    assert [o.index for o in here] == [s.index for s in slices]
+    assert sum(len(o.records) for o in here) == 20
+    assert {r["verdict"] for o in here for r in o.records} == {"pass"}
+    err = capsys.readouterr().err
+    assert "a worker process failed and left its share to the others" in err
+    assert "no_such_module" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("argv, fix", [
     (["--workers", "0"], "at least 1"),
     (["--workers", "many"], "not a whole number"),

@@ -72,3 +72,13 @@ def noisy_output_error(weights, biases, activations, loss, x, t):
     noise = np.random.default_rng().normal(size=out["deltas"][-1].shape)
     out["deltas"][-1] = out["deltas"][-1] * (1 + 1e-3 * noise)
     return out
+
+
+def dies_in_a_worker(weights, biases, activations, loss, x, t):
+    """The reference, except that a --workers process running it dies on its first case."""
+    import multiprocessing
+    import os
+
+    if multiprocessing.parent_process() is not None:
+        os._exit(3)
+    return reference_impl.backprop(weights, biases, activations, loss, x, t)
