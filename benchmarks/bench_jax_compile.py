@@ -1,6 +1,6 @@
 """What the jax oracle's compilation costs in a fresh process, with and without the cache.
 
-Run from the repository root:  python benchmarks/bench_jax_compile.py [--repeats 3]
+Run from the repository root:  python benchmarks/bench_jax_compile.py [--repeats 3] [--whole-run]
 
 Each measurement is a fresh Python process (compilations are per process) that runs the jax
 oracle once on one default-sized case per loss (all three losses, every built-in activation
@@ -13,6 +13,11 @@ hits, and the wall time of those first calls. Three subjects, in rotating order:
 - ``oracle, warm cache``: the oracle again, on the folder the previous subject filled.
 
 Medians over ``--repeats`` and ratios to the anchor from the same run.
+
+``--whole-run`` then times a whole first run, ``deltacheck run`` (600 cases) on an empty cache
+folder, as shipped (the compilation starts on a thread as soon as JAX imports, while torch
+imports: ``oracles.prepare``) and with that thread turned off (the compilation then runs on
+the first case, as before), alternately.
 """
 
 from __future__ import annotations
@@ -111,10 +116,44 @@ def _measure(variant: str, cache: str) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+_WHOLE_RUN = """
+import sys
+from deltacheck import cli, oracles
+if sys.argv[1] == "off":
+    oracles.prepare = lambda names: None
+sys.exit(cli.console_main(sys.argv[2:]))
+"""
+
+
+def _whole_run(prepare: str, folder: str) -> float:
+    """Wall seconds of a fresh ``deltacheck run`` of 600 cases on an empty cache folder."""
+    env = {**os.environ, "DELTACHECK_JAX_CACHE": os.path.join(folder, "jax")}
+    out = [f"--json={folder}/r.json", f"--report={folder}/r.html", f"--junit-xml={folder}/r.xml"]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", _WHOLE_RUN, prepare, "run", "--examples", "600",
+                    "--seed", "11", *out], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def part_whole_run(repeats: int) -> None:
+    """A first run as shipped against one with the compilation left to the first case."""
+    walls: dict[str, list[float]] = {"on": [], "off": []}
+    for r in range(repeats):
+        for prepare in (("on", "off") if r % 2 == 0 else ("off", "on")):
+            with tempfile.TemporaryDirectory() as folder:
+                walls[prepare].append(_whole_run(prepare, folder))
+    on, off = statistics.median(walls["on"]), statistics.median(walls["off"])
+    print(f"\nwhole first run, deltacheck run --examples 600 on an empty cache (load "
+          f"{os.getloadavg()[0]:.2f}), medians of {repeats}: compiling on a thread {on:.2f} s, "
+          f"on the first case {off:.2f} s: {on / off:.2f}× ({off - on:.2f} s less)")
+
+
 def main() -> None:
     """Parse the options, run the subjects, print the medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--whole-run", action="store_true",
+                        help="also time a whole first deltacheck run, compiling on a thread or not")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -145,6 +184,8 @@ def main() -> None:
           f"from the persistent cache not counted); compile s: their seconds, cache loads "
           f"included; first calls: the oracle's first call for each of the three losses "
           f"(tracing, compiling or loading, running).")
+    if args.whole_run:
+        part_whole_run(args.repeats)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -254,3 +255,18 @@ def release() -> None:
     started = _STARTED.copy()
     _STARTED.clear()
     _stop(started)
+
+
+def stop_server() -> None:
+    """End the fork server that the workers come from, if this process started one.
+
+    The command calls this as it exits. A server still importing torch and jax (a run shorter
+    than its start-up) would otherwise go on for a second or two after the command, holding
+    its output open: a CI step or a caller reading that output waits for it.
+    """
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid is not None:
+        with contextlib.suppress(OSError):  # gone already
+            os.kill(pid, signal.SIGTERM)

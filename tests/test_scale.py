@@ -3,6 +3,7 @@
 import json
 import re
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,29 @@ def test_the_readme_ci_workflow_runs_valid_deltacheck_commands():
         args = cli.parser().parse_args(argv[1:])  # exits 2 on an invalid invocation
         if args.command == "run" and args.shard is not None:
             assert args.shard[1] == n, "the shards' N must match the matrix"
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: ended, not yet reaped); "" when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_fork_server_is_ended_when_the_command_exits():
+    from multiprocessing import forkserver
+
+    from deltacheck import parallel
+
+    parallel.prestart(2, ["fd"])
+    parallel.release()  # the worker exits; the server stays, as it would for a next run
+    pid = forkserver._forkserver._forkserver_pid
+    assert pid is not None and _state(pid) not in ("Z", "")
+    parallel.stop_server()
+    deadline = time.monotonic() + 10
+    while _state(pid) not in ("Z", "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # ended (multiprocessing reaps it, and starts another, when a next run needs one)
+    assert _state(pid) in ("Z", "")
