@@ -119,9 +119,9 @@ def _measure(variant: str, cache: str) -> dict[str, float]:
 _WHOLE_RUN = """
 import sys
 from deltacheck import cli, oracles
-if sys.argv[1] == "off":
+if sys.argv.pop(1) == "off":
     oracles.prepare = lambda names: None
-sys.exit(cli.console_main(sys.argv[2:]))
+sys.exit(cli.console_main())
 """
 
 
