@@ -1,8 +1,10 @@
 """Workers, shards and merge: however a campaign is shared out, its results are the same."""
 
 import json
+import os
 import re
 import shlex
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,8 +88,12 @@ def test_a_worker_that_dies_loses_no_result(tmp_path, small_slices):
     args = ("--examples", "20", "--seed", "3", "--oracles", "torch,fd")
     _, one = _run(tmp_path, "one", *args)
     # the implementation ends any worker process on its first case: this one checks it all
+    mark = Path(tempfile.gettempdir(), f"deltacheck-test-worker-died-{os.getpid()}")
+    mark.unlink(missing_ok=True)
     code, two = _run(tmp_path, "two", *args, "--workers", "2",
                      "--impl", f"{PLANTED}:dies_in_a_worker")
+    assert mark.exists(), "the worker took a slice and died"
+    mark.unlink()
     assert code == 0
     _same_results(one, {**two, "run": one["run"]})
 

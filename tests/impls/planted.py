@@ -75,10 +75,17 @@ def noisy_output_error(weights, biases, activations, loss, x, t):
 
 
 def dies_in_a_worker(weights, biases, activations, loss, x, t):
-    """The reference, except that a --workers process running it dies on its first case."""
+    """The reference, slowed down in the calling process (so that a --workers process surely
+    takes a slice); a worker process running it leaves a mark and dies on its first case."""
     import multiprocessing
     import os
+    import tempfile
+    import time
+    from pathlib import Path
 
-    if multiprocessing.parent_process() is not None:
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        Path(tempfile.gettempdir(), f"deltacheck-test-worker-died-{parent.pid}").touch()
         os._exit(3)
+    time.sleep(0.1)
     return reference_impl.backprop(weights, biases, activations, loss, x, t)
