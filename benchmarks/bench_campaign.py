@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ def _recorded_cases(seed: int, examples: int) -> list[Any]:
     finally:
         campaign.check_case = check
     return seen
+
+
+def _cores_of_one_process(seed: int, examples: int) -> float:
+    """CPU seconds over wall seconds of a one-process campaign (in this process, warmed up):
+    more than 1 where JAX computes on another core meanwhile."""
+    from deltacheck import campaign, reference_impl
+
+    config = campaign.Config(impl=reference_impl.backprop, impl_spec="reference",
+                             examples=examples, seed=seed)
+    campaign.run(replace(config, examples=20))  # imports, first calls
+    wall, cpu = time.perf_counter(), time.process_time()  # every thread of this process
+    campaign.run(config)
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def _gradcheck_all(cases: list[Any]) -> tuple[float, int]:
@@ -166,14 +180,18 @@ def _spin(_: int) -> float:
     return time.perf_counter() - start
 
 
-def _parallel_capacity() -> float:
-    """How many cores two processes get now: a pure-Python loop alone, then two at once."""
+def _parallel_capacity(rounds: int = 3) -> float:
+    """How many cores two processes get now: a pure-Python loop alone, then two at once.
+
+    Medians of ``rounds``, and never more than two (a loop alone slowed down by another job
+    would otherwise make two at once look faster than two cores).
+    """
     import multiprocessing
 
-    alone = _spin(0)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        together = pool.map(_spin, [0, 1])
-    return 2 * alone / max(together)
+        alone = statistics.median(_spin(0) for _ in range(rounds))
+        together = statistics.median(max(pool.map(_spin, [0, 1])) for _ in range(rounds))
+    return min(2.0, os.cpu_count() or 1, 2 * alone / together)
 
 
 def part_workers(repeats: int, seed: int, examples: int) -> None:
@@ -198,8 +216,11 @@ def part_workers(repeats: int, seed: int, examples: int) -> None:
     wall = {n: statistics.median(walls[n]) for n in walls}
     campaign = {n: statistics.median(inner[n]) for n in inner}
     print(f"[workers] {_load()}; {os.cpu_count()} cores; {examples} cases; medians of {repeats}")
-    print(f"  two processes get {_parallel_capacity():.2f} cores' worth of CPU right now (a "
-          f"pure-Python loop alone and two at once): the best speed-up there can be")
+    capacity, busy = _parallel_capacity(), _cores_of_one_process(seed, examples)
+    print(f"  two processes get {capacity:.2f} cores' worth of CPU right now (a pure-Python "
+          f"loop alone and two at once); one process's campaign already keeps {busy:.2f} cores "
+          f"busy (JAX computes on the side): two workers can check at most "
+          f"{capacity / busy:.2f}× as fast")
     for n in (1, 2):
         print(f"  --workers {n}: process {wall[n]:6.2f} s, campaign {campaign[n]:6.2f} s")
     fixed = wall[1] - campaign[1]
