@@ -31,9 +31,9 @@ from typing import Any
 
 from deltacheck.errors import DeltacheckError
 
-_PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy", "array_api_compat",
-            "deltacheck.campaign", "deltacheck.oracles.fd", "deltacheck.oracles.torch_oracle",
-            "deltacheck.oracles.jax_oracle"]
+_PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy",
+            "array_api_compat", "deltacheck.campaign", "deltacheck.oracles.fd",
+            "deltacheck.oracles.torch_oracle", "deltacheck.oracles.jax_oracle"]
 
 
 def cores() -> int:

@@ -3,8 +3,9 @@
 Every oracle module has ``name`` and ``gradients(weights, biases, activations, loss, x, t)``
 returning :class:`oracles.base.Gradients` in float64, where ``activations`` are activation
 objects. One that computes asynchronously (jax) also has ``start(...)``, with the same
-arguments, returning a function that waits for the result and returns the same Gradients.
-Frameworks are imported only when an oracle runs; a missing one raises
+arguments, returning a function that waits for the result and returns the same Gradients,
+and ``prepare()``, which compiles ahead of the first case on a thread (``prepare(names)``
+here calls it). Frameworks are imported only when an oracle runs; a missing one raises
 :class:`oracles.base.OracleUnavailable` with the install command.
 """
 

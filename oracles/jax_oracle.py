@@ -15,6 +15,8 @@ every architecture, activation mix and batch size in the bucket. The padding is 
     not finite at 0 cannot leak a NaN);
   - missing samples repeat the first sample and, like missing output units, are masked out
     of E (for softmax, missing logits are pushed to −1e30, so their probabilities are 0).
+The compiled code is kept in JAX's persistent cache between runs, and ``prepare`` compiles
+(or loads) the smallest bucket on a thread while the command imports torch.
 """
 
 from __future__ import annotations
