@@ -76,6 +76,15 @@ def plan(examples: int, losses: Sequence[str]) -> list[Slice]:
     return slices
 
 
+def planned(examples: int, losses: Sequence[str], shard: tuple[int, int] | None) -> list[Slice]:
+    """The slices a run checks: every slice of ``plan``, or only the K-th of N shares."""
+    slices = plan(examples, losses)
+    if shard is not None:
+        k, n = shard
+        slices = [s for s in slices if s.index % n == k - 1]
+    return slices
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` as (K, N) with 1 ≤ K ≤ N."""
     k, sep, n = text.partition("/")
@@ -464,10 +473,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
         records, failures, minimal = campaign.records, campaign.failures, campaign.minimal
         shrink_steps = 0
     else:
-        slices = plan(total, list(config.losses))
-        if config.shard is not None:
-            k, n = config.shard
-            slices = [s for s in slices if s.index % n == k - 1]
+        slices = planned(total, list(config.losses), config.shard)
         try:
             with heap_frozen():
                 outcomes = _run_slices(config, campaign, slices, acts, progress)

@@ -271,8 +271,11 @@ def _checked_run(args: argparse.Namespace) -> int:
 
     impl = load_implementation(args.impl)
     if args.workers > 1 and not args.replay:
-        # the other workers import torch and jax and warm up while this process does
-        parallel.prestart(args.workers, args.oracles)
+        # the other workers import torch and jax and warm up while this process does; no
+        # more of them than there are slices to share out
+        total = args.examples or campaign.PROFILES[args.profile].examples
+        slices = campaign.planned(total, args.losses, args.shard)
+        parallel.prestart(min(args.workers, len(slices)), args.oracles)
     if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
         oracles.prepare(args.oracles)  # not be in the bucket it compiles
     _check_oracles(args.oracles)

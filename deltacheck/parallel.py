@@ -158,7 +158,8 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     _STARTED.clear()
     if "starter" in started:
         started["starter"].join()
-    if started.get("procs") and len(started["procs"]) == config.workers - 1:
+    wanted = min(config.workers, len(slices)) - 1  # no more processes than slices
+    if started.get("procs") and len(started["procs"]) == wanted:
         ctx, jobs, results = started["ctx"], started["jobs"], started["results"]
         counter = started["counter"]
         procs = [p for p in started["procs"] if p.pid is not None]  # the ones that started
@@ -167,7 +168,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         ctx = _context()
         jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
         procs = [ctx.Process(target=_worker, args=(jobs, counter, results, config.oracles),
-                             daemon=True) for _ in range(min(config.workers, len(slices)) - 1)]
+                             daemon=True) for _ in range(wanted)]
     procs = _start(procs)
     # The implementation is loaded again in each process from its spec: a callable itself
     # need not survive pickling (a lambda, a closure in a test).

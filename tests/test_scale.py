@@ -84,6 +84,23 @@ def test_two_workers_give_the_same_results_as_one(tmp_path, small_slices):
     assert two["run"]["workers"] == 2 and len(two["run"]["slices"]) == 6  # 7, 7, 6 cases
 
 
+def test_no_more_processes_start_than_there_are_slices(tmp_path, small_slices, monkeypatch):
+    from deltacheck import parallel
+
+    asked = []
+    prestart = parallel.prestart
+    monkeypatch.setattr(parallel, "prestart",
+                        lambda workers, oracles: asked.append(workers) or prestart(workers, oracles))
+    args = ("--seed", "3", "--oracles", "torch,fd", "--workers", "16")
+    code, doc = _run(tmp_path, "many", "--examples", "20", *args)
+    assert code == 0 and len(doc["run"]["slices"]) == 6 and doc["run"]["workers"] == 16
+    code, doc = _run(tmp_path, "one", "--examples", "5", "--losses", "mse", *args)
+    assert code == 0 and len(doc["run"]["slices"]) == 1
+    code, doc = _run(tmp_path, "shard", "--examples", "20", "--shard", "2/4", *args)
+    assert code == 0 and len(doc["run"]["slices"]) == 2
+    assert asked == [6, 1, 2]  # one slice: this process alone, none to wait for
+
+
 def test_a_worker_that_dies_loses_no_result(tmp_path, small_slices):
     args = ("--examples", "20", "--seed", "3", "--oracles", "torch,fd")
     _, one = _run(tmp_path, "one", *args)
