@@ -88,24 +88,49 @@ def _crosses(moved: np.ndarray, base: np.ndarray, kinks: tuple[float, ...]) -> n
     return hit
 
 
+def _first_rows(l: int, n: np.ndarray, j: np.ndarray, step: np.ndarray,
+                W: list[np.ndarray], hidden: Sequence[Any], a: list[np.ndarray],
+                z: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a[l]_nj moved by ``step``, one per (n, j, step), and which met a kink.
+
+    An output pre-activation's row is a[l]_n itself; a hidden one's is a[l+1]_n, which moves by
+    Δz W[l+1][:, j] as z[l+1]_nj changes by Δz.
+    """
+    if l == len(W) - 1:
+        rows = a[l][n]
+        rows[np.arange(len(n)), j] += step
+        return rows, np.zeros(len(n), dtype=bool)
+    moved = a[l][n, j] + step
+    crossed = _crosses(moved[:, None], a[l][n, j][:, None], kinks_of(hidden[l]))
+    dz = hidden[l].h(moved, np) - z[l + 1][n, j]
+    return a[l + 1][n] + dz[:, None] * W[l + 1].T[j], crossed
+
+
+def _through(m: int, rows: np.ndarray, n: np.ndarray, W: list[np.ndarray],
+             b: list[np.ndarray], hidden: Sequence[Any],
+             a: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows at a[m] (of samples n) carried on to a[m+1]; and which met a kink of h[m]."""
+    crossed = _crosses(rows, a[m][n], kinks_of(hidden[m]))
+    return hidden[m].h(rows, np) @ W[m + 1].T + b[m + 1], crossed
+
+
 def _stepped_energies(l: int, n: np.ndarray, j: np.ndarray, step: np.ndarray,
                       W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any],
                       loss: str, t: np.ndarray, a: list[np.ndarray],
                       z: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """E_n with a[l]_nj moved by ``step``, one row per (n, j, step); and which met a kink."""
-    if l == len(W) - 1:  # an output pre-activation: E_n directly
-        rows = a[l][n]
-        rows[np.arange(len(n)), j] += step
-        return _loss(loss, rows, t[n]), np.zeros(len(n), dtype=bool)
-    moved = a[l][n, j] + step
-    crossed = _crosses(moved[:, None], a[l][n, j][:, None], kinks_of(hidden[l]))
-    # z[l+1]_nj changes by Δz, so a[l+1]_n = z[l+1]_n W[l+1]ᵀ + b[l+1] moves by Δz W[l+1][:, j]
-    dz = hidden[l].h(moved, np) - z[l + 1][n, j]
-    rows = a[l + 1][n] + dz[:, None] * W[l + 1].T[j]
+    rows, crossed = _first_rows(l, n, j, step, W, hidden, a, z)
     for m in range(l + 1, len(W) - 1):
-        crossed |= _crosses(rows, a[m][n], kinks_of(hidden[m]))
-        rows = hidden[m].h(rows, np) @ W[m + 1].T + b[m + 1]
+        rows, hit = _through(m, rows, n, W, b, hidden, a)
+        crossed |= hit
     return _loss(loss, rows, t[n]), crossed
+
+
+def _estimates(e: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """δ from the energies of one row per (signed step, entry), entries fastest; its error bar."""
+    e = e.reshape(len(_STEPS), 2, h.size)
+    D1, D2, D4 = (e[:, 0] - e[:, 1]) / (2 * _MULTIPLES * h)
+    return D1, _error_bar(D1, D2, D4)
 
 
 def _error_bar(D1: np.ndarray, D2: np.ndarray, D4: np.ndarray) -> np.ndarray:
@@ -139,10 +164,7 @@ def _deltas(l: int, W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[A
                                    np.tile(j[part], len(signed)),
                                    np.repeat(signed, count) * np.tile(h[part], len(signed)),
                                    W, b, hidden, loss, t, a, z)
-        e = e.reshape(len(_STEPS), 2, count)
-        D1, D2, D4 = (e[:, 0] - e[:, 1]) / (2 * _MULTIPLES * h[part])
-        est[part] = D1
-        bar[part] = _error_bar(D1, D2, D4)
+        est[part], bar[part] = _estimates(e, h[part])
         crossed[part] = hit.reshape(len(signed), count).any(axis=0)
     return est.reshape(shape), bar.reshape(shape), h.reshape(shape), crossed.reshape(shape)
 
@@ -162,33 +184,24 @@ def _every_layer(W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any]
     rows, samples, crossed = [], [], []
     for l in range(L):
         if l < L - 1 and rows:  # the rows of the layers below, now at a[l]: on to a[l+1]
-            below, n_below = np.concatenate(rows), np.concatenate(samples)
-            hit = _crosses(below, a[l][n_below], kinks_of(hidden[l]))
-            rows = [hidden[l].h(below, np) @ W[l + 1].T + b[l + 1]]
-            samples, crossed = [n_below], [np.concatenate(crossed) | hit]
+            n_below = np.concatenate(samples)
+            below, hit = _through(l, np.concatenate(rows), n_below, W, b, hidden, a)
+            rows, samples, crossed = [below], [n_below], [np.concatenate(crossed) | hit]
         entry = np.arange(K * h[l].size) % h[l].size  # a row per (signed step, entry), entries
         n, j = np.divmod(entry, a[l].shape[1])  # fastest
-        step = np.repeat(_SIGNED, h[l].size) * h[l][entry]
-        if l == L - 1:  # an output pre-activation: E_n directly
-            new = a[l][n]
-            new[np.arange(len(n)), j] += step
-            crossed.append(np.zeros(len(n), dtype=bool))
-        else:
-            moved = a[l][n, j] + step
-            crossed.append(_crosses(moved[:, None], a[l][n, j][:, None], kinks_of(hidden[l])))
-            # as in _stepped_energies: a[l+1]_n moves by Δz W[l+1][:, j]
-            new = a[l + 1][n] + (hidden[l].h(moved, np) - z[l + 1][n, j])[:, None] * W[l + 1].T[j]
+        new, hit = _first_rows(l, n, j, np.repeat(_SIGNED, h[l].size) * h[l][entry], W, hidden,
+                               a, z)
         rows.append(new)
         samples.append(n)
+        crossed.append(hit)
     n_all = np.concatenate(samples)
     energies, hits = _loss(loss, np.concatenate(rows), t[n_all]), np.concatenate(crossed)
     out, start = [], 0
     for l in range(L):
         count, shape = h[l].size, a[l].shape
-        e = energies[start:start + K * count].reshape(len(_STEPS), 2, count)
-        D1, D2, D4 = (e[:, 0] - e[:, 1]) / (2 * _MULTIPLES * h[l])
+        est, bar = _estimates(energies[start:start + K * count], h[l])
         hit = hits[start:start + K * count].reshape(K, count).any(axis=0)
-        out.append((D1.reshape(shape), _error_bar(D1, D2, D4).reshape(shape), h[l].reshape(shape),
+        out.append((est.reshape(shape), bar.reshape(shape), h[l].reshape(shape),
                     hit.reshape(shape)))
         start += K * count
     return out
