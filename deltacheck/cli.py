@@ -264,6 +264,7 @@ def _run(args: argparse.Namespace) -> int:
         return _checked_run(args)
     finally:
         parallel.release()  # workers no campaign took (an error, a single slice)
+        oracles.prepared()  # a compilation still running must not be cut short
 
 
 def _checked_run(args: argparse.Namespace) -> int:
@@ -276,9 +277,6 @@ def _checked_run(args: argparse.Namespace) -> int:
         total = args.examples or campaign.PROFILES[args.profile].examples
         slices = campaign.planned(total, args.losses, args.shard)
         parallel.prestart(min(args.workers, len(slices)), args.oracles)
-    if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
-        oracles.prepare(args.oracles)  # not be in the bucket it compiles
-    _check_oracles(args.oracles)
     output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
@@ -290,6 +288,9 @@ def _checked_run(args: argparse.Namespace) -> int:
         if name in registry.BUILTIN_NAMES or names.count(name) > 1:
             raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
                                   f"twice); give the activation another name")
+    if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
+        oracles.prepare(args.oracles)  # not be in the bucket it compiles
+    _check_oracles(args.oracles)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(registry.registered(user_acts))

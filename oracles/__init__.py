@@ -12,6 +12,7 @@ here calls it). Frameworks are imported only when an oracle runs; a missing one 
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -71,5 +72,16 @@ def prepare(names: Any) -> None:
         get("jax").prepare()
 
 
+def prepared() -> None:
+    """Wait for what ``prepare`` started, if it is still running (a run that ended early).
+
+    JAX writes a compilation to its persistent cache without making the write atomic: a
+    process that exits in the middle would leave a broken entry that every later run reads.
+    """
+    module = sys.modules.get(_MODULES["jax"])
+    if module is not None:
+        module.prepared()
+
+
 __all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "checked_names",
-           "get", "prepare", "unavailable_reason"]
+           "get", "prepare", "prepared", "unavailable_reason"]

@@ -309,6 +309,12 @@ def prepare() -> None:
     _PREPARING.append(thread)
 
 
+def prepared() -> None:
+    """Wait for the compilation ``prepare`` started, if any."""
+    if _PREPARING:
+        _PREPARING.pop().join()
+
+
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               activations: Sequence[Any], loss: str, x: np.ndarray, t: np.ndarray, *,
               reach: Sequence[np.ndarray] | None = None) -> Gradients:
@@ -324,8 +330,7 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     JAX computes asynchronously: the caller can run the other oracles meanwhile.
     """
     jax, _ = _jax()
-    if _PREPARING:
-        _PREPARING.pop().join()
+    prepared()  # never the same function compiled twice at once
     from deltacheck.activations import BUILTINS
     from deltacheck.activations import get as builtin
 

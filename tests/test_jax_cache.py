@@ -76,3 +76,14 @@ def test_prepare_compiles_once_on_a_thread_for_the_calls_that_follow():
                           '"waiting": len(jax_oracle._PREPARING),')
     assert _result(_start("off", child)) == {"compiles": 1, "hits": 0, "waiting": 0,
                                              "dir": None}
+
+
+def test_a_run_that_ends_early_waits_for_the_compilation_it_started():
+    pytest.importorskip("jax")
+    from deltacheck import oracles
+
+    jax_oracle.prepare()
+    thread = jax_oracle._PREPARING[0]
+    oracles.prepared()  # as the command does on its way out, an error or not
+    assert not thread.is_alive() and not jax_oracle._PREPARING
+    oracles.prepared()  # nothing left to wait for
