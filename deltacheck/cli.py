@@ -71,6 +71,16 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+def _output_options(command: argparse.ArgumentParser, json_what: str) -> None:
+    """--report, --json and --junit-xml, the last two beside the report unless given."""
+    command.add_argument("--report", type=Path, default=None,
+                         help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
+    command.add_argument("--json", type=Path, default=None,
+                         help=f"{json_what} path (default: results.json beside the report)")
+    command.add_argument("--junit-xml", type=Path, default=None,
+                         help="JUnit XML path (default: junit.xml beside the report)")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deltacheck`` command."""
     top = _Parser(prog="deltacheck", description="Verify hand-written backpropagation.")
@@ -98,12 +108,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--max-batch", type=_positive, default=6)
     run.add_argument("--replay", metavar="CASE.json",
                      help="check only this saved case (as printed after a failure)")
-    run.add_argument("--report", type=Path, default=None,
-                     help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
-    run.add_argument("--json", type=Path, default=None,
-                     help="JSON results path (default: results.json beside the report)")
-    run.add_argument("--junit-xml", type=Path, default=None,
-                     help="JUnit XML path (default: junit.xml beside the report)")
+    _output_options(run, "JSON results")
     _scale_options(run)
     _merge_parser(sub)
     _audit_parser(sub)
@@ -140,12 +145,7 @@ def _merge_parser(sub: Any) -> None:
     merge = sub.add_parser("merge", help="one report from the JSON results of 'run --shard K/N'")
     merge.add_argument("results", nargs="+", metavar="RESULTS.json",
                        help="the --json file of every shard")
-    merge.add_argument("--report", type=Path, default=None,
-                       help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
-    merge.add_argument("--json", type=Path, default=None,
-                       help="merged JSON results path (default: results.json beside the report)")
-    merge.add_argument("--junit-xml", type=Path, default=None,
-                       help="JUnit XML path (default: junit.xml beside the report)")
+    _output_options(merge, "merged JSON results")
 
 
 def _selftest_parser(sub: Any) -> None:

@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from deltacheck.errors import DeltacheckError
-
 _PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy",
             "array_api_compat", "deltacheck.campaign", "deltacheck.oracles.fd",
             "deltacheck.oracles.torch_oracle", "deltacheck.oracles.jax_oracle"]
@@ -227,7 +225,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
             outcomes[i] = here.so_far(slices[i])
         deadline = time.monotonic() + 2.0
         while len(exited) < len(procs) and time.monotonic() < deadline:
-            with contextlib.suppress(KeyboardInterrupt, DeltacheckError):
+            with contextlib.suppress(KeyboardInterrupt):
                 drain(block=True)
         raise campaign.Interrupted([outcomes[k] for k in sorted(outcomes)]) from None
     finally:
