@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--examples", type=int, default=None, help="default: the audit's default")
     args = ap.parse_args()
-    from deltacheck.audit import AuditConfig
+    from deltacheck.audit.runner import AuditConfig
 
     examples = args.examples if args.examples is not None else AuditConfig.examples
     exe = [sys.executable, "-m", "deltacheck"]

@@ -60,20 +60,21 @@ def _deltacheck(folder: Path, name: str, *args: str) -> tuple[float, dict[str, A
 def _recorded_cases(seed: int, examples: int) -> list[Any]:
     """The cases a run of this seed checks, recorded from an in-process run."""
     from deltacheck import campaign, reference_impl
+    from deltacheck.campaign import slices
 
     seen: list[Any] = []
-    check = campaign.check_case
+    check = slices.check_case
 
     def recording(case: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(case)
         return check(case, *args, **kwargs)
 
-    campaign.check_case = recording
+    slices.check_case = recording
     try:
         campaign.run(campaign.Config(impl=reference_impl.backprop, impl_spec="reference",
                                      examples=examples, seed=seed))
     finally:
-        campaign.check_case = check
+        slices.check_case = check
     return seen
 
 
@@ -94,7 +95,7 @@ def _gradcheck_all(cases: list[Any]) -> tuple[float, int]:
     """Seconds of gradcheck (slow mode, ∂W and ∂b) over every case; how many it rejected."""
     import torch
 
-    from deltacheck.check import activation_objects
+    from deltacheck.judging.check import activation_objects
     from deltacheck.oracles import torch_oracle
 
     rejected = 0

@@ -14,9 +14,9 @@ import time
 import numpy as np
 
 from deltacheck import bugs
-from deltacheck.case import Case
-from deltacheck.check import check_case
-from deltacheck.diagnosis import diagnosis_json
+from deltacheck.core.case import Case
+from deltacheck.diagnosis.diagnose import diagnosis_json
+from deltacheck.judging.check import check_case
 
 ORACLES = ("torch", "jax", "fd")
 

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from deltacheck import activations as registry
 from deltacheck import strategies
+from deltacheck.core import activations as registry
 
 
 def _campaign_strategy() -> st.SearchStrategy[Any]:

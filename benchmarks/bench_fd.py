@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deltacheck.check import activation_objects
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import fd, torch_oracle
 
 

@@ -64,8 +64,8 @@ def child(variant: str) -> None:
     t0 = time.perf_counter()
     import jax
 
-    from deltacheck.activations import BUILTINS
-    from deltacheck.check import activation_objects
+    from deltacheck.core.activations import BUILTINS
+    from deltacheck.judging.check import activation_objects
     from deltacheck.oracles import jax_oracle
     from tests.helpers import random_case
 
@@ -118,7 +118,8 @@ def _measure(variant: str, cache: str) -> dict[str, float]:
 
 _WHOLE_RUN = """
 import sys
-from deltacheck import cli, oracles
+from deltacheck import oracles
+from deltacheck.commands import cli
 if sys.argv.pop(1) == "off":
     oracles.prepare = lambda names: None
 sys.exit(cli.console_main())

@@ -32,11 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 from bench_oracles import Timer, draw_cases, median_ms, rotated
 
-from deltacheck import reference_impl, tolerances
-from deltacheck.case import Case
-from deltacheck.check import activation_objects
+from deltacheck import reference_impl
+from deltacheck.core import tolerances
+from deltacheck.core.case import Case
+from deltacheck.core.gradients import Gradients
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import jax_oracle, torch_oracle
-from deltacheck.oracles.base import Gradients, as_float64, kink_taint
+from deltacheck.oracles.base import as_float64, kink_taint
 from deltacheck.reference_impl import activations
 
 # Which variant is running, so that jax's compile events can be charged to it.

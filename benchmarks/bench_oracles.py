@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from deltacheck import oracles, reference_impl
-from deltacheck.case import Case
-from deltacheck.check import activation_objects, check_case
+from deltacheck.core.case import Case
+from deltacheck.judging.check import activation_objects, check_case
 from deltacheck.strategies import cases
 
 

@@ -31,7 +31,8 @@ CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 import deltacheck
-from deltacheck import campaign, reference_impl
+from deltacheck import reference_impl
+from deltacheck import campaign
 from deltacheck.oracles import fd
 assert deltacheck.__file__.startswith(sys.argv[1]) and fd.__file__.startswith(sys.argv[1])
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import activations as registry
 from deltacheck import bugs, campaign, reference_impl
-from deltacheck.case import Case
-from deltacheck.check import check_case
-from deltacheck.compare import normalise
-from deltacheck.diagnosis import diagnosis_json
-from deltacheck.evidence import walk_order
+from deltacheck.core import activations as registry
+from deltacheck.core.case import Case
+from deltacheck.diagnosis.diagnose import diagnosis_json
+from deltacheck.judging.check import check_case
+from deltacheck.judging.compare import normalise
+from deltacheck.judging.records import walk_order
 
 
 def _name(q: str, layer: int | None, n_layers: int) -> str:

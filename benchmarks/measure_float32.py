@@ -6,7 +6,7 @@ Cases come from ``deltacheck.strategies.cases(dtype=...)`` (default bounds, dera
 every run sees the same cases). ``reference_impl.backprop`` computes in the case's dtype; the
 oracles promote the same values exactly to float64 and compute there (they always do).
 
-``deltacheck.compare`` passes an entry when |x − y| ≤ rtol (|y| + s) + u + atol: x the
+``deltacheck.judging.compare`` passes an entry when |x − y| ≤ rtol (|y| + s) + u + atol: x the
 implementation's value, y the oracle's, s the largest |y| of that quantity, u the oracle's
 error bar (finite differences only; 0 for torch and jax), atol = 64 ε max(1, |E|). Per entry
 this script measures
@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 from bench_oracles import draw_cases
 
-from deltacheck import oracles, reference_impl, tolerances
-from deltacheck.case import Case
-from deltacheck.check import activation_objects
-from deltacheck.compare import normalise
-from deltacheck.oracles.base import QUANTITIES, Gradients
+from deltacheck import oracles, reference_impl
+from deltacheck.core import tolerances
+from deltacheck.core.case import Case
+from deltacheck.core.gradients import QUANTITIES, Gradients
+from deltacheck.judging.check import activation_objects
+from deltacheck.judging.compare import normalise
 
 KINDS = ("loss", *QUANTITIES)
 CLEAR = 100.0  # a quantity stands clear of the floor when s >= CLEAR * atol

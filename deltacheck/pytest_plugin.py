@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from deltacheck import collector, output
-from deltacheck.verdicts import ERROR, FAIL
+from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.results import collector, output
 
 _PARTS = pytest.StashKey[list]()  # (xdist worker id, its records), gathered by the controller
 
@@ -34,7 +34,7 @@ def pytest_configure(config: Any) -> None:
 
 def _records(gathered: list[Any]) -> dict[str, list[dict[str, Any]]]:
     """The case records and (the first 50) failure records of gathered results."""
-    from deltacheck.results import case_json, failure_json
+    from deltacheck.results.document import case_json, failure_json
 
     cases, failures = [], []
     for i, r in enumerate(gathered):
@@ -57,7 +57,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     path = session.config.getoption("--deltacheck-report", default=None)
     if not path:
         return
-    from deltacheck.results import document
+    from deltacheck.results.document import document
 
     own = _records(collector.stop())
     if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller writes

@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from deltacheck import collector
-from deltacheck.case import Case
-from deltacheck.check import CaseResult, check_case
-from deltacheck.compare import ERROR, FAIL
-from deltacheck.diagnosis import diagnosis_json, line_of
+from deltacheck.core.case import Case
+from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.diagnosis import check_case
+from deltacheck.judging.check import CaseResult
 from deltacheck.oracles import checked_names
+from deltacheck.results import collector
+from deltacheck.results.reading import line_of
 
 
 def repro_snippet(case: Case) -> str:
@@ -52,7 +53,7 @@ def assert_agrees(case: Case, impl: Callable[..., Any], *,
         _not_the_tests_time(time.perf_counter() - start)
     collector.record(result)
     if result.verdict in (FAIL, ERROR):
-        why = line_of(diagnosis_json(result))
+        why = line_of(result.diagnosis)
         raise AssertionError(f"{result.first_message()}\n"
                              + (f"  diagnosis: {why}\n" if why else "")
                              + f"  repro: {repro_snippet(case)}")
@@ -65,8 +66,9 @@ def assert_close(got: Any, want: Any, *, oracle: str = "torch", dtype: str = "fl
     __tracebackhide__ = True
     import numpy as np
 
-    from deltacheck import tolerances
-    from deltacheck.compare import PASS, compare_entries
+    from deltacheck.core import tolerances
+    from deltacheck.core.verdicts import PASS
+    from deltacheck.judging.compare import compare_entries
 
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if got.shape != want.shape:

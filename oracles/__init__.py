@@ -16,8 +16,10 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from deltacheck.errors import DeltacheckError
-from deltacheck.oracles.base import FD_STEP, Gradients, OracleError, OracleUnavailable
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.gradients import Gradients
+from deltacheck.core.tolerances import FD_STEP
+from deltacheck.oracles.base import OracleError, OracleUnavailable
 
 NAMES = ("torch", "jax", "fd")
 _MODULES = {"torch": "deltacheck.oracles.torch_oracle", "jax": "deltacheck.oracles.jax_oracle",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 # The step and the kink slack are constants of the comparison rule, kept with the others.
-from deltacheck.tolerances import FD_STEP, KINK_SLACK_FACTOR
-
-QUANTITIES = ("deltas", "grad_weights", "grad_biases")
+from deltacheck.core.tolerances import FD_STEP, KINK_SLACK_FACTOR
 
 
 class OracleUnavailable(RuntimeError):
@@ -20,40 +17,6 @@ class OracleUnavailable(RuntimeError):
 
 class OracleError(RuntimeError):
     """An oracle could not produce trustworthy values for a case (for example a wrong dtype)."""
-
-
-@dataclass
-class Gradients:
-    """Loss, node errors and gradients of one case, as an oracle or implementation gives them.
-
-    ``unjudged`` holds, per quantity, boolean masks of entries this oracle cannot judge
-    (they sit on or near a kink); ``uncertainty`` holds absolute error bars of the oracle's
-    own values (finite differences only). Both are empty for an implementation under test.
-    """
-
-    loss: float
-    deltas: list[np.ndarray]
-    grad_weights: list[np.ndarray]
-    grad_biases: list[np.ndarray]
-    unjudged: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    uncertainty: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    loss_uncertainty: float = 0.0
-
-    def quantity(self, name: str) -> list[np.ndarray]:
-        """The list of per-layer arrays for ``deltas``, ``grad_weights`` or ``grad_biases``."""
-        return getattr(self, name)
-
-
-class Oracle(Protocol):
-    """An independent source of truth for the gradients of one case."""
-
-    name: str
-
-    def gradients(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-                  activations: Sequence[Any], loss: str, x: np.ndarray,
-                  t: np.ndarray) -> Gradients:
-        """Loss, δ per layer, ∂W and ∂b of the network, all float64."""
-        ...
 
 
 def kinks_of(act: Any) -> tuple[float, ...]:

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck.core.gradients import Gradients
+from deltacheck.core.tolerances import FD_BAR_FACTOR, FD_ROUNDING_FACTOR, FD_STEP
 from deltacheck.oracles.base import (
-    FD_STEP,
-    Gradients,
     as_float64,
     check_float64,
     input_eps,
@@ -45,7 +45,6 @@ from deltacheck.oracles.base import (
     kinks_of,
     loss_terms_per_sample,
 )
-from deltacheck.tolerances import FD_BAR_FACTOR, FD_ROUNDING_FACTOR
 
 name = "fd"
 

@@ -31,14 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck.oracles.base import (
-    Gradients,
-    OracleUnavailable,
-    as_float64,
-    check_float64,
-    input_eps,
-    kink_taint,
-)
+from deltacheck.core.gradients import Gradients
+from deltacheck.oracles.base import OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
 
 name = "jax"
 
@@ -121,7 +115,7 @@ def _branch(act: Any) -> Any:
         "silu": jax.nn.silu,
         "softsign": jax.nn.soft_sign,
     }
-    from deltacheck.activations import BUILTINS
+    from deltacheck.core.activations import BUILTINS
 
     if any(act is builtin_act for builtin_act in BUILTINS):
         return builtin[act.name]
@@ -289,8 +283,8 @@ def prepare() -> None:
     jax, _ = _jax()
     if _PREPARING:
         return
-    from deltacheck.activations import BUILTINS
-    from deltacheck.activations import get as builtin
+    from deltacheck.core.activations import BUILTINS
+    from deltacheck.core.activations import get as builtin
 
     table = tuple(BUILTINS)
     identity = next(i for i, act in enumerate(table) if act is builtin("identity"))
@@ -331,8 +325,8 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     """
     jax, _ = _jax()
     prepared()  # never the same function compiled twice at once
-    from deltacheck.activations import BUILTINS
-    from deltacheck.activations import get as builtin
+    from deltacheck.core.activations import BUILTINS
+    from deltacheck.core.activations import get as builtin
 
     W64, b64 = as_float64(weights), as_float64(biases)
     x64, t64 = as_float64([x, t])

@@ -13,14 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck.oracles.base import (
-    Gradients,
-    OracleUnavailable,
-    as_float64,
-    check_float64,
-    input_eps,
-    kink_taint,
-)
+from deltacheck.core.gradients import Gradients
+from deltacheck.oracles.base import OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
 
 name = "torch"
 
@@ -39,7 +33,7 @@ _BUILTIN: dict[str, Any] = {}  # the built-ins' torch functions, by name, made o
 
 
 def _hidden(act: Any, torch: Any) -> Any:
-    from deltacheck.activations import BUILTINS
+    from deltacheck.core.activations import BUILTINS
 
     if any(act is builtin_act for builtin_act in BUILTINS):
         if not _BUILTIN:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import activations as registry
+from deltacheck.core import activations as registry
 from deltacheck.reference_impl.activations import derivative
 from deltacheck.reference_impl.losses import LOSSES
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deltacheck.verdicts import ERROR, FAIL, NOT_JUDGED, PASS
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS
 
 __all__ = ["ERROR", "FAIL", "NOT_JUDGED", "PASS"]
 GRADIENTS = ("deltas", "grad_weights", "grad_biases")

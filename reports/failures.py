@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deltacheck.diagnosis import line_of
 from deltacheck.reports import svg
 from deltacheck.reports.common import (
     ERROR,
@@ -25,6 +24,7 @@ from deltacheck.reports.common import (
     label,
 )
 from deltacheck.reports.values import find_quantity, side_by_side
+from deltacheck.results.reading import line_of
 
 OUTPUT_ACTIVATION = {"mse": "identity", "bce": "sigmoid", "ce": "softmax"}
 MAX_FULL_FAILURES = 20  # the JSON holds every failure; past this the page lists them compactly

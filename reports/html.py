@@ -24,10 +24,10 @@ except ModuleNotFoundError as e:  # the report is an optional extra of the packa
 
 from markupsafe import Markup
 
-from deltacheck import tolerances
+from deltacheck.core import tolerances
+from deltacheck.core.verdicts import UNRESOLVED_WORD
 from deltacheck.reports import failures, plots, summaries, svg
 from deltacheck.reports.common import NO_HIDDEN, arch, fmt_err, fmt_val, ordered, plain
-from deltacheck.verdicts import UNRESOLVED_WORD
 
 
 def _tolerances(results: Mapping[str, Any], oracles: list[str], dtype: Any,

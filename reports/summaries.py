@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from deltacheck.diagnosis import OUTPUT_COLUMN, attributed_to
+from deltacheck.core.verdicts import UNRESOLVED_WORD
 from deltacheck.reports.common import (
     ERROR,
     FAIL,
@@ -23,7 +23,7 @@ from deltacheck.reports.common import (
     verdict_class,
 )
 from deltacheck.reports.failures import anchor_of
-from deltacheck.verdicts import UNRESOLVED_WORD
+from deltacheck.results.reading import OUTPUT_COLUMN, attributed_to
 
 
 def unresolved_by_oracle(summary: Mapping[str, Any], cases: list[dict],

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import tolerances
+from deltacheck.core import tolerances
 from deltacheck.reports.common import (
     ERROR,
     FAIL,

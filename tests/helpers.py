@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from deltacheck.case import Case
+from deltacheck.core.case import Case
 
 
 def needs(*modules: str) -> None:

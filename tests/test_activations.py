@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from deltacheck import activations as acts
 from deltacheck import testing as dt
+from deltacheck.core import activations as acts
 from deltacheck.reference_impl.losses import LOSSES
 
 GRID = np.concatenate([np.linspace(-8, 8, 161), [-1e3, -50.0, -1e-9, 1e-9, 50.0, 1e3]])

@@ -12,9 +12,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from deltacheck import activations as registry
-from deltacheck import audit, audit_derivative, audit_frameworks, audit_shape
-from deltacheck.cli import main
+from deltacheck.audit import derivative as audit_derivative
+from deltacheck.audit import frameworks as audit_frameworks
+from deltacheck.audit import runner as audit
+from deltacheck.audit import shape as audit_shape
+from deltacheck.commands.cli import main
+from deltacheck.core import activations as registry
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deltacheck import activations as registry
 from deltacheck import bugs, reference_impl
-from deltacheck.case import Case
-from deltacheck.check import check_case
+from deltacheck.core import activations as registry
+from deltacheck.core.case import Case
+from deltacheck.judging.check import check_case
 
 KINDS = {"factor", "sign", "transpose", "activation_derivative", "output_error", "loss_value",
          "assembly", "per_sample", "precision", "nonfinite", "overflow", "near_kink",

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck import Case, DeltacheckError, campaign, console, reference_impl
+from deltacheck import Case, DeltacheckError, campaign, reference_impl
+from deltacheck.campaign import planning, slices
+from deltacheck.results import console
 from tests.helpers import random_case
 from tests.impls import planted
 
@@ -31,7 +33,7 @@ def test_every_budgeted_case_is_kept_around_the_shrink(tmp_path):
 def test_check_is_public_and_keeps_the_record(rng, tmp_path):
     config = campaign.Config(impl=reference_impl.backprop, impl_spec="ref", oracles=["fd"],
                              failures_dir=str(tmp_path))
-    run = campaign.Campaign(config, lambda *args: None)
+    run = slices.Campaign(config, lambda *args: None)
     result = run.check(random_case(rng, (2, 3, 1), ("tanh",), "mse"), "replay")
     assert result.verdict == "pass"
     assert [r["phase"] for r in run.records] == ["replay"]
@@ -54,7 +56,7 @@ def declaring(names):
 def test_declared_activations_must_be_a_collection_of_names(names, words):
     config = campaign.Config(impl=declaring(names), impl_spec="declaring")
     with pytest.raises(DeltacheckError) as info:
-        campaign.Campaign(config, lambda *args: None).activations()
+        planning.drawn_activations(config)
     message = str(info.value)
     assert message.startswith("--impl: ") and "backprop.activations = {" in message
     assert words in message, message
@@ -63,7 +65,7 @@ def test_declared_activations_must_be_a_collection_of_names(names, words):
 def test_declared_activations_narrow_the_draw():
     config = campaign.Config(impl=declaring(frozenset({"relu", "tanh"})), impl_spec="declaring",
                              activations=["tanh", "sigmoid"])
-    assert campaign.Campaign(config, lambda *args: None).activations() == ["tanh"]
+    assert planning.drawn_activations(config) == ["tanh"]
 
 
 def test_ce_needs_two_classes():
@@ -93,9 +95,9 @@ def test_quiet_line_oriented_progress_off_a_terminal():
 
 
 def test_target_score_is_finite_for_every_error():
-    assert campaign._log10_err(float("inf"), 1e-12) == 50.0
-    assert campaign._log10_err(0.0, 1e-12) == -30.0
-    assert campaign._log10_err(1e-13, 1e-12) == -1.0
+    assert slices._log10_err(float("inf"), 1e-12) == 50.0
+    assert slices._log10_err(0.0, 1e-12) == -30.0
+    assert slices._log10_err(1e-13, 1e-12) == -1.0
 
 
 def test_fd_alone_runs_without_torch_or_jax(tmp_path):
@@ -152,14 +154,14 @@ def test_objects_frozen_for_the_run_are_thawed_after_it():
 
     assert gc.get_freeze_count() == 0
     thresholds = gc.get_threshold()
-    with campaign.heap_frozen():
+    with slices.heap_frozen():
         assert gc.get_freeze_count() > 0  # the collector skips what existed before
         assert gc.get_threshold()[0] > thresholds[0]
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
     gc.freeze()  # a caller's own freeze is left as it is
     try:
         frozen = gc.get_freeze_count()
-        with campaign.heap_frozen():
+        with slices.heap_frozen():
             pass
         assert gc.get_freeze_count() == frozen
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck import cli
+from deltacheck.commands import cli
 from tests.helpers import random_case
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
@@ -204,7 +204,7 @@ def test_outputs_must_not_overwrite_each_other(tmp_path, capsys):
 
 
 def test_a_clash_inside_the_registry_is_exit_2(tmp_path, capsys, monkeypatch):
-    from deltacheck import activations as registry
+    from deltacheck.core import activations as registry
 
     monkeypatch.setitem(registry.REGISTRY, "square", object())  # left over from elsewhere
     assert run(tmp_path, "--activation", f"{PLANTED}:SQUARE", "--examples", "3") == 2

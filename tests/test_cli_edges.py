@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck import cli, oracles
+from deltacheck import oracles
+from deltacheck.commands import cli
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
 
@@ -169,7 +170,7 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from deltacheck.output import write_text
+    from deltacheck.results.output import write_text
 
     mask = os.umask(0o022)
     try:

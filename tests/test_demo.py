@@ -10,8 +10,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("jax")
 
-from deltacheck import cli, demo, demo_cost, demo_training, demo_worked
-from deltacheck import demo_output_errors as oe
+from deltacheck.commands import cli
+from deltacheck.demo import cost as demo_cost
+from deltacheck.demo import output_errors as oe
+from deltacheck.demo import runner as demo
+from deltacheck.demo import training as demo_training
+from deltacheck.demo import worked as demo_worked
 from deltacheck.reports import demo as demo_report
 
 QUICK = {"training_scale": 0.05, "widths": (8, 16)}
@@ -247,9 +251,9 @@ def test_demo_outputs_must_be_writable_files(tmp_path, capsys):
 # ---- independence: the autograd side knows nothing of the formulas it checks -------------
 
 AUTOGRAD_SIDE = {
-    "deltacheck/demo_output_errors.py": ("_torch_delta", "_jax_energy", "_log1m_softmax"),
-    "deltacheck/demo_training.py": ("torch_loop", "_torch_step", "jax_loop", "_jax_update"),
-    "deltacheck/demo_worked.py": ("_torch_values", "_jax_values"),
+    "deltacheck/demo/output_errors.py": ("_torch_delta", "_jax_energy", "_log1m_softmax"),
+    "deltacheck/demo/training.py": ("torch_loop", "_torch_step", "jax_loop", "_jax_update"),
+    "deltacheck/demo/worked.py": ("_torch_values", "_jax_values"),
 }
 FORMULAS = {"H_PRIME", "H_PRIME_TERMS", "general_form", "y_minus_t", "softmax_with_target_sums",
             "_dE_dy", "one_minus_y", "formulas", "sgd_steps", "backprop", "reference",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deltacheck.check import activation_objects
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import fd
 from tests.helpers import random_case
 

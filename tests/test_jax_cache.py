@@ -12,7 +12,7 @@ from deltacheck.oracles import jax_oracle
 
 _CHILD = """
 import json, jax, numpy as np
-from deltacheck.check import activation_objects
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import jax_oracle
 counts = {"compiles": 0, "hits": 0}
 def on_duration(event, seconds, **kw):

@@ -4,8 +4,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from deltacheck import junit
-from deltacheck.diagnosis import attributed_to
+from deltacheck.results import junit
+from deltacheck.results.reading import attributed_to
 
 FIXTURE = json.loads((Path(__file__).parent / "data" / "results_fixture.json").read_text())
 

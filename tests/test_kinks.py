@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from deltacheck import Case, reference_impl
-from deltacheck.check import activation_objects, check_case
-from deltacheck.compare import FAIL, PASS
+from deltacheck.core.verdicts import FAIL, PASS
+from deltacheck.judging.check import activation_objects, check_case
 from deltacheck.oracles import fd
 from deltacheck.oracles.base import kink_taint
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from deltacheck import reference_impl, results
-from deltacheck.check import check_case
+from deltacheck import reference_impl
+from deltacheck.diagnosis import check_case
 from deltacheck.reports.common import quantities
+from deltacheck.results import document as results
 from tests.helpers import perturbed, random_case
 
 

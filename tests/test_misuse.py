@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from deltacheck import DeltacheckError, reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
-from deltacheck.case import Case
-from deltacheck.check import check_case
+from deltacheck.core.case import Case
+from deltacheck.judging.check import check_case
 from deltacheck.oracles import get
 from tests.helpers import random_case
 

@@ -33,7 +33,7 @@ def test_the_package_installs_one_import_name():
 
 
 def test_no_module_imports_a_bare_generic_name():
-    for path in [*ROOT.glob("deltacheck/*.py"), *(p for n in GENERIC
+    for path in [*ROOT.glob("deltacheck/**/*.py"), *(p for n in GENERIC
                                                    for p in (ROOT / n).glob("*.py"))]:
         text = path.read_text(encoding="utf-8")
         for name in GENERIC:

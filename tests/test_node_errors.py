@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
-from deltacheck.activations import BUILTIN_NAMES
+from deltacheck.core.activations import BUILTIN_NAMES
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce", "ce"])

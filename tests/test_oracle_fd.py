@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deltacheck import Case, reference_impl, tolerances
+from deltacheck import Case, reference_impl
 from deltacheck import testing as dt
-from deltacheck.check import activation_objects, check_case
+from deltacheck.core import tolerances
+from deltacheck.core.tolerances import FD_STEP
+from deltacheck.judging.check import activation_objects, check_case
 from deltacheck.oracles import fd, torch_oracle
-from deltacheck.oracles.base import FD_STEP
 from tests.helpers import random_case
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from deltacheck import testing as dt
-from deltacheck.activations import BUILTIN_NAMES, Activation
-from deltacheck.check import activation_objects
+from deltacheck.core.activations import BUILTIN_NAMES, Activation
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import jax_oracle, torch_oracle
 from tests.helpers import random_case
 

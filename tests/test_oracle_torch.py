@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from deltacheck import testing as dt
-from deltacheck.activations import Activation
-from deltacheck.check import activation_objects
+from deltacheck.core.activations import Activation
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import fd, torch_oracle
 from tests.helpers import random_case
 

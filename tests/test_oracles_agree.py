@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 
 from deltacheck import strategies as ds
-from deltacheck.check import activation_objects
-from deltacheck.compare import NOT_JUDGED, PASS, compare
+from deltacheck.core.verdicts import NOT_JUDGED, PASS
+from deltacheck.judging.check import activation_objects
+from deltacheck.judging.compare import compare
 from deltacheck.oracles import fd, jax_oracle, torch_oracle
 
 PAIRS = [(jax_oracle, torch_oracle), (torch_oracle, fd), (jax_oracle, fd)]

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deltacheck import activations as registry
 from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
+from deltacheck.core import activations as registry
 from deltacheck.oracles import fd, jax_oracle, torch_oracle
 
 FRAMEWORK = {"torch": "torch", "jax": "jax", "fd": None}

@@ -7,7 +7,7 @@ from hypothesis import given
 from deltacheck import reference_impl
 from deltacheck import strategies as ds
 from deltacheck import testing as dt
-from deltacheck.check import activation_objects
+from deltacheck.judging.check import activation_objects
 from deltacheck.oracles import torch_oracle
 from tests.helpers import random_case
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from deltacheck import Case, DeltacheckError, regions
+from deltacheck import Case, DeltacheckError
 from deltacheck import strategies as ds
+from deltacheck.campaign import regions
 from tests.helpers import random_case
 
 

@@ -9,10 +9,11 @@ from html import unescape
 import numpy as np
 import pytest
 
-from deltacheck import console, junit, results
-from deltacheck.check import check_case
+from deltacheck.diagnosis import check_case
 from deltacheck.reports import failures, summaries
 from deltacheck.reports import html as report
+from deltacheck.results import console, junit
+from deltacheck.results import document as results
 from tests.impls.slips import SLIPS
 
 

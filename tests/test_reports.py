@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from deltacheck import output
 from deltacheck.reports import common, failures
 from deltacheck.reports import html as report
+from deltacheck.results import output
 
 FIXTURE = Path(__file__).parent / "data" / "results_fixture.json"
 HEADINGS = ["Verdict", "Worst error by loss, activation and oracle", "Failures",

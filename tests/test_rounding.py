@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from deltacheck import Case, reference_impl, rounding, tolerances
+from deltacheck import Case, reference_impl
 from deltacheck import strategies as ds
-from deltacheck.check import activation_objects, check_case
-from deltacheck.compare import FAIL
+from deltacheck.core import tolerances
+from deltacheck.core.verdicts import FAIL
+from deltacheck.judging import rounding
+from deltacheck.judging.check import activation_objects, check_case
 from deltacheck.oracles import torch_oracle
 
 SMALL_GRADIENTS = Path(__file__).parent / "data" / "f32_small_gradients.json"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck import campaign, cli
+from deltacheck import campaign
+from deltacheck.campaign import planning
+from deltacheck.commands import cli
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
 README = Path(__file__).parents[1] / "README.md"
@@ -19,7 +21,7 @@ README = Path(__file__).parents[1] / "README.md"
 @pytest.fixture
 def small_slices(monkeypatch):
     # five cases a slice: a 30-case campaign is then six slices, as a large one would be
-    monkeypatch.setattr(campaign, "SLICE_CASES", 5)
+    monkeypatch.setattr(planning, "SLICE_CASES", 5)
 
 
 def _run(folder: Path, name: str, *args: str) -> tuple[int, dict]:
@@ -85,7 +87,7 @@ def test_two_workers_give_the_same_results_as_one(tmp_path, small_slices):
 
 
 def test_no_more_processes_start_than_there_are_slices(tmp_path, small_slices, monkeypatch):
-    from deltacheck import parallel
+    from deltacheck.campaign import parallel
 
     asked = []
     prestart = parallel.prestart
@@ -136,13 +138,13 @@ def test_a_worker_that_cannot_start_leaves_its_share_to_this_process(tmp_path, s
 def test_a_worker_that_fails_leaves_its_share_to_the_others(small_slices, capsys):
     # the worker cannot load the implementation (a module only this process has): it says so
     # and exits; this process checks every slice
-    from deltacheck import parallel
+    from deltacheck.campaign import parallel
 
     config = campaign.Config(impl=cli.load_implementation(cli.DEFAULT_IMPL),
                              impl_spec="no_such_module:f", seed=3, oracles=["torch", "fd"],
                              workers=2)
     slices = campaign.plan(20, list(config.losses))
-    acts = campaign.Campaign(config, lambda *args: None).activations()
+    acts = planning.drawn_activations(config)
     here = parallel.run_slices(config, 3, slices, acts, lambda *args: None)
     assert [o.index for o in here] == [s.index for s in slices]
     assert sum(len(o.records) for o in here) == 20
@@ -216,7 +218,7 @@ def _state(pid: int) -> str:
 def test_the_fork_server_is_ended_when_the_command_exits():
     from multiprocessing import forkserver
 
-    from deltacheck import parallel
+    from deltacheck.campaign import parallel
 
     parallel.prestart(2, ["fd"])
     parallel.release()  # the worker exits; the server stays, as it would for a next run

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from deltacheck import DeltacheckError, bugs, reference_impl, selftest
+from deltacheck import DeltacheckError, bugs, reference_impl
 from deltacheck.bugs import SeededBug
-from deltacheck.cli import main
+from deltacheck.campaign import selftest
+from deltacheck.commands.cli import main
 
 FAST = ("tanh_slope_of_a", "delta_sign", "mean_loss", "dropout_left_on")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck import tolerances
+from deltacheck.core import tolerances
 
 ROOT = Path(__file__).parents[1]
 BEGIN, END = "<!-- tolerances: begin", "<!-- tolerances: end -->"
@@ -46,7 +46,7 @@ def test_markdown_lists_every_rtol_and_constant():
     assert tolerances.RULE in text and tolerances.ERR in text
 
 
-MODULES = ["deltacheck/rounding.py", "deltacheck/compare.py", "deltacheck/testing.py",
+MODULES = ["deltacheck/judging/rounding.py", "deltacheck/judging/compare.py", "deltacheck/testing.py",
            "oracles/base.py", "oracles/fd.py", "reports/values.py"]
 
 
@@ -64,13 +64,13 @@ def test_no_rule_constant_is_written_outside_the_tolerance_source(path):
         if isinstance(node, ast.Assign):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
             assert not {"FLOOR_FACTOR", "ATOL_EPS_FACTOR"} & set(names), \
-                f"{path} defines {names} (they belong in deltacheck/tolerances.py)"
+                f"{path} defines {names} (they belong in deltacheck/core/tolerances.py)"
 
 
 def test_docstrings_quote_the_floor_factor_the_code_uses():
     # tolerances.py once said 32 ε while rounding used 16: no module may name another figure.
     factor = f"{tolerances.FLOOR_FACTOR:g} ε"
-    for path in [*MODULES, "deltacheck/tolerances.py"]:
+    for path in [*MODULES, "deltacheck/core/tolerances.py"]:
         text = (ROOT / path).read_text(encoding="utf-8")
         for m in re.finditer(r"\b(\d+) ε M\b", text):
             assert f"{m.group(1)} ε" == factor, f"{path}: {m.group(0)}"

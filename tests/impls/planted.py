@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from deltacheck import activations as registry
 from deltacheck import reference_impl
-from deltacheck.activations import Activation
+from deltacheck.core import activations as registry
+from deltacheck.core.activations import Activation
 
 
 def tanh_derivative_of_a(weights, biases, activations, loss, x, t):

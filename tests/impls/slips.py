@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import activations as registry
-from deltacheck.case import Case
+from deltacheck.core import activations as registry
+from deltacheck.core.case import Case
 from deltacheck.reference_impl import DERIVATIVES, LOSSES, forward
 from tests.helpers import random_case
 

@@ -7,8 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from deltacheck import Activation, audit, audit_derivative, audit_frameworks, audit_shape
-from deltacheck.errors import DeltacheckError
+from deltacheck import Activation
+from deltacheck.audit import derivative as audit_derivative
+from deltacheck.audit import frameworks as audit_frameworks
+from deltacheck.audit import runner as audit
+from deltacheck.audit import shape as audit_shape
+from deltacheck.core.errors import DeltacheckError
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")
@@ -187,8 +191,8 @@ def test_networks_fail_on_a_wrong_derivative():
 @pytest.mark.parametrize(("spec", "needle"), [
     ("no_such_builtin", "not a built-in"),
     ("no_such_module_xyz:ACT", "cannot import"),
-    ("deltacheck.activations:BUILTINS", "lacks name, h, dh"),
-    ("deltacheck.activations:LEAKY_SLOPE", "lacks"),
+    ("deltacheck.core.activations:BUILTINS", "lacks name, h, dh"),
+    ("deltacheck.core.activations:LEAKY_SLOPE", "lacks"),
 ])
 def test_resolve_refuses_bad_specs(spec, needle):
     with pytest.raises(DeltacheckError, match=needle):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from deltacheck import reference_impl
-from deltacheck.check import check_case
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, compare_entries
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS
+from deltacheck.judging.check import check_case
+from deltacheck.judging.compare import compare_entries
 from tests.helpers import perturbed, random_case
 
 ORACLES = ("torch", "jax", "fd")

@@ -7,16 +7,11 @@ import numpy as np
 import pytest
 
 from deltacheck import reference_impl
-from deltacheck.check import check_case
-from deltacheck.diagnosis import (
-    KINDS,
-    attributed_to,
-    diagnose,
-    diagnosis_json,
-    first_wrong,
-    line_of,
-)
-from deltacheck.evidence import distinct_digits, fraction_text, slope, walk_order
+from deltacheck.diagnosis.diagnose import KINDS, diagnose, diagnosis_json
+from deltacheck.diagnosis.evidence import distinct_digits, fraction_text, slope
+from deltacheck.judging.check import check_case
+from deltacheck.judging.records import first_wrong, walk_order
+from deltacheck.results.reading import attributed_to, line_of
 from tests.helpers import random_case
 from tests.impls.slips import SLIPS, Slip
 
@@ -33,8 +28,8 @@ def test_each_slip_gets_its_kind_and_first_wrong_quantity(slip):
     pytest.importorskip("torch")
     _, d = _diagnosed(slip)
     assert d is not None
-    assert (d.kind, d.q) == (slip.kind, slip.first_wrong), d.line()
-    assert d.layer == slip.layer, d.line()
+    assert (d.kind, d.q) == (slip.kind, slip.first_wrong), line_of(d.to_json())
+    assert d.layer == slip.layer, line_of(d.to_json())
     assert d.detail and d.truth == "torch"
 
 
@@ -115,7 +110,7 @@ def test_a_diagnosis_that_breaks_says_so_instead_of_ending_the_run(monkeypatch):
     pytest.importorskip("torch")
     slip = next(s for s in SLIPS if s.name == "∂b zero")
     result, _ = _diagnosed(slip)
-    import deltacheck.diagnosis as diagnosis
+    import deltacheck.diagnosis.diagnose as diagnosis
 
     def broken(*args):
         raise ZeroDivisionError("planted")
@@ -159,7 +154,7 @@ def test_numbers_that_differ_read_differently():
 
 
 def test_independent_slope_matches_the_derivative():
-    from deltacheck import activations as registry
+    from deltacheck.core import activations as registry
     a = np.linspace(-3, 3, 13)
     for name in ("tanh", "gelu", "softplus"):
         act = registry.get(name)

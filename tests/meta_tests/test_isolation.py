@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from deltacheck import campaign, reference_impl
-from deltacheck.check import check_case
-from deltacheck.compare import FAIL, PASS
-from deltacheck.isolation import isolated
+from deltacheck.core.isolation import isolated
+from deltacheck.core.verdicts import FAIL, PASS
+from deltacheck.judging.check import check_case
 from tests.helpers import random_case
 from tests.impls import planted
 

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, Entries, judge
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS
+from deltacheck.judging.compare import Entries, judge
 
 
 def by_hand(x, y, unjudged, uncertainty, floor, rtol):

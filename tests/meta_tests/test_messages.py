@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from deltacheck import reference_impl
-from deltacheck.check import check_case
-from deltacheck.compare import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, compare_entries, distinct
-from deltacheck.verdicts import worst
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
+from deltacheck.judging.check import check_case
+from deltacheck.judging.compare import compare_entries, distinct
 from tests.helpers import perturbed, random_case
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from deltacheck import campaign, reference_impl
-from deltacheck.check import check_case
-from deltacheck.compare import FAIL
+from deltacheck.core.verdicts import FAIL
+from deltacheck.judging.check import check_case
 from tests.helpers import random_case
 
 ORACLES = ("fd",)  # the verdict comes from the call itself; one oracle is enough
@@ -132,8 +132,8 @@ def test_an_activation_that_breaks_under_numpy_is_an_error_never_a_crash(rng):
     # judged, and every oracle says why
     pytest.importorskip("torch")
     from deltacheck import Activation
-    from deltacheck import activations as registry
-    from deltacheck.compare import ERROR
+    from deltacheck.core import activations as registry
+    from deltacheck.core.verdicts import ERROR
 
     def h(a, xp):
         if xp is np:

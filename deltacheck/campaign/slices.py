@@ -1,0 +1,261 @@
+"""Checking one slice: Hypothesis draws cases (steered by ``target()`` toward the largest error
+per oracle and toward large pre-activations) until one fails, then shrinks that failure to a
+minimal network. The cases checked before the failure are kept, the minimal one is kept, and a
+second pass without shrinking checks the rest of the slice, so no result is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+from deltacheck.campaign import regions, strategies
+from deltacheck.campaign.planning import MAX_FAILURES, PROFILES, Config, Slice, SliceOutcome
+from deltacheck.campaign.reproduce import reproduce_command
+from deltacheck.core.case import LOSSES, Case
+from deltacheck.core.gradients import Gradients
+from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.diagnosis import diagnosed
+from deltacheck.judging.check import CaseResult, check_case
+from deltacheck.results import document as results
+
+
+class _Disagreement(AssertionError):
+    """Raised inside the Hypothesis test so that it shrinks the failing case."""
+
+
+def _log10_err(err: float, rtol: float) -> float:
+    if not math.isfinite(err):
+        return 50.0
+    return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
+
+
+def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
+    """Point Hypothesis toward the largest error per oracle (and toward large a)."""
+    for name, r in result.oracles.items():
+        target(_log10_err(r.err, r.rtol), label=f"log10(err/rtol) {name}")
+    if toward_large_a:
+        # an overflow bug keeps its error at rounding level until e^a overflows: only a
+        # pull toward large pre-activations finds the threshold
+        target(regions.log_magnitude(result.case, result.forward and result.forward.a),
+               label="log10(1 + max |a|)")
+
+
+class Campaign:
+    """One run: the cases, their records, the failures and the minimal networks."""
+
+    def __init__(self, config: Config, progress: Callable[[str, int, int, int], None]) -> None:
+        self.config = config
+        self.progress = progress
+        self.records: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self.minimal: list[CaseResult] = []
+        self._strategies: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self.failed_count = 0
+        self.shrink_steps = 0
+        self.stop_at_failure = False  # the selftest needs only the first failure of a slice
+        self.seed = config.seed
+        if self.seed is None:
+            fixed = PROFILES[config.profile].fixed_seed
+            self.seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
+
+    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
+        """Check one case and keep its record (and its values, if it failed).
+
+        A minimal or replayed case runs the implementation twice, to tell a nondeterministic
+        implementation (dropout left on) from a wrong one.
+        """
+        result = check_case(case, self.config.impl, self.config.oracles,
+                            repeat=phase in ("minimal", "replay"), earlier=earlier)
+        diagnosed(result)
+        self.records.append(results.case_json(len(self.records), result, phase))
+        if result.verdict in (FAIL, ERROR):
+            self.failed_count += 1
+            if len(self.failures) < MAX_FAILURES or phase in ("minimal", "replay"):
+                # every case is in the JSON's case list; these also carry their values
+                self.failures.append(results.failure_json(
+                    len(self.records) - 1, result, minimal=phase == "minimal",
+                    repro=self.repro(case)))
+        return result
+
+    def repro(self, case: Case) -> str:
+        """A command that re-runs exactly this case."""
+        return reproduce_command(self.config, case)
+
+    def run_slice(self, piece: Slice, acts: list[str]) -> SliceOutcome:
+        """Run one slice from scratch and hand back what it found."""
+        self.records, self.failures, self.minimal = [], [], []
+        self.failed_count = self.shrink_steps = 0
+        disagreed = self.run_loss(piece.loss, piece.budget, acts, number=piece.number,
+                                  shrink=False)
+        return self.so_far(piece, disagreed=disagreed)
+
+    def so_far(self, piece: Slice, *, disagreed: bool = False) -> SliceOutcome:
+        """What the slice being run has found until now (all of it, once it has run)."""
+        return SliceOutcome(index=piece.index, records=self.records, failures=self.failures,
+                            minimal=self.minimal, failed_count=self.failed_count,
+                            shrink_steps=self.shrink_steps, disagreed=disagreed)
+
+    def shrink_into(self, outcome: SliceOutcome, piece: Slice, acts: list[str]) -> None:
+        """Run a failing slice again, shrink its first failure, add the minimal case to it.
+
+        The same seed draws the same cases, so this finds the failure the slice met first;
+        only the minimal case is recorded. Shrinking after the slices rather than inside them
+        keeps one minimal network per loss however the slices were shared out.
+        """
+        self.records, self.failures, self.minimal = [], [], []
+        self.failed_count = self.shrink_steps = 0
+        self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
+        offset = len(outcome.records)
+        outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
+        outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
+        outcome.minimal += self.minimal
+        outcome.failed_count += self.failed_count
+        outcome.shrink_steps += self.shrink_steps
+
+    def strategy(self, loss: str, acts: list[str]) -> Any:
+        """The cases of one loss, built once per campaign: building one costs ~15 ms a slice."""
+        key = (loss, tuple(acts))
+        if key not in self._strategies:
+            cfg = self.config
+            # now and then sizes well past the bounds: they break fixed buffers and chunking
+            self._strategies[key] = strategies.cases(
+                min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
+                max_width=cfg.max_width, activations=acts, losses=[loss],
+                wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16))
+        return self._strategies[key]
+
+    def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0, *,
+                 shrink: bool = True) -> bool:
+        """Generate until a case fails, then finish the budget (or, ``shrink``, shrink it).
+
+        Returns whether a generated case failed.
+        """
+        strategy = self.strategy(loss, acts)
+        state: dict[str, Any] = {"failing": None, "checked": 0}
+
+        def test(case: Case) -> None:  # one line: Hypothesis reads its source on every run
+            self._drawn(case, loss, budget, state, shrink=shrink)
+
+        run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
+            max_examples=budget, deadline=None, database=None, derandomize=False,
+            phases=(Phase.generate, Phase.target, *([Phase.shrink] if shrink else [])),
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+            print_blob=False)(given(strategy)(test)))
+        try:
+            run()
+        except Exception:
+            if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
+                raise
+            if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
+                self.minimal.append(self.check(state["failing"].case, "minimal",
+                                               earlier=state["failing"].impl_values))
+                return True
+        remaining = budget - state["checked"]
+        if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
+            self._continue(loss, strategy, remaining, budget - remaining, number)
+        return state["failing"] is not None
+
+    def _drawn(self, case: Case, loss: str, budget: int, state: dict[str, Any], *,
+               shrink: bool) -> None:
+        """Check a case Hypothesis drew for ``run_loss``; steer it, and raise on a failure."""
+        if state["failing"] is not None and not shrink:
+            # Once a case has failed, Hypothesis stops enforcing max_examples and its target
+            # phase may go on calling: those calls must neither be checked nor recorded.
+            raise _Disagreement(state["failing"].first_message())
+        if shrink:  # finding and shrinking again: judge, but keep only the minimal
+            result = check_case(case, self.config.impl, self.config.oracles)
+            self.shrink_steps += state["failing"] is not None
+        else:
+            result = self.check(case, "generate")
+            state["checked"] += 1
+            self.progress(loss, state["checked"], budget, self.failed_count)
+        _steer(result, toward_large_a=True)
+        if result.verdict == FAIL:
+            state["failing"] = result
+            raise _Disagreement(result.first_message())
+
+    def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
+                  number: int) -> None:
+        checked = {"n": done}
+
+        def test(case: Case) -> None:
+            result = self.check(case, "continue")
+            checked["n"] += 1
+            self.progress(loss, checked["n"], done + remaining, self.failed_count)
+            _steer(result, toward_large_a=False)
+
+        # a seed range of its own, apart from every slice's first pass
+        run = hypothesis_seed(self.seed + 2**32 + LOSSES.index(loss) + 3 * number)(settings(
+            max_examples=remaining, deadline=None, database=None, phases=(Phase.generate,),
+            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+            print_blob=False)(given(strategy)(test)))
+        run()
+
+
+@contextlib.contextmanager
+def heap_frozen() -> Iterator[None]:
+    """While cases are checked, the garbage collector leaves alone every object made before.
+
+    torch and jax alone hold some 270,000 objects, which each full collection would walk
+    again (about 3% of a campaign's time), and young objects are collected a tenth as often.
+    Both are undone afterwards, so nothing is kept alive that would otherwise be freed. Does
+    nothing when the caller froze objects itself.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10 * thresholds[0], *thresholds[1:])  # and young objects less often
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def settle_imports() -> None:
+    """Import every module of deltacheck (those whose dependencies are installed).
+
+    Hypothesis now and then draws a number that appears as a constant in a module of the
+    user's own code (any module not under site-packages) that has been imported by then: with
+    an editable install, deltacheck's own modules count. So the cases of a seed depend on what
+    has been imported, unless every process imports the same before it draws: this. (Not the
+    pytest plugin, which would import pytest, nor ``__main__``.)
+    """
+    import importlib
+    import pkgutil
+
+    # the fixed top-level folders install as subpackages that an editable install maps from
+    # elsewhere, where walking deltacheck's own folder does not find them
+    pending = ["deltacheck", "deltacheck.oracles", "deltacheck.reference_impl", "deltacheck.reports"]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            package = importlib.import_module(name)
+        except ImportError:  # a module for an optional dependency (jinja2 for the reports)
+            continue
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if info.name in ("__main__", "pytest_plugin"):
+                continue
+            full = f"{name}.{info.name}"
+            if info.ispkg:
+                pending.append(full)
+                continue
+            try:
+                importlib.import_module(full)
+            except ImportError:
+                continue

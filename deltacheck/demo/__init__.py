@@ -1,0 +1,1 @@
+"""The lecture's claims about backpropagation, each shown by measurement."""

@@ -1,0 +1,468 @@
+"""Output errors by measurement: autograd's ∂E/∂a of the output layer beside the lecture's formulas.
+
+For each pairing of a loss with an output activation, Hypothesis draws output layers (logits a,
+saturated ones included, and targets t). torch autograd and jax grad differentiate the loss as
+written, E(g(a), t), with no formula for δ in them; the claims are then measured against that:
+
+- ``y − t``, which the lecture claims for the three canonical pairs;
+- the general form δ_k = h′(a_k) ∂E/∂y_k (for softmax, the Jacobian product y ⊙ (g − y·g)
+  with g = ∂E/∂y), which holds for every pair.
+
+Deviations are counted in units of the last place (ulp) of the largest magnitude the formula
+adds up, so that a formula evaluated in float64 is judged by its own rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from deltacheck.campaign import strategies
+
+# A formula matches autograd when no entry deviates by more than this. Autograd's own rounding
+# reaches tens of ulp (jax's logaddexp gradient loses |a| ε at large logits); a wrong formula
+# deviates by 1e12 ulp and more, so the line sits far from both.
+MATCH_ULP = 1024.0
+SATURATED = 1e-9  # an output this close to 0 or 1 (±1 for tanh) counts as saturated
+
+Formula = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+# ---- the forward side, in numpy: y = g(a), evaluated stably --------------------------------
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    shifted = a - a.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """σ(a), never overflowing."""
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+OUTPUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda a: a,
+    "sigmoid": sigmoid,
+    "tanh": np.tanh,
+    "softmax": lambda a: np.exp(_log_softmax(a)),
+}
+
+
+def one_minus_y(output: str, a: np.ndarray) -> np.ndarray:
+    """1 − y without cancellation: σ(−a) for sigmoid, Σ_{j≠k} y_j for softmax."""
+    if output == "sigmoid":
+        return sigmoid(-a)
+    if output == "softmax":
+        y = OUTPUTS["softmax"](a)
+        others = 1.0 - np.eye(a.shape[1])  # Σ_{j≠k}, never forming 1 − y_k
+        return (y[:, None, :] * others[None, :, :]).sum(axis=2)
+    return 1.0 - OUTPUTS[output](a)
+
+
+# ---- the claims: each returns (δ, the largest magnitude its evaluation adds up) --------------
+
+def y_minus_t(output: str) -> Formula:
+    """δ = y − t: the canonical pairs' output error."""
+    def formula(a: np.ndarray, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return y - t, np.maximum(np.abs(y), np.abs(t))
+    return formula
+
+
+def _dE_dy(loss: str, output: str, a: np.ndarray, y: np.ndarray,
+           t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """g = ∂E/∂y and the magnitude of its terms."""
+    if loss == "mse":
+        return y - t, np.maximum(np.abs(y), np.abs(t))  # ½ Σ (y − t)²
+    if loss == "ce":
+        return -t / y, np.abs(t / y)  # −Σ t log y
+    rest = one_minus_y(output, a)  # bce: −Σ [t log y + (1 − t) log(1 − y)]
+    return -t / y + (1.0 - t) / rest, np.abs(t / y) + np.abs((1.0 - t) / rest)
+
+
+H_PRIME: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": np.ones_like,                       # h′ = 1
+    "sigmoid": lambda a: sigmoid(a) * sigmoid(-a),  # h′ = σ(a)(1 − σ(a))
+    "tanh": lambda a: 1.0 - np.tanh(a) ** 2,        # h′ = 1 − tanh²(a)
+}
+
+# What evaluating h′ from a rounded y adds up, as autograd does: 1 − y (sigmoid: y(1 − y) ≤ y
+# of those terms), 1 − y² (tanh). Near saturation h′ is far below these, and autograd's value
+# of it is only as good as their rounding; the general form is then judged to that rounding.
+H_PRIME_TERMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": np.ones_like,
+    "sigmoid": sigmoid,
+    "tanh": np.ones_like,
+}
+
+
+def general_form(loss: str, output: str) -> Formula:
+    """δ_k = h′(a_k) ∂E/∂y_k, or for softmax δ = y ⊙ (g − Σ_j y_j g_j) with g = ∂E/∂y."""
+    def formula(a: np.ndarray, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g, g_size = _dE_dy(loss, output, a, y, t)
+        if output != "softmax":
+            d = H_PRIME[output](a)
+            return d * g, np.maximum(np.abs(d), H_PRIME_TERMS[output](a)) * g_size
+        yg = y * g
+        total = yg.sum(axis=1, keepdims=True)
+        size = np.abs(y) * g_size
+        return yg - y * total, size + y * size.sum(axis=1, keepdims=True)
+    return formula
+
+
+def softmax_with_target_sums(a: np.ndarray, y: np.ndarray,
+                             t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """δ = y Σ_k t_k − t: softmax with cross-entropy for any targets."""
+    total = t.sum(axis=1, keepdims=True)
+    return y * total - t, np.maximum(np.abs(y * total), np.abs(t))
+
+
+# ---- the pairs ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pair:
+    """A loss with an output activation, the targets drawn for it, and what is claimed for δ.
+
+    ``canonical`` says whether δ = y − t is claimed: the verdict then asks that ``claim``
+    matches autograd; otherwise that it does not, and that ``general`` does.
+    """
+
+    loss: str
+    output: str
+    targets: str  # "real", "unit" (entries in [0, 1]), "simplex" (rows sum to 1), "unnormalised"
+    canonical: bool
+    title: str
+    claim: Formula
+    general: Formula
+    general_text: str
+
+    @property
+    def key(self) -> str:
+        """A short id, unique among the pairs."""
+        return f"{self.loss}-{self.output}-{self.targets}"
+
+
+def _pair(loss: str, output: str, targets: str, canonical: bool, title: str,
+          general_text: str, general: Formula | None = None) -> Pair:
+    return Pair(loss, output, targets, canonical, title, y_minus_t(output),
+                general or general_form(loss, output), general_text)
+
+
+PAIRS: tuple[Pair, ...] = (
+    _pair("mse", "identity", "real", True, "MSE with identity output",
+          "δ_k = h′(a_k) ∂E/∂y_k = 1 · (y_k − t_k)"),
+    _pair("bce", "sigmoid", "unit", True, "BCE with sigmoid output",
+          "δ_k = σ′(a_k) [−t_k/y_k + (1 − t_k)/(1 − y_k)]"),
+    _pair("ce", "softmax", "simplex", True, "Cross-entropy with softmax output",
+          "δ = y ⊙ (g − Σ_j y_j g_j), g_k = −t_k/y_k"),
+    _pair("mse", "sigmoid", "unit", False, "MSE with sigmoid output",
+          "δ_k = σ′(a_k) (y_k − t_k) = y_k(1 − y_k)(y_k − t_k)"),
+    _pair("mse", "tanh", "real", False, "MSE with tanh output",
+          "δ_k = (1 − y_k²)(y_k − t_k)"),
+    _pair("bce", "softmax", "unit", False, "BCE on a softmax output",
+          "δ = y ⊙ (g − Σ_j y_j g_j), g_k = −t_k/y_k + (1 − t_k)/(1 − y_k)"),
+    _pair("ce", "softmax", "unnormalised", False,
+          "Cross-entropy with softmax, target rows not summing to 1",
+          "δ = y Σ_k t_k − t", softmax_with_target_sums),
+)
+
+
+# ---- drawing output layers with Hypothesis --------------------------------------------------
+
+@dataclass(frozen=True)
+class OutputCase:
+    """Logits a and targets t of one output layer, shape (N, K)."""
+
+    a: np.ndarray
+    t: np.ndarray
+
+
+_TARGET_LOSS = {"real": "mse", "unit": "bce", "simplex": "ce", "unnormalised": "bce"}
+
+
+# The drawn cases' own gains reach logits of about ±40; a further scale, in half the cases,
+# saturates far more outputs while keeping every softmax probability above the underflow.
+LOGIT_SCALES = (1.0, 1.0, 3.0, 6.0)
+
+
+def draw_cases(pair: Pair, n: int, seed: int) -> list[OutputCase]:
+    """``n`` output layers drawn by Hypothesis: scaled logits a = x Wᵀ + b of one-layer cases."""
+    softmax = pair.output == "softmax"
+    # regions=False: the demo measures ordinary output layers; overflow and exact labels are
+    # the campaign's business (an exact 0/1 label makes the general form 0/0)
+    strategy = strategies.cases(max_layers=1, min_width=2 if softmax else 1, max_width=8,
+                                losses=[_TARGET_LOSS[pair.targets]], regions=False)
+    drawn: list[OutputCase] = []
+
+    def collect(case: Any, scale: float) -> None:
+        a = scale * (case.x @ case.weights[0].T + case.biases[0])
+        drawn.append(OutputCase(a=a, t=np.array(case.t)))
+
+    run = hypothesis_seed(seed)(settings(
+        max_examples=n, deadline=None, database=None, phases=(Phase.generate,),
+        suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+        print_blob=False)(given(strategy, st.sampled_from(LOGIT_SCALES))(collect)))
+    run()
+    return drawn
+
+
+def saturated(output: str, a: np.ndarray) -> bool:
+    """Whether any output of the layer is saturated (identity: a logit beyond ±20)."""
+    if output == "identity":
+        return bool(np.any(np.abs(a) > 20))
+    if output == "tanh":
+        return bool(np.any(1.0 - np.abs(np.tanh(a)) < SATURATED))
+    y = OUTPUTS[output](a)
+    return bool(np.any((y < SATURATED) | (one_minus_y(output, a) < SATURATED)))
+
+
+# ---- autograd: E(g(a), t) as written, differentiated by torch and jax -----------------------
+
+def _log1m_softmax(a: Any, xp: Any, logsumexp: Callable[..., Any]) -> Any:
+    """log(1 − y_k) = log Σ_{j≠k} e^{a_j} − log Σ_j e^{a_j}, finite even where y_k rounds to 1."""
+    K = a.shape[1]
+    others = xp.where(xp.eye(K, dtype=bool), -xp.inf, 0.0)  # mask out j = k
+    return logsumexp(a[:, None, :] + others[None, :, :], -1) - logsumexp(a, -1)[:, None]
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one intra-op thread, then restored.
+
+    On tensors this small, torch's threads only wait for each other, and stall for
+    milliseconds whenever another process holds a core.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def torch_delta(pair: Pair, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """∂E/∂a by torch.autograd, float64."""
+    with one_torch_thread():
+        return _torch_delta(pair, a, t)
+
+
+def _torch_delta(pair: Pair, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    import torch
+
+    F = torch.nn.functional
+    A = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    T = torch.tensor(t, dtype=torch.float64)
+    if pair.output == "softmax":
+        log_y = F.log_softmax(A, dim=1)
+        log_1my = _log1m_softmax(A, torch, lambda v, d: torch.logsumexp(v, dim=d))
+    else:
+        log_y, log_1my = F.logsigmoid(A), F.logsigmoid(-A)
+    y = {"identity": A, "sigmoid": torch.sigmoid(A), "tanh": torch.tanh(A)}.get(pair.output)
+    if pair.loss == "mse":
+        E = 0.5 * ((y - T) ** 2).sum()
+    elif pair.loss == "bce":
+        E = -(T * log_y + (1 - T) * log_1my).sum()
+    else:
+        E = -(T * log_y).sum()
+    (delta,) = torch.autograd.grad(E, A)
+    return delta.numpy().astype(np.float64, copy=True)
+
+
+_JAX: dict[str, Any] = {}
+PAD_LOGIT = -1e30  # a padded softmax column: e^{a − max} is exactly 0, so every sum is unchanged
+COLUMNS = 8  # every call is padded to (rows bucket, 8): one compilation serves every pair
+
+
+def _jax_energy(pair: Pair) -> Callable[..., Any]:
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    def energy(A: Any, T: Any, M: Any) -> Any:
+        if pair.output == "softmax":
+            log_y = jax.nn.log_softmax(A, axis=1)
+            log_1my = _log1m_softmax(A, jnp, lambda v, d: logsumexp(v, axis=d))
+        else:
+            log_y, log_1my = jax.nn.log_sigmoid(A), jax.nn.log_sigmoid(-A)
+        if pair.loss == "mse":
+            y = {"identity": A, "sigmoid": jax.nn.sigmoid(A), "tanh": jnp.tanh(A)}
+            return 0.5 * jnp.sum(M * (y[pair.output] - T) ** 2)
+        if pair.loss == "bce":
+            return -jnp.sum(M * (T * log_y + (1 - T) * log_1my))
+        return -jnp.sum(M * T * log_y)
+
+    return energy
+
+
+def _jax_grad(pairs: tuple[Pair, ...]) -> Any:
+    """One compiled ∂E/∂a for all ``pairs``, the pair chosen by ``lax.switch`` on an index.
+
+    jax compiles anew for every function and shape, and a compilation takes a second on a busy
+    machine; one program with a branch per pair is compiled once.
+    """
+    key = tuple(p.key for p in pairs)
+    if key not in _JAX:
+        import jax
+
+        grads = [jax.grad(_jax_energy(p)) for p in pairs]
+        _JAX[key] = jax.jit(lambda i, A, T, M: jax.lax.switch(i, grads, A, T, M))
+    return _JAX[key]
+
+
+def _bucket(n: int) -> int:
+    size = 256
+    while size < n:
+        size *= 2
+    return size
+
+
+def jax_delta(pair: Pair, a: np.ndarray, t: np.ndarray, pairs: Sequence[Pair] = ()) -> np.ndarray:
+    """∂E/∂a by jax.grad, float64 (x64 switched on only for the call).
+
+    The values are laid out in a (rows, 8) array padded with masked entries (masked out of E):
+    elementwise outputs fill it entry by entry, softmax layers row by row with padded logits.
+    """
+    import jax
+
+    pairs = tuple(pairs) or (pair,)
+    N, K = a.shape
+    if K > COLUMNS and pair.output == "softmax":
+        raise ValueError(f"softmax layers of more than {COLUMNS} units are not supported here")
+    A, T, M = np.zeros((3, _bucket(N if pair.output == "softmax" else -(-a.size // COLUMNS)),
+                        COLUMNS))
+    if pair.output == "softmax":
+        A[:N] = PAD_LOGIT
+        A[:N, :K], T[:N, :K], M[:N, :K] = a, t, 1.0
+    else:
+        A.reshape(-1)[:a.size], T.reshape(-1)[:a.size], M.reshape(-1)[:a.size] = a.ravel(), t.ravel(), 1
+    index = [p.key for p in pairs].index(pair.key)
+    with jax.enable_x64(True):
+        out = np.asarray(jax.device_get(_jax_grad(pairs)(index, A, T, M)))
+    if out.dtype != np.float64:
+        raise RuntimeError(f"jax returned {out.dtype}, not float64")
+    return out[:N, :K] if pair.output == "softmax" else out.reshape(-1)[:a.size].reshape(a.shape)
+
+
+AUTOGRAD: dict[str, Callable[..., np.ndarray]] = {"torch": torch_delta, "jax": jax_delta}
+
+
+# ---- measuring -------------------------------------------------------------------------------
+
+def _groups(pair: Pair, cases: Sequence[OutputCase]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cases stacked into few arrays: one column for elementwise outputs, one per K for softmax.
+
+    Stacking rows changes nothing, because E is a sum over samples (and over entries for
+    elementwise outputs); fewer, larger calls are faster.
+    """
+    if not cases:
+        return []
+    if pair.output != "softmax":
+        return [(np.concatenate([c.a.ravel() for c in cases])[:, None],
+                 np.concatenate([c.t.ravel() for c in cases])[:, None])]
+    by_k: dict[int, list[OutputCase]] = {}
+    for c in cases:
+        by_k.setdefault(c.a.shape[1], []).append(c)
+    return [(np.concatenate([c.a for c in cs]), np.concatenate([c.t for c in cs]))
+            for _, cs in sorted(by_k.items())]
+
+
+def ulp_deviation(got: np.ndarray, want: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """|got − want| in units of the last place of ``scale`` (nan where either is not finite)."""
+    dev = np.abs(got - want) / np.spacing(np.abs(scale))
+    return np.where(np.isfinite(got) & np.isfinite(want), dev, np.nan)
+
+
+def _worst(dev: np.ndarray) -> float:
+    """The largest deviation; inf when any entry is nan, so that nan never matches."""
+    if dev.size == 0:
+        return float("nan")
+    return float("inf") if np.isnan(dev).any() else float(dev.max())
+
+
+def _sample(x: np.ndarray, y: np.ndarray, k: int) -> list[list[float]]:
+    """At most ``k`` evenly spaced points, finite ones only, for a plot."""
+    idx = np.linspace(0, x.size - 1, min(k, x.size)).astype(int) if x.size else []
+    return [[float(x[i]), float(y[i])] for i in idx if np.isfinite(x[i]) and np.isfinite(y[i])]
+
+
+def measure(pair: Pair, cases: Sequence[OutputCase], oracles: Sequence[str] = ("torch", "jax"),
+            points: int = 300, pairs: Sequence[Pair] = ()) -> dict[str, Any]:
+    """Every claim of ``pair`` against every oracle over ``cases``: deviations in ulp.
+
+    ``pairs`` are all the pairs measured in this run (jax compiles them together).
+    """
+    worst = {o: {"y_minus_t": 0.0, "general": 0.0} for o in oracles}
+    pts_claim, pts_general = [], []
+    for a, t in _groups(pair, cases):
+        y = OUTPUTS[pair.output](a)
+        claim, claim_scale = pair.claim(a, y, t)
+        general, general_scale = pair.general(a, y, t)
+        for o in oracles:
+            truth = (jax_delta(pair, a, t, pairs) if o == "jax" else AUTOGRAD[o](pair, a, t))
+            scale = np.abs(truth)
+            worst[o]["y_minus_t"] = max(worst[o]["y_minus_t"], _worst(
+                ulp_deviation(truth, claim, np.maximum(claim_scale, scale))))
+            worst[o]["general"] = max(worst[o]["general"], _worst(
+                ulp_deviation(truth, general, np.maximum(general_scale, scale))))
+            if o == oracles[0]:
+                pts_claim.append((claim.ravel(), truth.ravel()))
+                pts_general.append((general.ravel(), truth.ravel()))
+    # no case or no oracle measured nothing: nan, which matches nothing
+    nan = float("nan")
+    max_claim = max((w["y_minus_t"] for w in worst.values()), default=nan) if cases else nan
+    max_general = max((w["general"] for w in worst.values()), default=nan) if cases else nan
+    cat = [np.concatenate(p) if p else np.zeros(0) for p in zip(*pts_claim, strict=False)]
+    cat_g = [np.concatenate(p) if p else np.zeros(0) for p in zip(*pts_general, strict=False)]
+    return {
+        "loss": pair.loss, "output": pair.output, "canonical": pair.canonical,
+        "cases": len(cases),
+        "max_dev_ulp": max_claim,
+        "matches_y_minus_t": bool(max_claim <= MATCH_ULP),
+        "matches_general_form": bool(max_general <= MATCH_ULP),
+        # what the report shows beside the row
+        "detail": {
+            "key": pair.key, "title": pair.title, "targets": pair.targets,
+            "general_text": pair.general_text, "general_dev_ulp": max_general,
+            "by_oracle": worst, "oracles": list(oracles),
+            "saturated_cases": sum(saturated(pair.output, c.a) for c in cases),
+            "entries": int(sum(c.a.size for c in cases)),
+            "row_sums": _row_sums(cases) if pair.output == "softmax" else None,
+            "points_claim": _sample(*cat, points) if cat else [],
+            "points_general": _sample(*cat_g, points) if cat_g else [],
+        },
+    }
+
+
+def _row_sums(cases: Sequence[OutputCase]) -> list[float]:
+    sums = np.concatenate([c.t.sum(axis=1) for c in cases]) if cases else np.zeros(0)
+    return [float(sums.min()), float(sums.max())] if sums.size else []
+
+
+def holds(row: dict[str, Any]) -> bool:
+    """A canonical row matches y − t; any other does not, and matches the general form."""
+    if row["canonical"]:
+        return bool(row["matches_y_minus_t"])
+    return not row["matches_y_minus_t"] and bool(row["matches_general_form"])
+
+
+def run(pairs: Sequence[Pair] = PAIRS, *, cases: int = 200, seed: int = 0,
+        oracles: Sequence[str] = ("torch", "jax")) -> list[dict[str, Any]]:
+    """One measured row per pair, each over ``cases`` Hypothesis-drawn output layers."""
+    drawn: dict[tuple[str, bool], list[OutputCase]] = {}
+    rows = []
+    for p in pairs:
+        # pairs with the same targets and output width share their cases: fewer draws, and
+        # the contrast is drawn on the very same logits
+        kind = (p.targets, p.output == "softmax")
+        if kind not in drawn:
+            drawn[kind] = draw_cases(p, cases, seed + len(drawn))
+        rows.append(measure(p, drawn[kind], oracles, pairs=tuple(pairs)))
+    return rows

@@ -1,0 +1,268 @@
+"""Run one case through the implementation under test and every selected oracle."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from deltacheck import oracles
+from deltacheck.core import activations as registry
+from deltacheck.core.case import Case
+from deltacheck.core.errors import DeltacheckError, exception_text
+from deltacheck.core.gradients import QUANTITIES, Gradients
+from deltacheck.core.isolation import isolated
+from deltacheck.core.tolerances import lookup
+from deltacheck.core.verdicts import ERROR, FAIL, worst
+from deltacheck.judging import rounding
+from deltacheck.judging.compare import SYMBOL, OracleResult, compare_all, normalise
+from deltacheck.oracles.base import OracleUnavailable, kinks_of, rounding_reach
+
+Backprop = Callable[..., Any]
+_RAISED = object()  # the implementation raised, so there is no return value to judge
+
+
+@dataclass
+class CaseResult:
+    """Everything learnt from one case: the implementation's values and every oracle's verdict."""
+
+    case: Case
+    verdict: str
+    oracles: dict[str, OracleResult] = field(default_factory=dict)
+    impl_problem: str = ""  # raised, wrong shapes, modified inputs: a verdict, not a crash
+    impl_traceback: str = ""
+    impl_values: Gradients | None = None
+    oracle_values: dict[str, Gradients] = field(default_factory=dict)
+    nondeterministic: str = ""  # where two runs of the implementation differed, if they did
+    forward: rounding.Forward | None = field(default=None, repr=False)  # float64 forward pass
+    # the activations the case was checked with, by name: what a diagnosis reads, whatever the
+    # registry holds by the time it is made
+    registry: dict[str, Any] = field(default_factory=dict, repr=False)
+    diagnosis: dict[str, Any] | None = None  # JSON; made by whoever checks a failing case
+
+    @property
+    def err(self) -> dict[str, float]:
+        """The worst judged error per oracle."""
+        return {name: r.err for name, r in self.oracles.items()}
+
+    def first_message(self) -> str:
+        """The first disagreement, in one line."""
+        if self.nondeterministic:
+            return (f"the implementation is nondeterministic: two runs on this case differ in "
+                    f"{self.nondeterministic}")
+        if self.impl_problem:
+            return f"the implementation {self.impl_problem}"
+        for r in self.oracles.values():
+            q = r.first_failure()
+            if q is not None:
+                return q.message
+            if r.verdict == ERROR and r.message:
+                return r.message
+        return ""
+
+
+def activation_objects(names: Sequence[str]) -> list[Any]:
+    """The registered activation objects for a list of names."""
+    try:
+        return [registry.get(name) for name in names]
+    except KeyError as exc:
+        raise DeltacheckError(f"{exc.args[0]}; add it to the registry with --activation "
+                              f"MODULE:NAME (or registry.registered() from Python)") from None
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``__str__`` raises."""
+    text = exception_text(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _format_traceback(exc: BaseException) -> str:
+    # Formatting calls str() on the exception too; fall back to the bare type name.
+    try:
+        return "".join(traceback.format_exception(exc, limit=-8))
+    except Exception:
+        return f"{describe_exception(exc)} (traceback could not be formatted)\n"
+
+
+def analysis(case: Case) -> tuple[rounding.Forward | None, str]:
+    """The case's float64 forward pass and its rounding bounds, shared by the oracles' kink
+    masks and every oracle's floors; or None and why, when an activation's h breaks on it
+    under numpy (then no floor can be computed, and no comparison judged)."""
+    try:
+        with np.errstate(all="ignore"):
+            return rounding.forward(case, activation_objects(case.activations)), ""
+    except DeltacheckError:
+        raise
+    except Exception as exc:
+        return None, (f"the rounding floor needs the activations' h under numpy, which raised "
+                      f"{describe_exception(exc)}")
+
+
+def oracle_values(case: Case, oracle_names: Sequence[str], *,
+                  forward: rounding.Forward | None = None) -> dict[str, Gradients | str]:
+    """Each oracle's gradients for the case, or the reason it could not give them."""
+    acts = activation_objects(case.activations)
+    reach = None
+    if forward is not None and any(kinks_of(act) for act in acts):
+        with np.errstate(all="ignore"):
+            reach = rounding_reach(forward.signed_W, forward.b, forward.a, forward.z, acts)
+    out: dict[str, Any] = {}
+
+    def attempt(name: str, call: Callable[[], Any]) -> None:
+        try:
+            out[name] = call()
+        except (OracleUnavailable, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # an oracle (or a user's h) that breaks, even by sys.exit,
+            # must not take the run down with it
+            out[name] = f"the {name} oracle raised {describe_exception(exc)}"
+
+    def call(name: str, what: str) -> Callable[[], Any]:
+        return partial(getattr(oracles.get(name), what), *case.arguments()[:2], acts,
+                       case.loss, case.x, case.t, reach=reach)
+
+    # An oracle that computes asynchronously (jax) is started first and read last: it runs
+    # beside the others.
+    started = [name for name in oracle_names if hasattr(oracles.get(name), "start")]
+    for name in started:
+        attempt(name, call(name, "start"))
+    for name in oracle_names:
+        if name not in started:
+            attempt(name, call(name, "gradients"))
+    for name in started:
+        if callable(out[name]):  # not the reason it could not start
+            attempt(name, out[name])
+    return {name: out[name] for name in oracle_names}
+
+
+def _same(before: np.ndarray, now: Any) -> bool:
+    if (type(now) is np.ndarray and now.dtype == before.dtype and now.shape == before.shape
+            and now.tobytes() == before.tobytes()):
+        return True  # bit for bit: the common case, and the cheap one
+    try:
+        return bool(np.shape(before) == np.shape(now)
+                    and np.array_equal(before, now, equal_nan=True))
+    except Exception:  # whatever was put in its place, it is not the array given
+        return False
+
+
+def _modified(case: Case, args: tuple[Any, ...]) -> list[str]:
+    """What the implementation changed among its arguments: lists, arrays or names."""
+    weights, biases, acts, loss, x, t = args
+    changed = []
+    for what, given, now in (("weights", case.weights, weights), ("biases", case.biases, biases)):
+        if len(now) != len(given):  # popped or appended: entries cannot be paired up
+            changed.append(f"{what} ({len(given)} → {len(now)} arrays)")
+        else:
+            changed += [f"{what}[{l}]" for l, (a, b) in enumerate(zip(given, now, strict=True))
+                        if not _same(a, b)]
+    changed += [what for what, a, b in (("x", case.x, x), ("t", case.t, t)) if not _same(a, b)]
+    try:
+        same_names = list(acts) == list(case.activations) and loss == case.loss
+    except Exception:
+        same_names = False
+    if not same_names:
+        changed.append("activations or loss")
+    return changed
+
+
+def _call(case: Case, impl: Backprop) -> tuple[Gradients | None, str, str]:
+    """One isolated call: the values read by the protocol, what was wrong, the traceback."""
+    args = case.arguments()
+    raw: Any = _RAISED
+    problem = trace = ""
+    try:
+        with isolated():
+            raw = impl(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
+        problem, trace = f"raised {describe_exception(exc)}", _format_traceback(exc)
+    if raw is _RAISED:
+        return None, problem, trace
+    # None too: normalise says what a wrong return value is
+    changed = _modified(case, args)
+    grads, problems = normalise(raw, case)
+    if grads is None and not problems:  # never fail with an empty reason
+        problems.append(f"returned a {type(raw).__name__} that could not be read")
+    if changed:
+        problems.append(f"modified its inputs: {', '.join(changed)}")
+    return grads, "; ".join(problems), trace
+
+
+def _differences(first: Gradients | None, second: Gradients | None) -> str:
+    """Where two runs of the implementation on one case differ, or "" if they agree bit for bit."""
+    if first is None or second is None:
+        return "" if first is second else "one of two runs returned no readable values"
+    where = []
+    if not np.array_equal(first.loss, second.loss, equal_nan=True):
+        where.append(f"E ({first.loss:.6g} then {second.loss:.6g})")
+    for key in QUANTITIES:
+        for l, (u, v) in enumerate(zip(first.quantity(key), second.quantity(key), strict=True)):
+            if not np.array_equal(u, v, equal_nan=True):
+                with np.errstate(all="ignore"):
+                    gap = float(np.nanmax(np.abs(u - v))) if u.size else 0.0
+                where.append(f"{SYMBOL[key]}[{l}] (max |Δ| {gap:.2g})")
+    return ", ".join(where)
+
+
+def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
+               repeat: bool = False, earlier: Gradients | None = None) -> CaseResult:
+    """Run the implementation on a case and compare it with every oracle.
+
+    With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
+    of the same case, when given): outputs that differ between the runs make the case fail as
+    nondeterministic, and ``nondeterministic`` says where they differ.
+    """
+    if not isinstance(case, Case):
+        raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
+    if not callable(impl):
+        raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
+                              f"loss, x, t), not {type(impl).__name__}")
+    oracle_names = oracles.checked_names(oracle_names)
+    forward, broken = analysis(case)
+    values = oracle_values(case, oracle_names, forward=forward)
+    result = CaseResult(case=case, verdict=FAIL, forward=forward, registry=dict(registry.REGISTRY))
+    for name, value in values.items():
+        if isinstance(value, Gradients):
+            result.oracle_values[name] = value
+    result.impl_values, result.impl_problem, result.impl_traceback = _call(case, impl)
+    if repeat:
+        again, _, _ = _call(case, impl)
+        result.nondeterministic = _differences(result.impl_values, again)
+        if earlier is not None and not result.nondeterministic:
+            result.nondeterministic = _differences(earlier, result.impl_values)
+    if result.impl_values is None:
+        compared = {}
+    elif forward is None:  # nothing can be judged without the floor: said, never passed
+        compared = {name: OracleResult(oracle=name, rtol=compare_tol(case, name), verdict=ERROR,
+                                       message=f"cannot judge: {broken}")
+                    for name in result.oracle_values}
+    else:
+        compared = compare_all(case, result.impl_values, result.oracle_values, forward=forward)
+    for name, value in values.items():
+        tol = compare_tol(case, name)
+        if isinstance(value, str):
+            result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=ERROR,
+                                                message=value)
+        elif result.impl_values is None:
+            result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
+                                                message=f"the implementation {result.impl_problem}")
+        else:
+            result.oracles[name] = compared[name]
+            if result.impl_problem:  # values were readable but the call misbehaved
+                result.oracles[name].verdict = FAIL
+                result.oracles[name].message = f"the implementation {result.impl_problem}"
+    result.verdict = worst([r.verdict for r in result.oracles.values()])
+    if result.nondeterministic:  # whatever this run's values, the next run's differ
+        result.verdict = FAIL
+    return result
+
+
+def compare_tol(case: Case, oracle_name: str) -> float:
+    """The relative tolerance for this case's dtype and an oracle."""
+    return lookup(oracle_name, case.dtype).rtol

@@ -1,0 +1,95 @@
+"""What a run prints: progress while it works, then the summary table and one verdict line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from deltacheck.core.verdicts import NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
+from deltacheck.results.reading import line_of
+
+
+class Progress:
+    """A progress bar on a terminal; a few plain lines when not on one (CI logs)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.current: str | None = None
+        self.started = time.perf_counter()
+        self.last_draw = 0.0
+
+    def __call__(self, loss: str, done: int, total: int, failed: int) -> None:
+        """Report that ``done`` of ``total`` cases of ``loss`` have been checked."""
+        if self.tty:
+            now = time.perf_counter()
+            if now - self.last_draw < 0.1 and done < total:
+                return
+            self.last_draw = now
+            width = 30
+            filled = int(width * done / max(total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r  {loss:<4} [{bar}] {done}/{total} cases, {failed} failed ")
+            if done >= total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif loss != self.current:
+            self.current = loss
+            self.stream.write(f"checking {loss}: {total} cases\n")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        """End the bar's line if it is still open."""
+        if self.tty:
+            self.stream.write("\r" + " " * 70 + "\r")
+            self.stream.flush()
+
+
+def _fmt(err: Any) -> str:
+    return err if isinstance(err, str) else f"{err:.1e}"
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """The loss × oracle table, the not-judged counts and the minimal failures."""
+    rtol = {(t["oracle"], t["dtype"]): t["rtol"] for t in doc["tolerances"]}
+    dtype = doc["run"]["dtype"]
+    lines = [f"{'loss':<5} {'oracle':<6} {'cases':>6} {'worst err':>10} {'tol':>8}  verdict"]
+    for row in doc["summary"]["by_loss_oracle"]:
+        tol = rtol.get((row["oracle"], dtype), float("nan"))
+        lines.append(f"{row['loss']:<5} {row['oracle']:<6} {row['cases']:>6} "
+                     f"{_fmt(row['worst_err']):>10} {tol:>8.0e}  {row['verdict']}")
+    nj = doc["summary"]["not_judged_entries"]
+    if any(nj.values()):
+        counts = ", ".join(f"{o} {n}" for o, n in nj.items())
+        lines.append(f"{NOT_JUDGED_WORD} (entries on or near a kink): {counts}")
+    coarse = doc["summary"].get("unresolved_entries") or {}
+    if any(coarse.values()):
+        counts = ", ".join(f"{o} {n}" for o, n in coarse.items() if n)
+        lines.append(f"{UNRESOLVED_WORD} (judged only to the oracle's error bar): {counts}")
+    for failure in doc["failures"]:
+        if failure["minimal"]:
+            case = failure["case"]
+            acts = ", ".join(case["activations"]) or "no hidden layer"
+            lines.append(f"minimal failing network: widths {case['widths']}, {acts}, "
+                         f"{case['loss']}, {case['dtype']}, batch {case['batch']}")
+            lines.append(f"  {failure['message']}")
+            if failure.get("diagnosis"):
+                lines.append(f"  diagnosis: {line_of(failure['diagnosis'])}")
+            lines.append(f"  reproduce: {failure['repro']}")
+    return lines
+
+
+def verdict_line(doc: dict[str, Any]) -> str:
+    """The last line: plainly "all agree", or the first disagreement."""
+    s = doc["summary"]
+    if s["verdict"] == PASS:
+        oracles = ", ".join(doc["run"]["oracles"])
+        return f"all agree: {s['cases']} cases, oracles {oracles}"
+    if s["cases"] == 0:
+        return "nothing checked: no cases were run"
+    first = next((f for f in doc["failures"] if f["minimal"]), None)
+    message = first["message"] if first else s["first_disagreement"]
+    if first and first.get("diagnosis"):  # the cause reads better than the worst entry
+        message = line_of(first["diagnosis"])
+    return f"DISAGREEMENT in {s['failed_cases']} of {s['cases']} cases: {message}"

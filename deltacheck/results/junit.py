@@ -1,0 +1,68 @@
+"""JUnit XML: one test case per (loss, activation, oracle) group, as CI systems display them."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from typing import Any
+
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED
+from deltacheck.results.reading import attributed_to, line_of
+
+NO_HIDDEN = "(none)"
+
+
+def _groups(doc: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Records by (loss, activation, oracle); a failure only under the activation to blame."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for case in doc["cases"]:
+        arch = case["arch"]
+        for oracle, rec in case["oracles"].items():
+            blamed = attributed_to(arch["activations"], rec) \
+                if rec["verdict"] in (FAIL, ERROR) else None
+            for act in [blamed] if blamed else sorted(set(arch["activations"])) or [NO_HIDDEN]:
+                groups[(arch["loss"], act, oracle)].append({**rec, "case": case})
+    return groups
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The JUnit XML text of a results document."""
+    minimal = {f["case"]["loss"]: f for f in doc["failures"] if f["minimal"]}
+    in_full = {f["id"]: f for f in doc["failures"]}
+    suite = ET.Element("testsuite", name="deltacheck", timestamp=doc["run"].get("started", ""),
+                       time=str(doc["run"].get("wall_time_s", 0)))
+    failures = 0
+    for (loss, act, oracle), recs in sorted(_groups(doc).items()):
+        tc = ET.SubElement(suite, "testcase", classname=f"deltacheck.{loss}",
+                           name=f"{loss} / {act} / {oracle}", time="0")
+        bad = [r for r in recs if r["verdict"] in (FAIL, ERROR)]
+        if bad:
+            failures += 1
+            first = bad[0]
+            message = (first.get("message")
+                       or next((q["message"] for q in first["quantities"] if q.get("message")),
+                               first["case"].get("message", "disagreement")))
+            diagnosed = in_full.get(first["case"]["id"], minimal.get(loss, {})).get("diagnosis")
+            if diagnosed:
+                message = f"{message}; diagnosis: {line_of(diagnosed)}"
+            detail = [f"{len(bad)} of {len(recs)} cases disagree; first: case {first['case']['id']}"]
+            if loss in minimal:
+                m = minimal[loss]
+                detail += [f"minimal failing network for {loss}: {m['message']}"]
+                if m.get("diagnosis"):
+                    detail += [f"diagnosis: {line_of(m['diagnosis'])}"]
+                detail += [f"reproduce: {m['repro']}",
+                           "case: " + json.dumps(m["case"], separators=(",", ":"))]
+            ET.SubElement(tc, "failure", message=message, type="Disagreement").text = \
+                "\n".join(detail)
+        elif all(r["verdict"] == NOT_JUDGED for r in recs):
+            ET.SubElement(tc, "skipped", message="every entry sat on or near a kink")
+        else:
+            tc.append(ET.Comment(f"{len(recs)} cases agree"))
+    suite.set("tests", str(len(suite.findall("testcase"))))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
