@@ -217,11 +217,11 @@ def _layers(value: Any, n_layers: int, convert: Any) -> Any:
 
 
 def protocol_result(conv: Conventions, raw: Any, *, batch: int, n_layers: int) -> Any:
-    """The implementation's returned mapping in the protocol's conventions (never raises).
+    """The implementation's returned mapping as a dict in the protocol's conventions; never raises.
 
-    Only the keys it provides are kept; anything malformed is passed through unchanged, for
-    the protocol reader to report. A mean-reduced E, δ = ∂(E/N)/∂a and gradients are scaled
-    by N; in_out weight gradients are transposed back.
+    Only the keys it provides are kept. A mean-reduced E, δ = ∂(E/N)/∂a and gradients are
+    scaled by N; in_out weight gradients are transposed back. Anything malformed (a result that
+    is not a mapping too) is passed through unchanged, for the protocol reader to report.
     """
     try:
         if not isinstance(raw, Mapping):
