@@ -123,6 +123,10 @@ def check_float64(name: str, arrays: Sequence[Any]) -> None:
             raise OracleError(f"the {name} oracle produced {np.asarray(v).dtype}, not float64")
 
 
+# The non-canonical losses: the quadratic cost on the output y = g(a), g by name.
+SQUASHED = {"mse_sigmoid": lambda a: np.exp(-np.logaddexp(0.0, -a)), "mse_tanh": np.tanh}
+
+
 def loss_terms_magnitude(loss: str, a: np.ndarray, t: np.ndarray) -> float:
     """The absolute values of what evaluating E from the logits a adds up (for rounding bounds)."""
     return float(loss_terms_per_sample(loss, a, t).sum())
@@ -134,6 +138,10 @@ def loss_terms_per_sample(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray
         return 0.5 * np.sum((np.abs(a) + np.abs(t)) ** 2, axis=1)
     if loss == "bce":  # E = Σ softplus(a) − t a
         return np.sum(np.abs(t * a) + np.logaddexp(0.0, np.abs(a)), axis=1)
+    if loss in SQUASHED:  # E = ½ Σ (g(a) − t)², each g(a) good to ε |g(a)|
+        return 0.5 * np.sum((np.abs(SQUASHED[loss](a)) + np.abs(t)) ** 2, axis=1)
+    if loss != "ce":
+        raise ValueError(f"unknown loss {loss!r}")
     top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
     lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
     return np.sum(np.abs(t * a), axis=1) + np.abs(lse)

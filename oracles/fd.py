@@ -69,6 +69,10 @@ def _loss(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         shifted = a - a.max(axis=-1, keepdims=True)
         log_y = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         terms = -(t * log_y)
+    elif loss == "mse_sigmoid":
+        terms = 0.5 * (np.exp(_log_sigmoid(a)) - t) ** 2  # ½ (σ(a) − t)²
+    elif loss == "mse_tanh":
+        terms = 0.5 * (np.tanh(a) - t) ** 2
     else:
         raise ValueError(f"unknown loss {loss!r}")
     return terms.sum(axis=-1)

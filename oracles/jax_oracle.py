@@ -140,10 +140,20 @@ def _losses() -> list[Any]:
         log_y = jax.nn.log_softmax(jnp.where(out_mask[None, :] > 0, a, -1e30), axis=-1)
         return -jnp.sum(mask * t * log_y)
 
-    return [mse, bce, ce]
+    # The quadratic cost on a squashed output; a padded entry's a is finite (0, or a repeated
+    # sample's), so the mask multiplies a finite term and its gradient by exactly 0.
+    def mse_sigmoid(a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+        mask = sample_mask[:, None] * out_mask[None, :]
+        return 0.5 * jnp.sum(mask * (jax.nn.sigmoid(a) - t) ** 2)
+
+    def mse_tanh(a: Any, t: Any, out_mask: Any, sample_mask: Any) -> Any:
+        mask = sample_mask[:, None] * out_mask[None, :]
+        return 0.5 * jnp.sum(mask * (jnp.tanh(a) - t) ** 2)
+
+    return [mse, bce, ce, mse_sigmoid, mse_tanh]
 
 
-LOSS_ORDER = ("mse", "bce", "ce")
+LOSS_ORDER = ("mse", "bce", "ce", "mse_sigmoid", "mse_tanh")
 
 _COMPILED: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
 
@@ -174,7 +184,7 @@ def _value_and_grad(branches: tuple[Any, ...]) -> Any:
     def energy(W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask, loss_index):
         # The hidden layers are one scanned body, not D − 1 unrolled copies of every
         # activation branch: that is what keeps the compilation small. The loss is a switch
-        # too, so that one compilation serves all three.
+        # too, so that one compilation serves every loss in LOSS_ORDER.
         z, (a_hidden, z_hidden) = jax.lax.scan(
             hidden_layer, x, (W[:-1], b[:-1], p[:-1], act_index, unit_mask[:-1]))
         a = z @ W[-1].T + b[-1] + p[-1]

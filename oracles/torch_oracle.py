@@ -2,8 +2,9 @@
 
 δ is the gradient of E with respect to each pre-activation tensor a = z Wᵀ + b itself
 (``torch.autograd.grad`` takes intermediate tensors as well as leaves). Built-in activations
-and the three losses use torch's own functions, so a forward mismatch in the implementation
-shows up here too; a user's activation runs its array-API ``h`` under torch's namespace.
+and the losses use torch's own functions (the non-canonical pairs put torch.sigmoid or
+torch.tanh before the quadratic cost), so a forward mismatch in the implementation shows up
+here too; a user's activation runs its array-API ``h`` under torch's namespace.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def _loss(loss: str, a: Any, t: Any, torch: Any) -> Any:
         return F.binary_cross_entropy_with_logits(a, t, reduction="sum")
     if loss == "ce":
         return F.cross_entropy(a, t, reduction="sum")  # probability targets
+    if loss == "mse_sigmoid":
+        return 0.5 * F.mse_loss(torch.sigmoid(a), t, reduction="sum")  # ½ Σ (σ(a) − t)²
+    if loss == "mse_tanh":
+        return 0.5 * F.mse_loss(torch.tanh(a), t, reduction="sum")  # ½ Σ (tanh(a) − t)²
     raise ValueError(f"unknown loss {loss!r}")
 
 

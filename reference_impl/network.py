@@ -58,7 +58,8 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     E = LOSSES[loss]
     a, z = forward(weights, biases, hidden, x, output=E.output)
     y = z[-1]
-    delta = backward(weights, hidden, a, E.output_delta(y, t))  # δ_k = y_k − t_k
+    # δ_k = (y_k − t_k) g'(a_k), which is y_k − t_k for a canonical pair
+    delta = backward(weights, hidden, a, E.output_delta(y, t, a=a[-1]))
     grad_W, grad_b = gradients(delta, z)
     return {
         "loss": E.value(a[-1], t),
