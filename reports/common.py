@@ -126,7 +126,7 @@ def quantities(oracle: Mapping[str, Any], n_layers: int) -> list[dict[str, Any]]
 
     A failing case's record lists them in full; a passing case's compact record keeps only
     ``errs``, one per quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1] (null where
-    nothing was judged).
+    nothing was judged, "not provided" where the implementation does not return it).
     """
     given = oracle.get("quantities")
     if isinstance(given, list):
@@ -135,6 +135,6 @@ def quantities(oracle: Mapping[str, Any], n_layers: int) -> list[dict[str, Any]]
     if not isinstance(errs, list):
         return []
     labels = [("loss", None)] + [(q, l) for q in GRADIENTS for l in range(n_layers)]
-    return [{"q": q, "layer": l, "err": 0.0 if err is None else err,
-             "verdict": NOT_JUDGED if err is None else PASS}
+    return [{"q": q, "layer": l, "err": 0.0 if err is None or isinstance(err, str) else err,
+             "verdict": NOT_JUDGED if err is None else err if isinstance(err, str) else PASS}
             for (q, l), err in zip(labels, errs, strict=False)]

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from deltacheck import activations as registry
 from deltacheck import tolerances
-from deltacheck.compare import NOT_JUDGED, PASS, SYMBOL, compare_entries
-from deltacheck.oracles.base import QUANTITIES, Gradients
+from deltacheck.core import activations as registry
+from deltacheck.core.gradients import QUANTITIES, Gradients
+from deltacheck.judging.compare import NOT_JUDGED, PASS, SYMBOL, compare_entries
 
 SMOOTH = ("tanh", "sigmoid", "softplus", "gelu", "silu")
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltacheck import reference_impl
-from deltacheck.conventions import (
+from deltacheck.core.conventions import (
     LOSSES,
     OUTPUTS,
     Conventions,
@@ -17,8 +17,8 @@ from deltacheck.conventions import (
     protocol_result,
     user_arguments,
 )
-from deltacheck.errors import DeltacheckError
-from deltacheck.oracles.base import Gradients
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.gradients import Gradients
 from tests.plain import disagreements, draw_plain, plain_cases
 
 QUANTITIES = ("deltas", "grad_weights", "grad_biases")

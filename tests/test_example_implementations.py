@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltacheck import reference_impl
-from deltacheck.conventions import Conventions, declared, protocol_result, user_arguments
-from deltacheck.oracles.base import Gradients
+from deltacheck.core.conventions import Conventions, declared, protocol_result, user_arguments
+from deltacheck.core.gradients import Gradients
 from tests.plain import disagreements, draw_plain, plain_cases
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "implementations"

@@ -6,6 +6,7 @@ import pytest
 
 from deltacheck import reference_impl
 from deltacheck.diagnosis import check_case
+from deltacheck.reports import common
 from deltacheck.reports.common import quantities
 from deltacheck.results import document as results
 from tests.helpers import perturbed, random_case
@@ -24,7 +25,7 @@ def test_a_passing_case_keeps_each_quantitys_error_in_under_a_kilobyte(rng):
     for name, oracle in result.oracles.items():
         compact, full = rec["oracles"][name], oracle.to_json()
         assert "quantities" not in compact
-        expanded = results.quantity_records(compact, n_layers=3)
+        expanded = common.quantities(compact, n_layers=3)
         assert [(q["q"], q["layer"], q["verdict"]) for q in expanded] == \
                [(q["q"], q["layer"], q["verdict"]) for q in full["quantities"]]
         for q, f in zip(expanded, full["quantities"], strict=True):

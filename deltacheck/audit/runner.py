@@ -34,7 +34,7 @@ from deltacheck.campaign import reproduce
 from deltacheck.core import activations as registry
 from deltacheck.core import tolerances
 from deltacheck.core.activations import Activation
-from deltacheck.core.case import LOSSES
+from deltacheck.core.case import DEFAULT_LOSSES as LOSSES
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_activation
 from deltacheck.oracles import unavailable_reason

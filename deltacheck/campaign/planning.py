@@ -8,12 +8,13 @@ seed, so that a campaign is the same set of cases however it is run: in one proc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deltacheck.core import activations as registry
 from deltacheck.core.activations import declared_activations
-from deltacheck.core.case import LOSSES, Case
+from deltacheck.core.case import DEFAULT_LOSSES, Case
+from deltacheck.core.conventions import Conventions
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.judging.check import CaseResult
 
@@ -102,7 +103,9 @@ class Config:
     profile: str = "quick"
     examples: int | None = None
     seed: int | None = None
-    losses: Sequence[str] = LOSSES
+    losses: Sequence[str] = DEFAULT_LOSSES
+    conventions: Conventions = field(default_factory=Conventions)  # declared, or from options
+    convention_options: Sequence[str] = ()  # those given as options, for the repro command
     activations: Sequence[str] | None = None
     oracles: Sequence[str] = ("torch", "jax", "fd")
     dtype: str = "float64"

@@ -143,7 +143,11 @@ def targets(rng: np.random.Generator, loss: str, shape: tuple[int, int], dtype: 
         bound = rng.uniform(0.0, 2.0, size=shape)
         return (np.where(rng.random(shape) < 0.5, -1.0, 1.0) * bound).astype(dtype)
     exact = rng.random(N) < 0.5 if labels == "mixed" else np.full(N, labels == "exact")
-    if loss == "bce":
+    if loss == "mse_tanh":  # in [−1, 1], the extremes as exact labels
+        soft = rng.uniform(-1.0, 1.0, size=shape)
+        hard = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+        return np.where(exact[:, None], hard, soft).astype(dtype)
+    if loss in ("bce", "mse_sigmoid"):
         soft = rng.uniform(0.0, 1.0, size=shape)
         hard = (rng.random(shape) < 0.5).astype(np.float64)
         return np.where(exact[:, None], hard, soft).astype(dtype)

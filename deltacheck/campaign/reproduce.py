@@ -44,6 +44,7 @@ def reproduce_command(config: Any, case: Case) -> str:
              ",".join(config.oracles)]
     for spec in config.user_activations:
         words += ["--activation", spec]
+    words += list(getattr(config, "convention_options", ()))
     return shlex.join(words)
 
 

@@ -73,7 +73,8 @@ class Campaign:
         implementation (dropout left on) from a wrong one.
         """
         result = check_case(case, self.config.impl, self.config.oracles,
-                            repeat=phase in ("minimal", "replay"), earlier=earlier)
+                            repeat=phase in ("minimal", "replay"), earlier=earlier,
+                            conventions=self.config.conventions)
         diagnosed(result)
         self.records.append(results.case_json(len(self.records), result, phase))
         if result.verdict in (FAIL, ERROR):
@@ -129,7 +130,8 @@ class Campaign:
             self._strategies[key] = strategies.cases(
                 min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
                 max_width=cfg.max_width, activations=acts, losses=[loss],
-                wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16))
+                wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16),
+                one_hot=cfg.conventions.targets == "labels")
         return self._strategies[key]
 
     def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0, *,
@@ -172,7 +174,8 @@ class Campaign:
             # phase may go on calling: those calls must neither be checked nor recorded.
             raise _Disagreement(state["failing"].first_message())
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
-            result = check_case(case, self.config.impl, self.config.oracles)
+            result = check_case(case, self.config.impl, self.config.oracles,
+                                conventions=self.config.conventions)
             self.shrink_steps += state["failing"] is not None
         else:
             result = self.check(case, "generate")

@@ -29,7 +29,7 @@ from hypothesis.control import currently_in_test_context
 
 from deltacheck.campaign import regions as regions_
 from deltacheck.core import activations as registry
-from deltacheck.core.case import DTYPES, LOSSES, Case
+from deltacheck.core.case import DEFAULT_LOSSES, DTYPES, LOSSES, Case
 from deltacheck.core.errors import DeltacheckError
 
 GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
@@ -91,7 +91,8 @@ def _architecture_drawer(*, min_layers: int = 1, max_layers: int = 5, min_width:
     _check_bounds("layers", min_layers, max_layers, 1)
     _check_bounds("width", min_width, max_width, 1)
     acts = _check_choice("activations", activations, sorted(registry.REGISTRY))
-    loss_names = _check_choice("losses", losses, LOSSES)
+    loss_names = (list(DEFAULT_LOSSES) if losses is None
+                  else _check_choice("losses", losses, LOSSES))
 
     loss_s, width_s = st.sampled_from(loss_names), _integers(min_width, max_width)
     # Each hidden layer is one (width, activation) block, so that the shrinker can delete a
@@ -214,7 +215,8 @@ def _visit_regions(draw: Any, rng: np.random.Generator, arch: Architecture,
 def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = None, *,
           impl: Callable[..., Any] | None = None, min_batch: int = 1, max_batch: int = 6,
           dtype: str = "float64", regions: bool = True, wide_width: int | None = None,
-          wide_batch: int | None = None, **architecture_bounds: Any) -> st.SearchStrategy[Case]:
+          wide_batch: int | None = None, one_hot: bool = False,
+          **architecture_bounds: Any) -> st.SearchStrategy[Case]:
     """Whole cases: an architecture (drawn with ``architecture_bounds`` if not given) and values.
 
     With ``impl``, hidden layers draw only the activations in ``impl.activations`` (when it has
@@ -223,6 +225,7 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
     neighbourhood of a kink, exact labels, inputs over several magnitudes. ``wide_width`` and
     ``wide_batch`` let one case in 16 have a layer wider than the bounds (up to
     ``wide_width``) and one in 16 a larger batch: sizes that break fixed buffers and chunking.
+    ``one_hot`` draws one-hot ce targets (for implementations that take class labels).
     """
     _check_bounds("batch", min_batch, max_batch, 1)
     _check_bound_names(architecture_bounds)
@@ -284,6 +287,8 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         labels = "soft"
         if regions:
             labels = _visit_regions(draw, rng, arch, weights, biases, x, dtype)
+        if one_hot and arch.loss == "ce":  # an implementation that takes class labels
+            labels = "exact"
         t = regions_.targets(rng, arch.loss, (N, n[-1]), dtype, labels)
         return Case(widths=n, activations=arch.activations, loss=arch.loss, dtype=dtype,
                     weights=tuple(weights), biases=tuple(biases), x=x, t=t)

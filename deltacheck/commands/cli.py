@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,8 +14,18 @@ from deltacheck import campaign, oracles
 from deltacheck.audit import console as audit_console
 from deltacheck.audit import runner as audit
 from deltacheck.campaign import reproduce
+from deltacheck.commands.options import (
+    check_distinct,
+    check_oracles,
+    check_writable,
+    convention_options,
+    given_conventions,
+    losses_for,
+    names_arg,
+)
 from deltacheck.core import activations as registry
-from deltacheck.core.case import DTYPES, LOSSES, Case
+from deltacheck.core.case import DEFAULT_LOSSES, DTYPES, LOSSES, Case
+from deltacheck.core.conventions import declared
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_activation, load_implementation
 from deltacheck.core.verdicts import PASS
@@ -31,18 +39,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, naming the argument and the fix; no usage dump, no traceback.
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _names(arg: str, allowed: Sequence[str] | None = None) -> list[str]:
-    names = [n.strip() for n in arg.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name, comma-separated")
-    if allowed is not None:
-        unknown = [n for n in names if n not in allowed]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from "
-                                             f"{', '.join(allowed)}")
-    return names
 
 
 def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -97,13 +93,14 @@ def parser() -> argparse.ArgumentParser:
                      help="quick (default), ci (fixed seed 0) or thorough (5000 cases)")
     run.add_argument("--examples", type=_positive, help="number of cases (overrides the profile)")
     run.add_argument("--seed", type=_seed, help="Hypothesis seed (printed and saved in the JSON)")
-    run.add_argument("--losses", type=lambda a: _names(a, LOSSES), default=list(LOSSES),
-                     help="comma-separated subset of mse,bce,ce")
-    run.add_argument("--activations", type=_names,
+    run.add_argument("--losses", type=lambda a: names_arg(a, LOSSES), default=None,
+                     help=f"comma-separated subset of {','.join(LOSSES)} (default: those the "
+                          f"implementation declares, else {','.join(DEFAULT_LOSSES)})")
+    run.add_argument("--activations", type=names_arg,
                      help="comma-separated activation names to draw (default: all registered)")
     run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
                      help="add a user's activation to the registry (repeatable)")
-    run.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+    run.add_argument("--oracles", type=lambda a: names_arg(a, oracles.NAMES),
                      default=list(oracles.NAMES), help="comma-separated subset of torch,jax,fd")
     run.add_argument("--dtype", choices=DTYPES,
                      help="the implementation's dtype (default float64; a replay uses its case's)")
@@ -112,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--max-batch", type=_positive, default=6)
     run.add_argument("--replay", metavar="CASE.json",
                      help="check only this saved case (as printed after a failure)")
+    convention_options(run)
     _output_options(run, "JSON results")
     _scale_options(run)
     _merge_parser(sub)
@@ -161,10 +159,10 @@ def _selftest_parser(sub: Any) -> None:
                           help="cases per bug at most (overrides the profile)")
     selftest.add_argument("--seed", type=_seed, help="one Hypothesis seed for every bug")
     selftest.add_argument("--dtype", choices=DTYPES, default="float64")
-    selftest.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+    selftest.add_argument("--oracles", type=lambda a: names_arg(a, oracles.NAMES),
                           default=list(oracles.NAMES), help="comma-separated subset of "
                           "torch,jax,fd")
-    selftest.add_argument("--bugs", type=_names, help="comma-separated seeded bug names "
+    selftest.add_argument("--bugs", type=names_arg, help="comma-separated seeded bug names "
                           "(default: all; see deltacheck/campaign/bugs.py)")
     selftest.add_argument("--json", type=Path, default=DEFAULT_DIR / "selftest.json",
                           help="the kill table as JSON; run reports beside it show its kill rate "
@@ -182,7 +180,7 @@ def _audit_parser(sub: Any) -> None:
                            help="Hypothesis batches of 64 points for the derivative check "
                                 "(default: %(default)s)")
     audit_cmd.add_argument("--seed", type=_seed, help="seed (printed and saved in the JSON)")
-    audit_cmd.add_argument("--oracles", type=lambda a: _names(a, oracles.NAMES),
+    audit_cmd.add_argument("--oracles", type=lambda a: names_arg(a, oracles.NAMES),
                            default=list(oracles.NAMES),
                            help="comma-separated subset of torch,jax,fd")
     audit_cmd.add_argument("--report", type=Path, default=DEFAULT_DIR / "audit.html",
@@ -224,43 +222,6 @@ def _replay_case(arg: str) -> Case:
     return case
 
 
-def _check_distinct(outputs: Sequence[tuple[str, Path]]) -> None:
-    seen: dict[Path, str] = {}
-    for option, path in outputs:
-        where = path.resolve()
-        if where in seen:
-            raise DeltacheckError(f"{seen[where]} and {option} both write {str(path)!r}; give "
-                                  f"each output its own path")
-        seen[where] = option
-
-
-def _check_writable(option: str, path: Path) -> None:
-    # Checked before the run, so that no result is computed only to be lost at the end; and
-    # without creating the file, which an output that ends up not written would leave empty.
-    if path.is_dir():
-        raise DeltacheckError(f"{option} {str(path)!r} is a folder; give a file path")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and not os.access(path, os.W_OK):
-            raise PermissionError(13, "Permission denied")
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as exc:
-        raise DeltacheckError(f"{option} {str(path)!r} cannot be written ({exc.strerror}); "
-                              f"give a writable path") from None
-
-
-def _check_oracles(names: Sequence[str]) -> None:
-    """Every chosen oracle's framework is installed; else say which to leave out."""
-    missing = {name: oracles.unavailable_reason(name) for name in names}
-    missing = {name: reason for name, reason in missing.items() if reason}
-    if missing:
-        left = [name for name in names if name not in missing] or ["fd"]
-        raise DeltacheckError(f"--oracles: {'; '.join(missing.values())}; or leave "
-                              f"{'it' if len(missing) == 1 else 'them'} out with --oracles "
-                              f"{','.join(left)}")
-
-
 def _run(args: argparse.Namespace) -> int:
     from deltacheck.campaign import parallel
 
@@ -279,14 +240,15 @@ def _checked_run(args: argparse.Namespace) -> int:
         # the other workers import torch and jax and warm up while this process does; no
         # more of them than there are slices to share out
         total = args.examples or campaign.PROFILES[args.profile].examples
-        slices = campaign.planned(total, args.losses, args.shard)
+        losses = losses_for(args.losses, declared(impl, targets=args.targets))
+        slices = campaign.planned(total, losses, args.shard)
         parallel.prestart(min(args.workers, len(slices)), args.oracles)
     output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
-    _check_distinct(outputs)
+    check_distinct(outputs)
     for option, path in outputs:
-        _check_writable(option, path)
+        check_writable(option, path)
     names = [act.name for act in user_acts]
     for name in names:
         if name in registry.BUILTIN_NAMES or names.count(name) > 1:
@@ -294,7 +256,7 @@ def _checked_run(args: argparse.Namespace) -> int:
                                   f"twice); give the activation another name")
     if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
         oracles.prepare(args.oracles)  # not be in the bucket it compiles
-    _check_oracles(args.oracles)
+    check_oracles(args.oracles)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(registry.registered(user_acts))
@@ -304,9 +266,13 @@ def _checked_run(args: argparse.Namespace) -> int:
         if replay and args.dtype and args.dtype != replay.dtype:
             raise DeltacheckError(f"--dtype {args.dtype}: the --replay case is {replay.dtype}; "
                                   f"leave --dtype out when replaying (the case fixes it)")
+        conventions = declared(impl, weight_layout=args.weight_layout, reduction=args.reduction,
+                               targets=args.targets, provides=args.provides)
+        losses = losses_for(args.losses, conventions)
         config = campaign.Config(
             impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
-            seed=args.seed, losses=[replay.loss] if replay else args.losses,
+            seed=args.seed, losses=[replay.loss] if replay else losses, conventions=conventions,
+            convention_options=given_conventions(args),
             activations=args.activations, oracles=args.oracles,
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
@@ -348,13 +314,13 @@ def _merge(args: argparse.Namespace) -> int:
 
     output_paths(args)
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
-    _check_distinct(outputs)
+    check_distinct(outputs)
     given = {Path(p).resolve() for p in args.results}
     for option, path in outputs:
         if path.resolve() in given:
             raise DeltacheckError(f"{option} {str(path)!r} is one of the files being merged; "
                                   f"write the merged results elsewhere")
-        _check_writable(option, path)
+        check_writable(option, path)
     doc = merge.merge([merge.load(p) for p in args.results], list(args.results))
     out = console.summary_lines(doc) + output.write_outputs(
         doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
@@ -379,9 +345,9 @@ def _demo(args: argparse.Namespace) -> int:
     from deltacheck.demo import runner as demo
 
     outputs = (("--report", args.report), ("--json", args.json))
-    _check_distinct(outputs)
+    check_distinct(outputs)
     for option, path in outputs:
-        _check_writable(option, path)
+        check_writable(option, path)
     outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed),
                        progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
     lines = [("✓ " if ok else "✗ ") + text for ok, text in outcome.claims]
@@ -399,7 +365,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _selftest(args: argparse.Namespace) -> int:
     from deltacheck.campaign import selftest
 
-    _check_writable("--json", args.json)
+    check_writable("--json", args.json)
     for name in args.oracles:
         reason = oracles.unavailable_reason(name)
         if reason:
@@ -419,9 +385,9 @@ def _selftest(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     outputs = (("--report", args.report), ("--json", args.json))
-    _check_distinct(outputs)
+    check_distinct(outputs)
     for option, path in outputs:
-        _check_writable(option, path)
+        check_writable(option, path)
     config = audit.AuditConfig(oracles=args.oracles, batches=args.batches,
                                examples=args.examples, seed=args.seed,
                                failures_dir=str(args.report.parent / "failures"))

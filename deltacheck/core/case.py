@@ -10,7 +10,11 @@ import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
 
-LOSSES = ("mse", "bce", "ce")
+LOSSES = ("mse", "bce", "ce", "mse_sigmoid", "mse_tanh")
+# what a run checks unless told otherwise; the non-canonical pairs are checked when an
+# implementation declares them or --losses names them
+DEFAULT_LOSSES = ("mse", "bce", "ce")
+TARGET_RANGE = {"bce": (0.0, 1.0), "mse_sigmoid": (0.0, 1.0), "mse_tanh": (-1.0, 1.0)}
 DTYPES = ("float64", "float32")
 
 
@@ -101,8 +105,10 @@ class Case:
                               enumerate(self.biases)]):
                 if not np.isfinite(arr).all():
                     raise DeltacheckError(f"{what} holds NaN or inf; a case must be finite")
-        if self.loss == "bce" and ((self.t < 0) | (self.t > 1)).any():
-            raise DeltacheckError("t for loss='bce' must lie in [0, 1]")
+        if self.loss in TARGET_RANGE:
+            lo, hi = TARGET_RANGE[self.loss]
+            if ((self.t < lo) | (self.t > hi)).any():
+                raise DeltacheckError(f"t for loss={self.loss!r} must lie in [{lo:g}, {hi:g}]")
         if self.loss == "ce":
             # δ = y − t holds only for rows summing to 1: allow only the rounding of n entries
             # cast to the case's dtype (and of their sum), not a looser absolute slack.

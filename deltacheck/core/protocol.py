@@ -15,11 +15,18 @@ from deltacheck.core.case import Case
 from deltacheck.core.errors import exception_text
 from deltacheck.core.gradients import QUANTITIES, Gradients
 
+KEYS = ("loss", *QUANTITIES)
 
-def normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
-    """Check an implementation's return value against the protocol; list what is wrong."""
+
+def normalise(raw: Any, case: Case, *, provides: frozenset[str] = frozenset(KEYS)
+              ) -> tuple[Gradients | None, list[str]]:
+    """Check an implementation's return value against the protocol; list what is wrong.
+
+    A quantity that is not in ``provides`` may be missing: it is read as NaN of the right shape,
+    which the caller marks "not provided" (never passed, never failed).
+    """
     try:
-        return _normalise(raw, case)
+        return _normalise(raw, case, provides)
     except Exception as exc:  # a result that breaks when read is a verdict, not a crash
         return None, [f"returned a result that raised {type(exc).__name__} when read"]
 
@@ -38,22 +45,28 @@ def _numbers(value: Any, what: str) -> tuple[np.ndarray | None, str]:
     return arr.astype(np.float64), ""
 
 
-def _normalise(raw: Any, case: Case) -> tuple[Gradients | None, list[str]]:
+def _normalise(raw: Any, case: Case, provides: frozenset[str]
+               ) -> tuple[Gradients | None, list[str]]:
     if not isinstance(raw, Mapping):
+        wanted = [key for key in KEYS if key in provides]
         return None, [f"returned {type(raw).__name__}, but should return a mapping with "
-                      f"'loss', 'deltas', 'grad_weights' and 'grad_biases'"]
-    problems = [f"the result has no {key!r}" for key in ("loss", *QUANTITIES) if key not in raw]
+                      f"{', '.join(map(repr, wanted))}"]
+    problems = [f"the implementation's result has no {key!r}" for key in KEYS
+                if key not in raw and key in provides]
     if problems:
         return None, problems
+    shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
+              "grad_weights": [w.shape for w in case.weights],
+              "grad_biases": [v.shape for v in case.biases]}
+    raw = {"loss": float("nan"), **{key: [np.full(shape, np.nan) for shape in shapes[key]]
+                                    for key in QUANTITIES if key not in provides},
+           **{key: raw[key] for key in KEYS if key in provides}}
     loss_array, problem = _numbers(raw["loss"], "loss")
     if loss_array is None or loss_array.size != 1:
         problems.append(problem or f"loss has shape {loss_array.shape}, but should be one float")
         loss = float("nan")
     else:
         loss = float(loss_array.reshape(()))
-    shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
-              "grad_weights": [w.shape for w in case.weights],
-              "grad_biases": [v.shape for v in case.biases]}
     values: dict[str, list[np.ndarray]] = {}
     for key in QUANTITIES:
         got = raw[key]

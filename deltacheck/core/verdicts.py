@@ -17,6 +17,7 @@ class Verdict(str, Enum):
     FAIL = "fail"
     ERROR = "error"
     NOT_JUDGED = "not judged"
+    NOT_PROVIDED = "not provided"  # the implementation declares it does not return it
 
     def __str__(self) -> str:
         return self.value
@@ -26,6 +27,7 @@ class Verdict(str, Enum):
 
 
 PASS, FAIL, ERROR, NOT_JUDGED = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.NOT_JUDGED
+NOT_PROVIDED = Verdict.NOT_PROVIDED
 
 # What the report, console, JSON and README call entries that are not (fully) judged.
 NOT_JUDGED_WORD = NOT_JUDGED.value  # on or near a kink: counted, never failed or passed
@@ -33,9 +35,10 @@ UNRESOLVED_WORD = "unresolved"  # judged, but only to the oracle's own error bar
 
 
 def worst(verdicts: Iterable[str]) -> Verdict:
-    """Fail beats error beats pass beats not judged (also when nothing was judged)."""
+    """Fail beats error beats pass beats not judged (also when nothing was judged) beats not
+    provided."""
     seen = {Verdict(v) for v in verdicts}
     for v in (FAIL, ERROR, PASS):
         if v in seen:
             return v
-    return NOT_JUDGED
+    return NOT_PROVIDED if seen == {NOT_PROVIDED} else NOT_JUDGED

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from deltacheck.core.case import Case
+from deltacheck.core.conventions import Conventions, declared
 from deltacheck.core.gradients import Gradients
 from deltacheck.core.verdicts import PASS
 from deltacheck.diagnosis.diagnose import diagnosis_json
@@ -25,9 +26,15 @@ def diagnosed(result: check.CaseResult) -> check.CaseResult:
 
 
 def check_case(case: Case, impl: Callable[..., Any], oracle_names: Sequence[str], *,
-               repeat: bool = False, earlier: Gradients | None = None) -> check.CaseResult:
-    """Run the implementation on a case, compare it with every oracle, and diagnose a failure."""
-    return diagnosed(check.check_case(case, impl, oracle_names, repeat=repeat, earlier=earlier))
+               repeat: bool = False, earlier: Gradients | None = None,
+               conventions: Conventions | None = None) -> check.CaseResult:
+    """Run the implementation on a case, compare it with every oracle, and diagnose a failure.
+
+    ``conventions``: the implementation's (default: those it declares as attributes).
+    """
+    conventions = declared(impl) if conventions is None else conventions
+    return diagnosed(check.check_case(case, impl, oracle_names, repeat=repeat, earlier=earlier,
+                                      conventions=conventions))
 
 
 __all__ = ["check_case", "diagnosed", "diagnosis_json"]

@@ -9,6 +9,7 @@ per-entry allowance ("allowed"), carried through the recomputed step.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +22,8 @@ from deltacheck.core.tolerances import FD_STEP
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED
 from deltacheck.judging.records import json_number, walk_order
 
-OUTPUT_NAME = {"mse": "identity", "bce": "sigmoid", "ce": "softmax"}
+OUTPUT_NAME = {"mse": "identity", "bce": "sigmoid", "ce": "softmax", "mse_sigmoid": "sigmoid",
+               "mse_tanh": "tanh"}
 # Candidate values come from central differences of h: good to ~1e-10 of their scale.
 CANDIDATE_SLACK = 1e-8
 MAX_SUBSET_BATCH = 8  # per-sample subsets are enumerated up to this batch size
@@ -37,8 +39,10 @@ def slope(act: Any, a: np.ndarray) -> np.ndarray:
 def output_of(loss: str, a: np.ndarray) -> np.ndarray:
     if loss == "mse":
         return a.copy()
-    if loss == "bce":
+    if loss in ("bce", "mse_sigmoid"):
         return np.exp(-np.logaddexp(0.0, -a))
+    if loss == "mse_tanh":
+        return np.tanh(a)
     shifted = a - a.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
@@ -48,6 +52,8 @@ def sample_losses(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
     """E_n of every sample, from the logits (the loss is their sum)."""
     if loss == "mse":
         return 0.5 * ((a - t) ** 2).sum(axis=1)
+    if loss in ("mse_sigmoid", "mse_tanh"):
+        return 0.5 * ((output_of(loss, a) - t) ** 2).sum(axis=1)
     if loss == "bce":
         return (np.logaddexp(0.0, a) - t * a).sum(axis=1)
     top = a.max(axis=1, keepdims=True)
@@ -183,13 +189,23 @@ def float32_numbers(x: np.ndarray) -> bool:
         return bool(np.array_equal(x, x.astype(np.float32).astype(np.float64)))
 
 
+def _seen(impl: Gradients, truth: Gradients, provides: frozenset[str]) -> Gradients:
+    """The implementation's values, with the truth standing in for what it does not provide
+    (δ of an implementation that returns only gradients): each step is then traced from the
+    quantities that feed it, as far as they can be seen."""
+    if "deltas" in provides and "loss" in provides:
+        return impl
+    return dataclasses.replace(impl, loss=impl.loss if "loss" in provides else truth.loss,
+                               deltas=impl.deltas if "deltas" in provides else truth.deltas)
+
+
 class Evidence:
     """One failing case's implementation values, truth and true forward pass."""
 
     def __init__(self, result: Any, truth_name: str) -> None:
         self.case = result.case
-        self.impl: Gradients = result.impl_values
         self.truth: Gradients = result.oracle_values[truth_name]
+        self.impl: Gradients = _seen(result.impl_values, self.truth, result.conventions.provides)
         self.res = {(q.quantity, q.layer): q for q in result.oracles[truth_name].quantities}
         self.net = true_forward(result)
         self.registry: dict[str, Any] = result.registry

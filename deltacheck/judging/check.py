@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -13,17 +12,15 @@ import numpy as np
 from deltacheck import oracles
 from deltacheck.core import activations as registry
 from deltacheck.core.case import Case
-from deltacheck.core.errors import DeltacheckError, exception_text
-from deltacheck.core.gradients import QUANTITIES, Gradients
-from deltacheck.core.isolation import isolated
+from deltacheck.core.conventions import Conventions
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import lookup
-from deltacheck.core.verdicts import ERROR, FAIL, worst
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_PROVIDED, worst
 from deltacheck.judging import rounding
-from deltacheck.judging.compare import SYMBOL, OracleResult, compare_all, normalise
+from deltacheck.judging.calling import DEFAULT, Backprop, call, describe_exception, differences
+from deltacheck.judging.compare import OracleResult, compare_all
 from deltacheck.oracles.base import OracleUnavailable, kinks_of, rounding_reach
-
-Backprop = Callable[..., Any]
-_RAISED = object()  # the implementation raised, so there is no return value to judge
 
 
 @dataclass
@@ -43,6 +40,7 @@ class CaseResult:
     # registry holds by the time it is made
     registry: dict[str, Any] = field(default_factory=dict, repr=False)
     diagnosis: dict[str, Any] | None = None  # JSON; made by whoever checks a failing case
+    conventions: Conventions = field(default_factory=Conventions)  # the implementation's
 
     @property
     def err(self) -> dict[str, float]:
@@ -72,20 +70,6 @@ def activation_objects(names: Sequence[str]) -> list[Any]:
     except KeyError as exc:
         raise DeltacheckError(f"{exc.args[0]}; add it to the registry with --activation "
                               f"MODULE:NAME (or registry.registered() from Python)") from None
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``Type: message``, even for an exception whose ``__str__`` raises."""
-    text = exception_text(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _format_traceback(exc: BaseException) -> str:
-    # Formatting calls str() on the exception too; fall back to the bare type name.
-    try:
-        return "".join(traceback.format_exception(exc, limit=-8))
-    except Exception:
-        return f"{describe_exception(exc)} (traceback could not be formatted)\n"
 
 
 def analysis(case: Case) -> tuple[rounding.Forward | None, str]:
@@ -139,84 +123,16 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
     return {name: out[name] for name in oracle_names}
 
 
-def _same(before: np.ndarray, now: Any) -> bool:
-    if (type(now) is np.ndarray and now.dtype == before.dtype and now.shape == before.shape
-            and now.tobytes() == before.tobytes()):
-        return True  # bit for bit: the common case, and the cheap one
-    try:
-        return bool(np.shape(before) == np.shape(now)
-                    and np.array_equal(before, now, equal_nan=True))
-    except Exception:  # whatever was put in its place, it is not the array given
-        return False
-
-
-def _modified(case: Case, args: tuple[Any, ...]) -> list[str]:
-    """What the implementation changed among its arguments: lists, arrays or names."""
-    weights, biases, acts, loss, x, t = args
-    changed = []
-    for what, given, now in (("weights", case.weights, weights), ("biases", case.biases, biases)):
-        if len(now) != len(given):  # popped or appended: entries cannot be paired up
-            changed.append(f"{what} ({len(given)} → {len(now)} arrays)")
-        else:
-            changed += [f"{what}[{l}]" for l, (a, b) in enumerate(zip(given, now, strict=True))
-                        if not _same(a, b)]
-    changed += [what for what, a, b in (("x", case.x, x), ("t", case.t, t)) if not _same(a, b)]
-    try:
-        same_names = list(acts) == list(case.activations) and loss == case.loss
-    except Exception:
-        same_names = False
-    if not same_names:
-        changed.append("activations or loss")
-    return changed
-
-
-def _call(case: Case, impl: Backprop) -> tuple[Gradients | None, str, str]:
-    """One isolated call: the values read by the protocol, what was wrong, the traceback."""
-    args = case.arguments()
-    raw: Any = _RAISED
-    problem = trace = ""
-    try:
-        with isolated():
-            raw = impl(*args)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
-        problem, trace = f"raised {describe_exception(exc)}", _format_traceback(exc)
-    if raw is _RAISED:
-        return None, problem, trace
-    # None too: normalise says what a wrong return value is
-    changed = _modified(case, args)
-    grads, problems = normalise(raw, case)
-    if grads is None and not problems:  # never fail with an empty reason
-        problems.append(f"returned a {type(raw).__name__} that could not be read")
-    if changed:
-        problems.append(f"modified its inputs: {', '.join(changed)}")
-    return grads, "; ".join(problems), trace
-
-
-def _differences(first: Gradients | None, second: Gradients | None) -> str:
-    """Where two runs of the implementation on one case differ, or "" if they agree bit for bit."""
-    if first is None or second is None:
-        return "" if first is second else "one of two runs returned no readable values"
-    where = []
-    if not np.array_equal(first.loss, second.loss, equal_nan=True):
-        where.append(f"E ({first.loss:.6g} then {second.loss:.6g})")
-    for key in QUANTITIES:
-        for l, (u, v) in enumerate(zip(first.quantity(key), second.quantity(key), strict=True)):
-            if not np.array_equal(u, v, equal_nan=True):
-                with np.errstate(all="ignore"):
-                    gap = float(np.nanmax(np.abs(u - v))) if u.size else 0.0
-                where.append(f"{SYMBOL[key]}[{l}] (max |Δ| {gap:.2g})")
-    return ", ".join(where)
-
-
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
-               repeat: bool = False, earlier: Gradients | None = None) -> CaseResult:
+               repeat: bool = False, earlier: Gradients | None = None,
+               conventions: Conventions = DEFAULT) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle.
 
     With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
     of the same case, when given): outputs that differ between the runs make the case fail as
-    nondeterministic, and ``nondeterministic`` says where they differ.
+    nondeterministic, and ``nondeterministic`` says where they differ. ``conventions`` are
+    the implementation's own (``deltacheck.core.conventions.declared(impl)``): what it does not
+    provide is "not provided", never failed and never passed.
     """
     if not isinstance(case, Case):
         raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
@@ -226,16 +142,17 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     oracle_names = oracles.checked_names(oracle_names)
     forward, broken = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
-    result = CaseResult(case=case, verdict=FAIL, forward=forward, registry=dict(registry.REGISTRY))
+    result = CaseResult(case=case, verdict=FAIL, forward=forward, registry=dict(registry.REGISTRY),
+                        conventions=conventions)
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
-    result.impl_values, result.impl_problem, result.impl_traceback = _call(case, impl)
+    result.impl_values, result.impl_problem, result.impl_traceback = call(case, impl, conventions)
     if repeat:
-        again, _, _ = _call(case, impl)
-        result.nondeterministic = _differences(result.impl_values, again)
+        again, _, _ = call(case, impl, conventions)
+        result.nondeterministic = differences(result.impl_values, again)
         if earlier is not None and not result.nondeterministic:
-            result.nondeterministic = _differences(earlier, result.impl_values)
+            result.nondeterministic = differences(earlier, result.impl_values)
     if result.impl_values is None:
         compared = {}
     elif forward is None:  # nothing can be judged without the floor: said, never passed
@@ -253,7 +170,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
                                                 message=f"the implementation {result.impl_problem}")
         else:
-            result.oracles[name] = compared[name]
+            result.oracles[name] = not_provided(compared[name], conventions.provides)
             if result.impl_problem:  # values were readable but the call misbehaved
                 result.oracles[name].verdict = FAIL
                 result.oracles[name].message = f"the implementation {result.impl_problem}"
@@ -266,3 +183,17 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
 def compare_tol(case: Case, oracle_name: str) -> float:
     """The relative tolerance for this case's dtype and an oracle."""
     return lookup(oracle_name, case.dtype).rtol
+
+
+def not_provided(result: OracleResult, provides: frozenset[str]) -> OracleResult:
+    """The quantities the implementation does not provide marked so, and the verdict without
+    them: never failed, never passed."""
+    if len(provides) == 4:
+        return result
+    for q in result.quantities:
+        if q.quantity not in provides:
+            q.verdict, q.err, q.message = NOT_PROVIDED, 0.0, ""
+            q.max_abs = q.max_rel = q.norm_rel = 0.0
+            q.worst = q.impl_value = q.oracle_value = None
+    result.verdict = worst([q.verdict for q in result.quantities])
+    return result

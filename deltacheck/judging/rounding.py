@@ -80,9 +80,12 @@ def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """y = g(a) and a bound on |∂y/∂a| per entry."""
     if loss == "mse":
         return a, np.ones_like(a)
-    if loss == "bce":
+    if loss in ("bce", "mse_sigmoid"):
         y = np.exp(-np.logaddexp(0.0, -a))
         return y, y * np.exp(-np.logaddexp(0.0, a))  # σ(a) σ(−a)
+    if loss == "mse_tanh":
+        y = np.tanh(a)
+        return y, 1.0 - y * y
     shifted = a - a.max(axis=1, keepdims=True)
     y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     return y, 2 * y  # |dy_k| ≤ y_k (|da_k| + Σ_j y_j |da_j|)

@@ -18,7 +18,7 @@ import numpy as np
 from deltacheck.core import tolerances
 from deltacheck.core.case import LOSSES
 from deltacheck.core.gradients import QUANTITIES, Gradients
-from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, worst
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, NOT_PROVIDED, PASS, worst
 from deltacheck.judging.check import CaseResult
 from deltacheck.judging.compare import OracleResult, json_number
 
@@ -75,8 +75,9 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
     """One oracle's verdict on a case; ``compact`` keeps each quantity's error only.
 
     Compact records (every quantity passed or was not judged) hold ``errs``: the error of each
-    quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1], to three digits, and null
-    where nothing was judged. Full records hold ``quantities`` with every detail.
+    quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1], to three digits, null
+    where nothing was judged, and "not provided" where the implementation does not return it.
+    Full records hold ``quantities`` with every detail.
     """
     totals = {"judged": sum(q.judged for q in r.quantities),
               "unresolved": sum(q.unresolved for q in r.quantities)}
@@ -84,8 +85,9 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
         return {**r.to_json(), **totals}
     out: dict[str, Any] = {"verdict": r.verdict, "rtol": r.rtol, "err": json_number(r.err),
                            "not_judged": r.not_judged, **totals,
-                           "errs": [None if q.verdict == NOT_JUDGED else _short(q.err)
-                                    for q in r.quantities]}
+                           "errs": [None if q.verdict == NOT_JUDGED else
+                                    NOT_PROVIDED.value if q.verdict == NOT_PROVIDED else
+                                    _short(q.err) for q in r.quantities]}
     if r.message:
         out["message"] = r.message
     return out
@@ -137,16 +139,6 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
             "nondeterministic": result.nondeterministic, "values": values,
             "diagnosis": result.diagnosis,
             "oracles": {n: oracle_json(r, compact=False) for n, r in result.oracles.items()}}
-
-
-def quantity_records(oracle: dict[str, Any], n_layers: int) -> list[dict[str, Any]]:
-    """An oracle record's quantities, each as a dict with q, layer, verdict and err."""
-    if "quantities" in oracle:
-        return list(oracle["quantities"])
-    labels = [("loss", None)] + [(q, l) for q in QUANTITIES for l in range(n_layers)]
-    return [{"q": q, "layer": l, "err": 0.0 if err is None else err,
-             "verdict": NOT_JUDGED if err is None else PASS}
-            for (q, l), err in zip(labels, oracle.get("errs", []), strict=False)]
 
 
 def _total(oracle: dict[str, Any], key: str) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck.errors import DeltacheckError
+from deltacheck.core.errors import DeltacheckError
 
 WEIGHT_LAYOUTS = ("out_in", "in_out")
 REDUCTIONS = ("sum", "mean")

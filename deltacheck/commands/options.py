@@ -1,0 +1,100 @@
+"""Options and checks that several commands share: the implementation's conventions, the
+losses they allow, and output paths and oracles checked before any work is done."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from deltacheck import oracles
+from deltacheck.core.conventions import OUTPUTS, REDUCTIONS, TARGETS, WEIGHT_LAYOUTS, Conventions
+from deltacheck.core.errors import DeltacheckError
+
+
+def names_arg(arg: str, allowed: Sequence[str] | None = None) -> list[str]:
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name, comma-separated")
+    if allowed is not None:
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from "
+                                             f"{', '.join(allowed)}")
+    return names
+
+
+def convention_options(run: argparse.ArgumentParser) -> None:
+    """The implementation's conventions, for code whose attributes cannot be edited."""
+    conv = run.add_argument_group("the implementation's conventions (default: its attributes "
+                                  "of the same names, else the protocol's)")
+    conv.add_argument("--weight-layout", choices=WEIGHT_LAYOUTS,
+                      help="out_in: weights[l] is (n[l+1], n[l]); in_out: (n[l], n[l+1])")
+    conv.add_argument("--reduction", choices=REDUCTIONS,
+                      help="sum: loss and gradients summed over the batch; mean: averaged")
+    conv.add_argument("--targets", choices=TARGETS,
+                      help="probabilities: t has shape (N, K); labels: integer classes (N,), ce")
+    conv.add_argument("--provides", type=lambda a: names_arg(a, OUTPUTS),
+                      help=f"comma-separated subset of {','.join(OUTPUTS)} that it returns")
+
+
+def losses_for(asked: Sequence[str] | None, conventions: Conventions) -> list[str]:
+    """The losses to check: those asked for, within those the implementation declares."""
+    declared_losses = conventions.loss_names
+    if asked is None:
+        return list(declared_losses)
+    unsupported = [name for name in asked if name not in declared_losses]
+    if unsupported and (conventions.losses is not None or conventions.targets == "labels"):
+        raise DeltacheckError(f"--losses {','.join(asked)}: the implementation supports only "
+                              f"{','.join(declared_losses)}; pick among them")
+    return list(asked)
+
+
+def given_conventions(args: argparse.Namespace) -> list[str]:
+    """The convention options given on the command line, for the reproduce command."""
+    words = []
+    for name in ("weight_layout", "reduction", "targets"):
+        if getattr(args, name) is not None:
+            words += ["--" + name.replace("_", "-"), getattr(args, name)]
+    if args.provides is not None:
+        words += ["--provides", ",".join(args.provides)]
+    return words
+
+
+def check_distinct(outputs: Sequence[tuple[str, Path]]) -> None:
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        where = path.resolve()
+        if where in seen:
+            raise DeltacheckError(f"{seen[where]} and {option} both write {str(path)!r}; give "
+                                  f"each output its own path")
+        seen[where] = option
+
+
+def check_writable(option: str, path: Path) -> None:
+    # Checked before the run, so that no result is computed only to be lost at the end; and
+    # without creating the file, which an output that ends up not written would leave empty.
+    if path.is_dir():
+        raise DeltacheckError(f"{option} {str(path)!r} is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise DeltacheckError(f"{option} {str(path)!r} cannot be written ({exc.strerror}); "
+                              f"give a writable path") from None
+
+
+def check_oracles(names: Sequence[str]) -> None:
+    """Every chosen oracle's framework is installed; else say which to leave out."""
+    missing = {name: oracles.unavailable_reason(name) for name in names}
+    missing = {name: reason for name, reason in missing.items() if reason}
+    if missing:
+        left = [name for name in names if name not in missing] or ["fd"]
+        raise DeltacheckError(f"--oracles: {'; '.join(missing.values())}; or leave "
+                              f"{'it' if len(missing) == 1 else 'them'} out with --oracles "
+                              f"{','.join(left)}")
