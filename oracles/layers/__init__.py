@@ -91,18 +91,20 @@ def _checked(kind: Kind, inputs: Mapping[str, Any],
              params: Mapping[str, Any]) -> tuple[list[np.ndarray], list[Any]]:
     """The inputs as float64 arrays and the params in call order; a missing one is an error."""
     wanted = kind.params + (("mask",) if kind.name == "dropout" else ())
-    for what, given, names in (("inputs", inputs, kind.inputs), ("params", params, wanted)):
-        missing = [name for name in names if name not in given]
-        unknown = [name for name in given if name not in names]
-        if missing or unknown:
-            raise DeltacheckError(
-                f"{kind.name} {what}: " + "; ".join(
-                    part for part in (missing and f"missing {', '.join(missing)}",
-                                      unknown and f"unknown {', '.join(unknown)}") if part)
-                + f" (it takes {', '.join(names) or 'none'})")
+    _check_names(kind, "inputs", inputs, kind.inputs)
+    _check_names(kind, "params", params, wanted)
     values = [np.array(inputs[name], dtype=np.float64) for name in kind.inputs]
-    settings = [_parameter(name, params[name]) for name in wanted]
-    return values, settings
+    return values, [_parameter(name, params[name]) for name in wanted]
+
+
+def _check_names(kind: Kind, what: str, given: Mapping[str, Any], names: tuple[str, ...]) -> None:
+    missing = [name for name in names if name not in given]
+    unknown = [name for name in given if name not in names]
+    if missing or unknown:
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                   ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise DeltacheckError(f"{kind.name} {what}: {'; '.join(problems)} "
+                              f"(it takes {', '.join(names) or 'none'})")
 
 
 def _parameter(name: str, value: Any) -> Any:
@@ -112,6 +114,8 @@ def _parameter(name: str, value: Any) -> Any:
         if not np.issubdtype(y.dtype, np.integer):
             raise DeltacheckError(f"y must hold integer class labels, got dtype {y.dtype}")
         return y
+    if name == "mode" and value not in ("train", "test"):
+        raise DeltacheckError(f"mode={value!r}: choose 'train' or 'test'")
     if isinstance(value, Mapping):
         return {key: _parameter(key, v) for key, v in value.items()}
     if isinstance(value, (np.ndarray, list)):

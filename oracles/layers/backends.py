@@ -85,6 +85,12 @@ def _import(module: str, hint: str) -> Any:
                                 f"{hint}") from None
 
 
+def _check_dout(out: Any, dout: np.ndarray) -> None:
+    if tuple(out.shape) != dout.shape:
+        raise DeltacheckError(f"dout has shape {dout.shape}, but the layer's output has shape "
+                              f"{tuple(out.shape)}; a loss takes dout = 1.0")
+
+
 def _numpy_backend() -> Backend:
     return Backend("numpy", np, array=lambda v: np.array(v, dtype=np.float64),
                    index=np.asarray, numpy=np.asarray, log_softmax=definitions.numpy_log_softmax,
@@ -113,6 +119,7 @@ def _torch_backend(torch: Any) -> Backend:
     def vjp(fn: Callable[..., Any], inputs: Sequence[Any], dout: np.ndarray) -> list[Any]:
         leaves = [v.detach().clone().requires_grad_() for v in inputs]
         out = fn(*leaves)
+        _check_dout(out, dout)
         grads = torch.autograd.grad(out, leaves, grad_outputs=torch.from_numpy(dout),
                                     allow_unused=True)
         return [torch.zeros_like(v) if g is None else g for g, v in zip(grads, leaves, strict=True)]
@@ -139,7 +146,8 @@ def _jax_backend(jax: Any) -> Backend:
         return out + b[None, :, None, None], {}
 
     def vjp(fn: Callable[..., Any], inputs: Sequence[Any], dout: np.ndarray) -> list[Any]:
-        _, pullback = jax.vjp(fn, *inputs)
+        out, pullback = jax.vjp(fn, *inputs)
+        _check_dout(out, dout)
         return list(pullback(jnp.asarray(dout, dtype=jnp.float64)))
 
     return Backend(
