@@ -79,7 +79,7 @@ def draw_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
 
 def with_mask(kind: str, case: LayerCase, mask: np.ndarray) -> dict[str, Any]:
     """The reference's params: the course params, and for dropout the mask it applied."""
-    return {**case.params, "mask": mask} if get_kind(kind).name == "dropout" else case.params
+    return {**case.params, "mask": mask} if get_kind(kind).reference_params else case.params
 
 
 def drawn_mask(case: LayerCase, rng: np.random.Generator) -> np.ndarray:

@@ -300,3 +300,13 @@ def test_the_references_import_without_torch_or_jax():
 def test_bad_calls_say_what_to_fix(call, message):
     with pytest.raises(DeltacheckError, match=message):
         call()
+
+
+def test_the_public_interface_is_pinned():
+    import deltacheck.oracles.layers as layers
+
+    assert sorted(layers.__all__) == ["FRAMEWORKS", "KINDS", "Kind", "dropout_mask", "forward",
+                                      "get_kind", "vjp"]
+    assert KINDS["dropout"].reference_params == ("mask",)
+    assert KINDS["conv"].backward_names == ("conv_backward_naive",)
+    assert get_kind("act:tanh").forward_name == "tanh_forward"

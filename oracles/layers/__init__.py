@@ -90,7 +90,7 @@ def _definition(kind: Kind, be: Backend) -> Any:
 def _checked(kind: Kind, inputs: Mapping[str, Any],
              params: Mapping[str, Any]) -> tuple[list[np.ndarray], list[Any]]:
     """The inputs as float64 arrays and the params in call order; a missing one is an error."""
-    wanted = kind.params + (("mask",) if kind.name == "dropout" else ())
+    wanted = kind.params + kind.reference_params
     _check_names(kind, "inputs", inputs, kind.inputs)
     _check_names(kind, "params", params, wanted)
     values = [np.array(inputs[name], dtype=np.float64) for name in kind.inputs]

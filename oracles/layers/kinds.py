@@ -17,6 +17,8 @@ class Kind:
     ``inputs`` are the differentiable arguments of ``<forward_name>(*inputs, *params)``;
     ``grads`` are what ``<backward_name>(dout, cache)`` returns, one per input, in order. A loss
     (``loss=True``) has no backward: ``<forward_name>(*inputs, *params)`` returns ``(loss, dx)``.
+    ``reference_params`` are what the reference needs beyond the course's call: the random
+    draws of the user's forward, read back from it (dropout's ``mask``).
     """
 
     name: str
@@ -26,6 +28,7 @@ class Kind:
     loss: bool = False
     forward_name: str = ""
     backward_names: tuple[str, ...] = ()
+    reference_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.grads) != len(self.inputs):
@@ -62,8 +65,8 @@ _FIXED = (
     Kind("batchnorm", params=("bn_param",),
          backward_names=("batchnorm_backward", "batchnorm_backward_alt"), **_NORM),
     Kind("layernorm", params=("ln_param",), **_NORM),
-    # The reference also takes params["mask"], the scaled mask the user's forward drew.
-    Kind("dropout", inputs=("x",), params=("dropout_param",), grads=("dx",)),
+    Kind("dropout", inputs=("x",), params=("dropout_param",), grads=("dx",),
+         reference_params=("mask",)),
     Kind("conv", inputs=("x", "w", "b"), params=("conv_param",), grads=("dx", "dw", "db"),
          forward_name="conv_forward_naive", backward_names=("conv_backward_naive",)),
     Kind("max_pool", inputs=("x",), params=("pool_param",), grads=("dx",),
