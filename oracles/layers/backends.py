@@ -33,7 +33,7 @@ class Backend:
     numpy: Callable[[Any], np.ndarray]  # back to numpy, detached
     log_softmax: Callable[[Any], Any]
     native: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
-    vjp: Callable[..., list[np.ndarray]] | None = None  # (fn, inputs, dout) -> gradients
+    vjp: Callable[..., list[Any]] | None = None  # (fn, inputs, dout) -> the gradients
 
     def convert(self, value: Any) -> Any:
         """A parameter in this framework: float arrays as float64, integer arrays as indices."""
