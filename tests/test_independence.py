@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ORACLE_FILES = sorted((Path(__file__).parents[1] / "oracles").glob("*.py"))
+ORACLE_FILES = sorted((Path(__file__).parents[1] / "oracles").rglob("*.py"))
 CHECKED = ("deltacheck.reference_impl", "reference_impl")
 
 

@@ -34,7 +34,7 @@ def test_the_package_installs_one_import_name():
 
 def test_no_module_imports_a_bare_generic_name():
     for path in [*ROOT.glob("deltacheck/**/*.py"), *(p for n in GENERIC
-                                                   for p in (ROOT / n).glob("*.py"))]:
+                                                   for p in (ROOT / n).rglob("*.py"))]:
         text = path.read_text(encoding="utf-8")
         for name in GENERIC:
             assert f"\nimport {name}" not in text and f"\nfrom {name} " not in text \

@@ -1,0 +1,104 @@
+"""The layer kinds of the course conventions: what each one takes and what its backward returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deltacheck.core import activations as registry
+from deltacheck.core.errors import DeltacheckError
+
+ACTIVATION_PREFIX = "act:"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of layer: its inputs and parameters in call order, and its gradients in order.
+
+    ``inputs`` are the differentiable arguments of ``<forward_name>(*inputs, *params)``;
+    ``grads`` are what ``<backward_name>(dout, cache)`` returns, one per input, in order. A loss
+    (``loss=True``) has no backward: ``<forward_name>(*inputs, *params)`` returns ``(loss, dx)``.
+    ``reference_params`` are what the reference needs beyond the course's call: the random
+    draws of the user's forward, read back from it (dropout's ``mask``).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    params: tuple[str, ...]
+    grads: tuple[str, ...]
+    loss: bool = False
+    forward_name: str = ""
+    backward_names: tuple[str, ...] = ()
+    reference_params: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.grads) != len(self.inputs):
+            raise ValueError(f"Kind {self.name!r}: grads={self.grads} must name one gradient "
+                             f"per input of {self.inputs}")
+        if not self.forward_name:
+            object.__setattr__(self, "forward_name", f"{self.base}_forward")
+        if not self.backward_names and not self.loss:
+            object.__setattr__(self, "backward_names", (f"{self.base}_backward",))
+
+    @property
+    def base(self) -> str:
+        """The name without ``act:`` (``tanh`` for ``act:tanh``): what course files call it."""
+        return self.name.removeprefix(ACTIVATION_PREFIX)
+
+    @property
+    def activation(self) -> str | None:
+        """The activation's registry name for ``relu`` and ``act:NAME``, else None."""
+        if self.name == "relu":
+            return "relu"
+        return self.base if self.name.startswith(ACTIVATION_PREFIX) else None
+
+
+_NORM = {"inputs": ("x", "gamma", "beta"), "grads": ("dx", "dgamma", "dbeta")}
+
+
+def _elementwise(name: str) -> Kind:
+    return Kind(name, inputs=("x",), params=(), grads=("dx",))
+
+
+_FIXED = (
+    Kind("affine", inputs=("x", "w", "b"), params=(), grads=("dx", "dw", "db")),
+    _elementwise("relu"),
+    Kind("batchnorm", params=("bn_param",),
+         backward_names=("batchnorm_backward", "batchnorm_backward_alt"), **_NORM),
+    Kind("layernorm", params=("ln_param",), **_NORM),
+    Kind("dropout", inputs=("x",), params=("dropout_param",), grads=("dx",),
+         reference_params=("mask",)),
+    Kind("conv", inputs=("x", "w", "b"), params=("conv_param",), grads=("dx", "dw", "db"),
+         forward_name="conv_forward_naive", backward_names=("conv_backward_naive",)),
+    Kind("max_pool", inputs=("x",), params=("pool_param",), grads=("dx",),
+         forward_name="max_pool_forward_naive", backward_names=("max_pool_backward_naive",)),
+    Kind("spatial_batchnorm", params=("bn_param",), **_NORM),
+    Kind("spatial_groupnorm", params=("G", "gn_param"), **_NORM),
+    Kind("softmax_loss", inputs=("x",), params=("y",), grads=("dx",), loss=True,
+         forward_name="softmax_loss"),
+    Kind("svm_loss", inputs=("x",), params=("y",), grads=("dx",), loss=True,
+         forward_name="svm_loss"),
+)
+
+KINDS: dict[str, Kind] = {
+    **{kind.name: kind for kind in _FIXED},
+    **{f"{ACTIVATION_PREFIX}{name}": _elementwise(f"{ACTIVATION_PREFIX}{name}")
+       for name in registry.BUILTIN_NAMES},
+}
+
+
+def get_kind(name: str | Kind) -> Kind:
+    """The kind called ``name``; ``act:NAME`` also finds an activation registered for the run."""
+    if isinstance(name, Kind):
+        return name
+    if name in KINDS:
+        return KINDS[name]
+    if isinstance(name, str) and name.startswith(ACTIVATION_PREFIX):
+        if name.removeprefix(ACTIVATION_PREFIX) in registry.REGISTRY:
+            return _elementwise(name)
+        raise DeltacheckError(f"layer kind {name!r}: no activation called "
+                              f"{name.removeprefix(ACTIVATION_PREFIX)!r} is registered; choose "
+                              f"from {', '.join(sorted(registry.REGISTRY))}, or add yours "
+                              "with --activation MODULE:NAME")
+    raise DeltacheckError(f"unknown layer kind {name!r}; choose from "
+                          f"{', '.join(k for k in KINDS if not k.startswith(ACTIVATION_PREFIX))}"
+                          f" or {ACTIVATION_PREFIX}NAME for an activation, e.g. act:tanh")
