@@ -36,7 +36,8 @@ def _records(gathered: list[Any]) -> dict[str, list[dict[str, Any]]]:
     """The case records and (the first 50) failure records of gathered results."""
     from deltacheck.results.document import case_json, failure_json
 
-    cases, failures = [], []
+    cases: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for i, r in enumerate(gathered):
         cases.append(case_json(i, r, "pytest"))
         if r.verdict in (FAIL, ERROR) and len(failures) < 50:
@@ -63,7 +64,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller writes
         session.config.workeroutput["deltacheck"] = json.dumps(own)
         return
-    cases, failures = [], []
+    cases: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     parts = [own] + [part for _, part in sorted(session.config.stash.get(_PARTS, []))]
     for part in parts:  # numbered as one list: each part's ids move past the ones before
         offset = len(cases)

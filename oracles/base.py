@@ -91,7 +91,7 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
     # Only a layer with kinks starts a taint (the rest of the work is skipped where none is).
     slacked = bool(eps and biases is not None
                    and any(kinks_of(act) for act in activations[:L - 1]))
-    if slacked and reach is None:
+    if slacked and reach is None and biases is not None:  # (slacked implies biases)
         reach = rounding_reach(weights, biases, a, z, activations)
     tainted = [np.zeros((n_samples, w.shape[0]), dtype=bool) for w in weights]
     if not any(kinks_of(act) for act in activations[:L - 1]):  # nothing can be tainted
@@ -99,7 +99,7 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
                 "grad_weights": [np.zeros(w.shape, dtype=bool) for w in weights],
                 "grad_biases": [np.zeros(w.shape[0], dtype=bool) for w in weights]}
     for l in reversed(range(L - 1)):
-        slack = KINK_SLACK_FACTOR * eps * reach[l] if slacked else 0.0
+        slack = KINK_SLACK_FACTOR * eps * reach[l] if slacked and reach is not None else 0.0
         tainted[l] = near_kink(a[l], activations[l], slack, step=step)
         if tainted[l + 1].any():
             downstream = (tainted[l + 1].astype(float) @ (weights[l + 1] != 0).astype(float)) > 0
@@ -107,7 +107,7 @@ def kink_taint(weights: Sequence[np.ndarray], a: Sequence[np.ndarray],
     grad_w = [(d.T.astype(float) @ (z[l] != 0).astype(float)) > 0 if d.any()
               else np.zeros((d.shape[1], z[l].shape[1]), dtype=bool)
               for l, d in enumerate(tainted)]
-    grad_b = [d.any(axis=0) for d in tainted]
+    grad_b = [np.asarray(d.any(axis=0)) for d in tainted]
     return {"deltas": tainted, "grad_weights": grad_w, "grad_biases": grad_b}
 
 

@@ -184,7 +184,9 @@ def _every_layer(W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any]
     if K * sum(v.size for v in a) * max(w.shape[0] for w in W) > _CHUNK_ENTRIES:
         return None
     h = [FD_STEP * np.maximum(1.0, np.abs(v)).ravel() for v in a]
-    rows, samples, crossed = [], [], []
+    rows: list[np.ndarray] = []
+    samples: list[np.ndarray] = []
+    crossed: list[np.ndarray] = []
     for l in range(L):
         if l < L - 1 and rows:  # the rows of the layers below, now at a[l]: on to a[l+1]
             n_below = np.concatenate(samples)
@@ -203,7 +205,7 @@ def _every_layer(W: list[np.ndarray], b: list[np.ndarray], hidden: Sequence[Any]
     for l in range(L):
         count, shape = h[l].size, a[l].shape
         est, bar = _estimates(energies[start:start + K * count], h[l])
-        hit = hits[start:start + K * count].reshape(K, count).any(axis=0)
+        hit = np.asarray(hits[start:start + K * count].reshape(K, count).any(axis=0))
         out.append((est.reshape(shape), bar.reshape(shape), h[l].reshape(shape),
                     hit.reshape(shape)))
         start += K * count

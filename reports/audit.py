@@ -69,7 +69,8 @@ def _plots(act: Mapping[str, Any]) -> list[Markup]:
         audit_plots.Line(f"{ref} h′", "#adb5bd", p.get("autograd") or [], width=4.0),
         audit_plots.Line("dh (hand-written)", svg.BAD, p.get("dh") or [], dashed=True)],
         title="dh over autograd's h′", kinks=kinks))
-    lines, by_tol = [], {}
+    lines: list[audit_plots.Line] = []
+    by_tol: dict[float, list[str]] = {}
     for oracle, e in (p.get("err") or {}).items():
         colour = ORACLE_COLOURS.get(oracle, svg.INK)
         lines.append(audit_plots.Line(oracle, colour, e.get("err") or []))

@@ -56,8 +56,8 @@ def chart(xs: Sequence[float], lines: Sequence[Line], *, title: str, log_y: bool
     finite = [v for v in values if math.isfinite(v) and (v > 0 or not log_y)]
     if log_y:
         finite = [max(v, floor) for v in finite]
-        lo = math.floor(math.log10(min(finite, default=floor)))
-        hi = math.ceil(math.log10(max(finite, default=1.0)))
+        lo: float = math.floor(math.log10(min(finite, default=floor)))
+        hi: float = math.ceil(math.log10(max(finite, default=1.0)))
         lo, hi = (lo, hi + 1) if hi <= lo else (lo, hi)
     else:
         lo, hi = min(finite, default=0.0), max(finite, default=1.0)
@@ -78,7 +78,7 @@ def chart(xs: Sequence[float], lines: Sequence[Line], *, title: str, log_y: bool
         return H - BOTTOM - t * (H - BOTTOM - TOP)
 
     body = [_text(LEFT, 14, title, anchor="start", size=12, extra=' font-weight="600"')]
-    ticks = ([10.0 ** k for k in range(lo, hi + 1, max(1, math.ceil((hi - lo) / 6)))]
+    ticks = ([10.0 ** k for k in range(int(lo), int(hi) + 1, max(1, math.ceil((hi - lo) / 6)))]
              if log_y else _ticks(lo, hi))
     for t in ticks:
         y = py(t)

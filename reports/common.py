@@ -121,7 +121,7 @@ def unresolved(quantities: Iterable[Mapping[str, Any]]) -> int:
     return sum(count(qd.get("unresolved", 0)) for qd in quantities)
 
 
-def quantities(oracle: Mapping[str, Any], n_layers: int) -> list[dict[str, Any]]:
+def quantities(oracle: Mapping[str, Any], n_layers: int) -> list[Mapping[str, Any]]:
     """An oracle record's quantities as dicts with q, layer, verdict and err.
 
     A failing case's record lists them in full; a passing case's compact record keeps only

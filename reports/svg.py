@@ -176,7 +176,7 @@ def network(widths: Sequence[int], names: Sequence[str]) -> Markup:
         return [mid + (i - (k - 1) / 2) * step for i in range(k)]
 
     cols = [(pad + i * gap, ys(int(n))) for i, n in enumerate(widths)]
-    body = []
+    body: list[str] = []
     for (xa, ya), (xb, yb) in itertools.pairwise(cols):
         body.extend(f'<line x1="{xa}" y1="{a:.1f}" x2="{xb}" y2="{b:.1f}" stroke="{MUTED}" '
                     f'stroke-opacity="0.5"/>' for a in ya for b in yb)

@@ -107,7 +107,7 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
             # within the largest step (4s) of a kink, the difference straddles it
             judged = ~_near(a, kinks, 4 * s + 4 * rounding.EPS64 * np.abs(a))
         else:
-            ev = evals.get(name)
+            ev = evals[name]  # setup() puts every framework oracle in
             if isinstance(ev, str):  # the framework could not even be set up
                 out["problem"][name] = ev
                 y = np.full(a.shape, np.nan)
@@ -217,7 +217,8 @@ def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
             best = (float(score[i]), name, i)
     assert best is not None
     _, oracle, i = best
-    worst = {"a": float(j["a"][i]), "dh": json_value(float(j["dh"][i]))}
+    worst: dict[str, float | str | None] = {"a": float(j["a"][i]),
+                                            "dh": json_value(float(j["dh"][i]))}
     for name in ("torch", "jax", "fd"):
         worst[name] = json_value(float(j["values"][name][i])) if name in j["values"] else None
     worst["err"] = json_value(float(j["err"][oracle][i]))

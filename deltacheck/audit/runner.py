@@ -101,7 +101,7 @@ def _union(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
     return tuple(sorted(out))
 
 
-def check_networks(act: Any, spec: str, kinks: Sequence[float], config: AuditConfig,
+def check_networks(act: Any, spec: str, kinks: tuple[float, ...], config: AuditConfig,
                    seed: int) -> dict[str, Any]:
     """Check 5: the campaign with only this activation and identity in the hidden layers."""
     if config.examples == 0:

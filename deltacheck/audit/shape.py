@@ -181,7 +181,7 @@ def _range_of(fn: Callable[[np.ndarray], np.ndarray], dtype: type) -> dict[str, 
     """The interval around 0 where fn stays finite, and the non-finite stretches of the scan."""
     side = np.concatenate([np.linspace(0.0, NEAR, round(NEAR / NEAR_STEP) + 1)[:-1],
                            np.linspace(NEAR, SEARCH, round((SEARCH - NEAR) / FAR_STEP) + 1)])
-    scan = np.concatenate([-side[::-1], side[1:]]).astype(dtype)
+    scan: np.ndarray = np.concatenate([-side[::-1], side[1:]]).astype(dtype)
     with np.errstate(all="ignore"):
         v = fn(scan)
     finite = np.isfinite(v)

@@ -186,6 +186,9 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         loss = extra.loss if extra is not None else slices[max(outcomes)].loss
         progress(loss, done[loss] + n, totals[loss], bad)
 
+    def progress_of(piece: Any) -> Callable[[str, int, int, int], None]:
+        return lambda loss, n, total, failed: report(piece, n, failed)
+
     def drain(block: bool) -> None:
         while True:
             try:
@@ -209,7 +212,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     i: int | None = None
     try:
         while (i := _take(counter, len(slices))) is not None:
-            here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
+            here.progress = progress_of(slices[i])
             outcomes[i] = here.run_slice(slices[i], acts)
             drain(block=False)
         while len(exited) < len(procs):
@@ -219,7 +222,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
                 break
         # A slice taken by a process that died before it sent its outcome is checked here.
         for i in sorted(set(range(len(slices))) - set(outcomes)):
-            here.progress = lambda loss, n, total, failed, piece=slices[i]: report(piece, n, failed)
+            here.progress = progress_of(slices[i])
             outcomes[i] = here.run_slice(slices[i], acts)
     except KeyboardInterrupt:  # keep what every process checked until then
         if i is not None and i not in outcomes:

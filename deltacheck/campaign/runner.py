@@ -80,6 +80,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     acts = None if config.replay is not None else drawn_activations(config)
     interrupted = False  # Ctrl-C: stop, and keep every case checked until then
     if acts is None:
+        assert config.replay is not None  # acts is None only for a replay
         try:
             result = campaign.check(config.replay, "replay")
             if result.verdict in (FAIL, ERROR):

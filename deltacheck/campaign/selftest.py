@@ -94,7 +94,8 @@ def run(*, profile: str = "ci", seed: int | None = None, examples: int | None = 
     started = time.time()
     chosen = list(BUGS) if bugs is None else list(bugs)
     kills = []
-    first = Config(impl=chosen[0].backprop if chosen else None, impl_spec="",
+    # only the seed is read from this config: with no bug chosen, any bug's impl will do
+    first = Config(impl=(chosen or list(BUGS))[0].backprop, impl_spec="",
                             profile=profile, seed=seed, examples=examples, dtype=dtype,
                             oracles=oracles)
     seed = Campaign(first, lambda *args: None).seed  # one seed for every bug

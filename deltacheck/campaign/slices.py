@@ -44,7 +44,7 @@ def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
     if toward_large_a:
         # an overflow bug keeps its error at rounding level until e^a overflows: only a
         # pull toward large pre-activations finds the threshold
-        target(regions.log_magnitude(result.case, result.forward and result.forward.a),
+        target(regions.log_magnitude(result.case, result.forward.a if result.forward else None),
                label="log10(1 + max |a|)")
 
 
@@ -61,10 +61,11 @@ class Campaign:
         self.failed_count = 0
         self.shrink_steps = 0
         self.stop_at_failure = False  # the selftest needs only the first failure of a slice
-        self.seed = config.seed
-        if self.seed is None:
+        seed = config.seed
+        if seed is None:
             fixed = PROFILES[config.profile].fixed_seed
-            self.seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
+            seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
+        self.seed: int = seed
 
     def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
         """Check one case and keep its record (and its values, if it failed).

@@ -63,7 +63,8 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
            **{key: raw[key] for key in KEYS if key in provides}}
     loss_array, problem = _numbers(raw["loss"], "loss")
     if loss_array is None or loss_array.size != 1:
-        problems.append(problem or f"loss has shape {loss_array.shape}, but should be one float")
+        problems.append(problem if loss_array is None
+                        else f"loss has shape {loss_array.shape}, but should be one float")
         loss = float("nan")
     else:
         loss = float(loss_array.reshape(()))
@@ -90,4 +91,5 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
         values[key] = arrays
     if problems:
         return None, problems
-    return Gradients(loss=loss, **values), []
+    return Gradients(loss=loss, deltas=values["deltas"], grad_weights=values["grad_weights"],
+                     grad_biases=values["grad_biases"]), []

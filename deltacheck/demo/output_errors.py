@@ -265,8 +265,8 @@ def _torch_delta(pair: Pair, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         log_1my = _log1m_softmax(A, torch, lambda v, d: torch.logsumexp(v, dim=d))
     else:
         log_y, log_1my = F.logsigmoid(A), F.logsigmoid(-A)
-    y = {"identity": A, "sigmoid": torch.sigmoid(A), "tanh": torch.tanh(A)}.get(pair.output)
     if pair.loss == "mse":
+        y = {"identity": A, "sigmoid": torch.sigmoid(A), "tanh": torch.tanh(A)}[pair.output]
         E = 0.5 * ((y - T) ** 2).sum()
     elif pair.loss == "bce":
         E = -(T * log_y + (1 - T) * log_1my).sum()
@@ -276,7 +276,7 @@ def _torch_delta(pair: Pair, a: np.ndarray, t: np.ndarray) -> np.ndarray:
     return delta.numpy().astype(np.float64, copy=True)
 
 
-_JAX: dict[str, Any] = {}
+_JAX: dict[tuple[str, ...], Any] = {}
 PAD_LOGIT = -1e30  # a padded softmax column: e^{a − max} is exactly 0, so every sum is unchanged
 COLUMNS = 8  # every call is padded to (rows bucket, 8): one compilation serves every pair
 
@@ -389,7 +389,7 @@ def _worst(dev: np.ndarray) -> float:
 
 def _sample(x: np.ndarray, y: np.ndarray, k: int) -> list[list[float]]:
     """At most ``k`` evenly spaced points, finite ones only, for a plot."""
-    idx = np.linspace(0, x.size - 1, min(k, x.size)).astype(int) if x.size else []
+    idx = np.linspace(0, x.size - 1, min(k, x.size)).astype(int) if x.size else np.zeros(0, int)
     return [[float(x[i]), float(y[i])] for i in idx if np.isfinite(x[i]) and np.isfinite(y[i])]
 
 
@@ -435,8 +435,8 @@ def measure(pair: Pair, cases: Sequence[OutputCase], oracles: Sequence[str] = ("
             "saturated_cases": sum(saturated(pair.output, c.a) for c in cases),
             "entries": int(sum(c.a.size for c in cases)),
             "row_sums": _row_sums(cases) if pair.output == "softmax" else None,
-            "points_claim": _sample(*cat, points) if cat else [],
-            "points_general": _sample(*cat_g, points) if cat_g else [],
+            "points_claim": _sample(cat[0], cat[1], points) if cat else [],
+            "points_general": _sample(cat_g[0], cat_g[1], points) if cat_g else [],
         },
     }
 

@@ -63,7 +63,7 @@ def tasks(seed: int = 0, *, scale: float = 1.0) -> list[Task]:
     """The three demo tasks; ``scale`` multiplies the number of epochs (tests use less)."""
     rng = np.random.default_rng(seed)
 
-    def split(make: Callable[..., tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, ...]:
+    def split(make: Callable, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (*make(rng, n), *make(rng, n))
 
     def epochs(n: int) -> int:
@@ -134,7 +134,7 @@ def _torch_step(task: Task, Wt: list[Any], bt: list[Any], opt: Any, x: Any, t: A
     import torch
 
     F = torch.nn.functional
-    hidden = {"tanh": torch.tanh, "relu": F.relu, "sigmoid": torch.sigmoid}
+    hidden: dict[str, Callable] = {"tanh": torch.tanh, "relu": F.relu, "sigmoid": torch.sigmoid}
     z = x[idx]
     for l in range(len(Wt)):
         a = z @ Wt[l].T + bt[l]

@@ -230,7 +230,7 @@ class Evidence:
     def judged(self, q: str, l: int | None) -> np.ndarray:
         x, _ = self.values(q, l)
         masks = self.truth.unjudged.get(q) if l is not None else None
-        return ~masks[l] if masks is not None else np.ones(x.shape, dtype=bool)
+        return ~masks[l] if masks is not None and l is not None else np.ones(x.shape, dtype=bool)
 
     def bad(self, q: str, l: int | None) -> np.ndarray:
         x, y = self.values(q, l)

@@ -198,7 +198,7 @@ def _entries(case: Case, impl: Gradients, oracle: Gradients, rtol: float,
         unjudged = oracle.unjudged.get(key, none)
         uncertainty = oracle.uncertainty.get(key, none)
         items += [Entries(key, l, impl.quantity(key)[l], oracle.quantity(key)[l], rtol,
-                          unjudged[l], 0.0 if uncertainty[l] is None else uncertainty[l],
+                          unjudged[l], 0.0 if (u := uncertainty[l]) is None else u,
                           floors[key][l])
                   for l in range(case.n_layers)]
     return items
@@ -263,6 +263,7 @@ def describe(q: QuantityResult, case: Case, oracle_name: str) -> str:
     if q.verdict == ERROR:
         return (f"{where}: the {oracle_name} oracle gave {q.oracle_value}, so it cannot judge "
                 f"({context})")
+    assert q.impl_value is not None and q.oracle_value is not None  # judge() sets both
     got, want = distinct(q.impl_value, q.oracle_value)
     if not np.isfinite(q.oracle_value):
         return (f"{where} = {got}, and {oracle_name} gives {want} too: a non-finite value "

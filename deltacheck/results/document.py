@@ -38,7 +38,8 @@ def environment(dtype: str, seed: int | None = None, profile: str | None = None)
     if "jax" in sys.modules:
         import jax
 
-        x64 = {"global": bool(jax.config.jax_enable_x64),
+        # jax.config defines its flags as attributes at run time: no stub declares them
+        x64 = {"global": bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
                "jax oracle": "enabled per call with jax.enable_x64(True)"}
     return {"python": platform.python_version(), "platform": platform.platform(),
             "deltacheck": _version("deltacheck"), "numpy": np.__version__,

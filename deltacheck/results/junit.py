@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED
@@ -13,7 +14,7 @@ from deltacheck.results.reading import attributed_to, line_of
 NO_HIDDEN = "(none)"
 
 
-def _groups(doc: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+def _groups(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Records by (loss, activation, oracle); a failure only under the activation to blame."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for case in doc["cases"]:
@@ -26,7 +27,7 @@ def _groups(doc: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, An
     return groups
 
 
-def render(doc: dict[str, Any]) -> str:
+def render(doc: Mapping[str, Any]) -> str:
     """The JUnit XML text of a results document."""
     minimal = {f["case"]["loss"]: f for f in doc["failures"] if f["minimal"]}
     in_full = {f["id"]: f for f in doc["failures"]}
