@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -124,7 +124,8 @@ def check_float64(name: str, arrays: Sequence[Any]) -> None:
 
 
 # The non-canonical losses: the quadratic cost on the output y = g(a), g by name.
-SQUASHED = {"mse_sigmoid": lambda a: np.exp(-np.logaddexp(0.0, -a)), "mse_tanh": np.tanh}
+SQUASHED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mse_sigmoid": lambda a: np.exp(-np.logaddexp(0.0, -a)), "mse_tanh": np.tanh}
 
 
 def loss_terms_magnitude(loss: str, a: np.ndarray, t: np.ndarray) -> float:

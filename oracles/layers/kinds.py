@@ -52,7 +52,7 @@ class Kind:
         return self.base if self.name.startswith(ACTIVATION_PREFIX) else None
 
 
-_NORM = {"inputs": ("x", "gamma", "beta"), "grads": ("dx", "dgamma", "dbeta")}
+_NORM_INPUTS, _NORM_GRADS = ("x", "gamma", "beta"), ("dx", "dgamma", "dbeta")
 
 
 def _elementwise(name: str) -> Kind:
@@ -63,16 +63,17 @@ _FIXED = (
     Kind("affine", inputs=("x", "w", "b"), params=(), grads=("dx", "dw", "db")),
     _elementwise("relu"),
     Kind("batchnorm", params=("bn_param",),
-         backward_names=("batchnorm_backward", "batchnorm_backward_alt"), **_NORM),
-    Kind("layernorm", params=("ln_param",), **_NORM),
+         backward_names=("batchnorm_backward", "batchnorm_backward_alt"), inputs=_NORM_INPUTS,
+         grads=_NORM_GRADS),
+    Kind("layernorm", params=("ln_param",), inputs=_NORM_INPUTS, grads=_NORM_GRADS),
     Kind("dropout", inputs=("x",), params=("dropout_param",), grads=("dx",),
          reference_params=("mask",)),
     Kind("conv", inputs=("x", "w", "b"), params=("conv_param",), grads=("dx", "dw", "db"),
          forward_name="conv_forward_naive", backward_names=("conv_backward_naive",)),
     Kind("max_pool", inputs=("x",), params=("pool_param",), grads=("dx",),
          forward_name="max_pool_forward_naive", backward_names=("max_pool_backward_naive",)),
-    Kind("spatial_batchnorm", params=("bn_param",), **_NORM),
-    Kind("spatial_groupnorm", params=("G", "gn_param"), **_NORM),
+    Kind("spatial_batchnorm", params=("bn_param",), inputs=_NORM_INPUTS, grads=_NORM_GRADS),
+    Kind("spatial_groupnorm", params=("G", "gn_param"), inputs=_NORM_INPUTS, grads=_NORM_GRADS),
     Kind("softmax_loss", inputs=("x",), params=("y",), grads=("dx",), loss=True,
          forward_name="softmax_loss"),
     Kind("svm_loss", inputs=("x",), params=("y",), grads=("dx",), loss=True,
