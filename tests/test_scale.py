@@ -13,6 +13,7 @@ import pytest
 from deltacheck import campaign
 from deltacheck.campaign import planning
 from deltacheck.commands import cli
+from deltacheck.core.loading import load_implementation
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
 README = Path(__file__).parents[1] / "README.md"
@@ -140,7 +141,7 @@ def test_a_worker_that_fails_leaves_its_share_to_the_others(small_slices, capsys
     # and exits; this process checks every slice
     from deltacheck.campaign import parallel
 
-    config = campaign.Config(impl=cli.load_implementation(cli.DEFAULT_IMPL),
+    config = campaign.Config(impl=load_implementation(cli.DEFAULT_IMPL),
                              impl_spec="no_such_module:f", seed=3, oracles=["torch", "fd"],
                              workers=2)
     slices = campaign.plan(20, list(config.losses))

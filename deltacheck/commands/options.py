@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from deltacheck import oracles
 from deltacheck.core.conventions import OUTPUTS, REDUCTIONS, TARGETS, WEIGHT_LAYOUTS, Conventions
 from deltacheck.core.errors import DeltacheckError
+
+DEFAULT_DIR = Path("deltacheck-reports")
 
 
 def names_arg(arg: str, allowed: Sequence[str] | None = None) -> list[str]:
@@ -98,3 +101,75 @@ def check_oracles(names: Sequence[str]) -> None:
         raise DeltacheckError(f"--oracles: {'; '.join(missing.values())}; or leave "
                               f"{'it' if len(missing) == 1 else 'them'} out with --oracles "
                               f"{','.join(left)}")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, naming the argument and the fix; no usage dump, no traceback.
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high)."""
+    def parse(arg: str) -> int:
+        try:
+            value = int(arg)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{arg!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
+        if high is not None and value >= high:
+            raise argparse.ArgumentTypeError(f"{value} must be below {high}")
+        return value
+    return parse
+
+
+positive = whole(1)
+seed = whole(0, 2**32 - 2000)  # each loss and pass adds an offset to the seed
+
+
+def version() -> str:
+    """The installed deltacheck's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("deltacheck")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
+
+
+def output_options(command: argparse.ArgumentParser, json_what: str) -> None:
+    """--report, --json and --junit-xml, the last two beside the report unless given."""
+    command.add_argument("--report", type=Path, default=None,
+                         help=f"HTML report path (default: {DEFAULT_DIR / 'report.html'})")
+    command.add_argument("--json", type=Path, default=None,
+                         help=f"{json_what} path (default: results.json beside the report)")
+    command.add_argument("--junit-xml", type=Path, default=None,
+                         help="JUnit XML path (default: junit.xml beside the report)")
+
+
+def output_paths(args: argparse.Namespace) -> None:
+    """Fill in the outputs not given: JSON and JUnit go beside the report, wherever it is."""
+    if args.report is None:
+        args.report = DEFAULT_DIR / "report.html"
+    folder = args.report.parent
+    if args.json is None:
+        args.json = folder / "results.json"
+    if args.junit_xml is None:
+        args.junit_xml = folder / "junit.xml"
+
+
+def writable(outputs: Sequence[tuple[str, Path]]) -> None:
+    """Every output path distinct and writable, checked before any work is done."""
+    check_distinct(outputs)
+    for option, path in outputs:
+        check_writable(option, path)
+
+
+def oracle_option(command: argparse.ArgumentParser) -> None:
+    """--oracles, a subset of the oracles by name (default: all)."""
+    command.add_argument("--oracles", type=lambda a: names_arg(a, oracles.NAMES),
+                         default=list(oracles.NAMES),
+                         help=f"comma-separated subset of {','.join(oracles.NAMES)} "
+                              f"(default: all)")

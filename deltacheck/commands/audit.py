@@ -1,0 +1,45 @@
+"""``deltacheck audit``: audit activation functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from deltacheck.audit import console as audit_console
+from deltacheck.audit import runner as audit
+from deltacheck.commands import options as o
+from deltacheck.results import output
+
+
+def add_parser(sub: Any) -> None:
+    audit_cmd = sub.add_parser("audit", help="audit an activation function: h', kinks, "
+                               "frameworks, finite range, whole networks")
+    audit_cmd.add_argument("specs", nargs="+", metavar="SPEC",
+                           help="MODULE:NAME, path/to/file.py:NAME or a built-in name")
+    audit_cmd.add_argument("--examples", type=o.whole(0), default=audit.AuditConfig.examples,
+                           help="network cases, split over mse, bce, ce (default: %(default)s)")
+    audit_cmd.add_argument("--batches", type=o.whole(0), default=audit.AuditConfig.batches,
+                           help="Hypothesis batches of 64 points for the derivative check "
+                                "(default: %(default)s)")
+    audit_cmd.add_argument("--seed", type=o.seed, help="seed (printed and saved in the JSON)")
+    o.oracle_option(audit_cmd)
+    audit_cmd.add_argument("--report", type=Path, default=o.DEFAULT_DIR / "audit.html",
+                           help="HTML report path (default: %(default)s)")
+    audit_cmd.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "audit.json",
+                           help="JSON path (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    outputs = (("--report", args.report), ("--json", args.json))
+    o.writable(outputs)
+    config = audit.AuditConfig(oracles=args.oracles, batches=args.batches,
+                               examples=args.examples, seed=args.seed,
+                               failures_dir=str(args.report.parent / "failures"))
+    doc = audit.run(args.specs, config, progress=lambda line: print(line, file=sys.stderr))
+    out = audit_console.lines(doc) + output.write_outputs(
+        doc, json_path=args.json, report_path=args.report)
+    out += [audit_console.seconds(doc), audit_console.verdict_line(doc)]
+    print("\n".join(out))
+    return audit.exit_code(doc)

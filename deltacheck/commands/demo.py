@@ -1,0 +1,41 @@
+"""``deltacheck demo``: the lecture's claims about backprop, shown by measurement."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from deltacheck.commands import options as o
+from deltacheck.results import output
+
+
+def add_parser(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="show the lecture's claims about backprop by measurement")
+    demo.add_argument("--cases", type=o.positive, default=200,
+                      help="Hypothesis-drawn output layers per loss/output pair (default 200)")
+    demo.add_argument("--seed", type=o.seed, default=0, help="seed of every draw (default 0)")
+    demo.add_argument("--report", type=Path, default=o.DEFAULT_DIR / "demo.html",
+                      help="HTML report path (default: %(default)s)")
+    demo.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "demo.json",
+                      help="JSON results path (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deltacheck.demo import runner as demo
+
+    outputs = (("--report", args.report), ("--json", args.json))
+    o.writable(outputs)
+    outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed),
+                       progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+    lines = [("✓ " if ok else "✗ ") + text for ok, text in outcome.claims]
+    lines += output.write_outputs(outcome.document, json_path=args.json)
+    lines += output.write_outputs(outcome.report, report_path=args.report)
+    run = outcome.report["details"]["run"]
+    failed = sum(not ok for ok, _ in outcome.claims)
+    lines.append(f"seed:   {run['seed']} ({run['wall_time_s']:.1f} s)")
+    lines.append("every claim holds" if not failed else
+                 f"{failed} of {len(outcome.claims)} claims do not hold")
+    print("\n".join(lines))
+    return outcome.exit_code

@@ -1,0 +1,40 @@
+"""``deltacheck merge``: one report from the JSON results of a campaign's shards."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from deltacheck.commands import options as o
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.verdicts import PASS
+from deltacheck.results import console, output
+
+
+def add_parser(sub: Any) -> None:
+    merge = sub.add_parser("merge", help="one report from the JSON results of 'run --shard K/N'")
+    merge.add_argument("results", nargs="+", metavar="RESULTS.json",
+                       help="the --json file of every shard")
+    o.output_options(merge, "merged JSON results")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deltacheck.campaign import merge
+
+    o.output_paths(args)
+    outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
+    o.check_distinct(outputs)
+    given = {Path(p).resolve() for p in args.results}
+    for option, path in outputs:
+        if path.resolve() in given:
+            raise DeltacheckError(f"{option} {str(path)!r} is one of the files being merged; "
+                                  f"write the merged results elsewhere")
+        o.check_writable(option, path)
+    doc = merge.merge([merge.load(p) for p in args.results], list(args.results))
+    out = console.summary_lines(doc) + output.write_outputs(
+        doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
+    out.append(f"merged: {len(args.results)} files, {doc['summary']['cases']} cases")
+    out.append(console.verdict_line(doc))
+    print("\n".join(out))
+    return 0 if doc["summary"]["verdict"] == PASS else 1

@@ -1,0 +1,181 @@
+"""``deltacheck run``: the campaign on one implementation (or a replay of one saved case)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from deltacheck import campaign, oracles
+from deltacheck.campaign import reproduce
+from deltacheck.commands import options as o
+from deltacheck.core import activations as registry
+from deltacheck.core.case import DEFAULT_LOSSES, DTYPES, LOSSES, Case
+from deltacheck.core.conventions import declared
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.loading import load_activation, load_implementation
+from deltacheck.results import console, output
+
+DEFAULT_IMPL = "deltacheck.reference_impl:backprop"
+
+
+def add_parser(sub: Any) -> None:
+    """``deltacheck run``: the campaign on an implementation."""
+    run = sub.add_parser("run", help="check an implementation on Hypothesis-drawn networks")
+    run.add_argument("--impl", default=DEFAULT_IMPL,
+                     help="MODULE:NAME or path/to/file.py:NAME (default: %(default)s)")
+    run.add_argument("--profile", default="quick", choices=sorted(campaign.PROFILES),
+                     help="quick (default), ci (fixed seed 0) or thorough (5000 cases)")
+    run.add_argument("--examples", type=o.positive, help="number of cases (overrides the profile)")
+    run.add_argument("--seed", type=o.seed, help="Hypothesis seed (printed and saved in the JSON)")
+    run.add_argument("--losses", type=lambda a: o.names_arg(a, LOSSES), default=None,
+                     help=f"comma-separated subset of {','.join(LOSSES)} (default: those the "
+                          f"implementation declares, else {','.join(DEFAULT_LOSSES)})")
+    run.add_argument("--activations", type=o.names_arg,
+                     help="comma-separated activation names to draw (default: all registered)")
+    run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
+                     help="add a user's activation to the registry (repeatable)")
+    o.oracle_option(run)
+    run.add_argument("--dtype", choices=DTYPES,
+                     help="the implementation's dtype (default float64; a replay uses its case's)")
+    run.add_argument("--max-layers", type=o.positive, default=5)
+    run.add_argument("--max-width", type=o.positive, default=8)
+    run.add_argument("--max-batch", type=o.positive, default=6)
+    run.add_argument("--replay", metavar="CASE.json",
+                     help="check only this saved case (as printed after a failure)")
+    o.convention_options(run)
+    o.output_options(run, "JSON results")
+    _scale_options(run)
+
+
+def _workers(arg: str) -> int:
+    if arg.strip().lower() == "auto":
+        from deltacheck.campaign.parallel import cores
+
+        return cores()
+    return o.positive(arg)
+
+
+def _shard(arg: str) -> tuple[int, int]:
+    try:
+        return campaign.parse_shard(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--shard {arg!r} ")) from None
+
+
+def _scale_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--workers", type=_workers, default=1, metavar="N",
+                     help="check cases in N processes, or 'auto' for one per core; the results "
+                          "are the same as with 1 (default: 1)")
+    run.add_argument("--shard", type=_shard, metavar="K/N",
+                     help="run only the K-th of N disjoint shares of the campaign; join the "
+                          "shards' JSON with 'deltacheck merge'")
+
+
+def _replay_case(arg: str) -> Case:
+    path = Path(arg)
+    if not path.is_file():
+        raise DeltacheckError(f"--replay {arg!r}: no such file; give a case JSON saved by a run")
+    try:
+        case = Case.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DeltacheckError(f"--replay {arg!r} is not UTF-8 text; give a case JSON saved by "
+                              f"a run") from None
+    except OSError as exc:
+        raise DeltacheckError(f"--replay {arg!r} cannot be read ({exc.strerror}); give a "
+                              f"readable case JSON") from None
+    except DeltacheckError as exc:
+        raise DeltacheckError(f"--replay {arg!r}: {exc}") from None
+    unknown = [a for a in case.activations if a not in registry.REGISTRY]
+    if unknown:
+        raise DeltacheckError(f"--replay {arg!r} uses the unregistered activation "
+                              f"{', '.join(map(repr, sorted(set(unknown))))}; add it with "
+                              f"--activation MODULE:NAME")
+    return case
+
+
+def run(args: argparse.Namespace) -> int:
+    from deltacheck.campaign import parallel
+
+    try:
+        return _checked_run(args)
+    finally:
+        parallel.release()  # workers no campaign took (an error, a single slice)
+        oracles.prepared()  # a compilation still running must not be cut short
+
+
+def _checked_run(args: argparse.Namespace) -> int:
+    from deltacheck.campaign import parallel
+
+    impl = load_implementation(args.impl)
+    if args.workers > 1 and not args.replay:
+        # the other workers import torch and jax and warm up while this process does; no
+        # more of them than there are slices to share out
+        total = args.examples or campaign.PROFILES[args.profile].examples
+        losses = o.losses_for(args.losses, declared(impl, targets=args.targets))
+        slices = campaign.planned(total, losses, args.shard)
+        parallel.prestart(min(args.workers, len(slices)), args.oracles)
+    o.output_paths(args)
+    user_acts = [load_activation(spec) for spec in args.activation]
+    outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
+    o.writable(outputs)
+    names = [act.name for act in user_acts]
+    for name in names:
+        if name in registry.BUILTIN_NAMES or names.count(name) > 1:
+            raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
+                                  f"twice); give the activation another name")
+    if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
+        oracles.prepare(args.oracles)  # not be in the bucket it compiles
+    o.check_oracles(args.oracles)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(registry.registered(user_acts))
+        except ValueError as exc:  # the registry is numpy-only and raises plain ValueError
+            raise DeltacheckError(f"--activation: {exc}") from None
+        replay = _replay_case(args.replay) if args.replay else None
+        if replay and args.dtype and args.dtype != replay.dtype:
+            raise DeltacheckError(f"--dtype {args.dtype}: the --replay case is {replay.dtype}; "
+                                  f"leave --dtype out when replaying (the case fixes it)")
+        conventions = declared(impl, weight_layout=args.weight_layout, reduction=args.reduction,
+                               targets=args.targets, provides=args.provides)
+        losses = o.losses_for(args.losses, conventions)
+        config = campaign.Config(
+            impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
+            seed=args.seed, losses=[replay.loss] if replay else losses, conventions=conventions,
+            convention_options=o.given_conventions(args),
+            activations=args.activations, oracles=args.oracles,
+            dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
+            max_width=args.max_width, max_batch=args.max_batch,
+            user_activations=args.activation, replay=replay, replay_path=args.replay,
+            failures_dir=str(reproduce.cases_dir(args.json)),
+            workers=1 if replay else args.workers, shard=None if replay else args.shard)
+        progress = console.Progress()
+        outcome = campaign.run(config, progress)
+        progress.finish()
+    doc = outcome.document
+    if not args.replay:  # a replay's reproduce command names the file it replayed
+        reproduce.save_cases(doc, config.failures_dir)
+    from deltacheck.campaign import selftest
+
+    rate = selftest.last_kill_rate(args.report.parent / "selftest.json")
+    if rate is not None:  # how sharp the gate was when it was last tested
+        doc["selftest"] = rate
+        doc["environment"]["last selftest"] = selftest.describe(rate)
+    written = output.write_outputs(doc, json_path=args.json, report_path=args.report,
+                                   junit_path=args.junit_xml)
+    if outcome.interrupted:  # Ctrl-C: one line, and the outputs of what was checked
+        print(f"deltacheck: interrupted after {doc['summary']['cases']} cases; their results: "
+              f"{args.report if args.report.exists() else args.json}", file=sys.stderr)
+        return outcome.exit_code
+    out = console.summary_lines(doc) + written
+    if rate is not None:
+        out.append(f"selftest: {selftest.describe(rate)}")
+    if args.replay:
+        out.append(f"replay: {args.replay} ({doc['run']['wall_time_s']:.1f} s)")
+    else:
+        out.append(f"seed:   {doc['run']['seed']} ({doc['run']['wall_time_s']:.1f} s)")
+    out.append(console.verdict_line(doc))
+    print("\n".join(out))
+    return outcome.exit_code

@@ -1,0 +1,48 @@
+"""``deltacheck selftest``: every seeded bug through a campaign."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from deltacheck import campaign
+from deltacheck.commands import options as o
+from deltacheck.core.case import DTYPES
+from deltacheck.results import output
+
+
+def add_parser(sub: Any) -> None:
+    selftest = sub.add_parser("selftest", help="run every seeded bug through a campaign: exit 0 "
+                              "only if each one is caught")
+    selftest.add_argument("--profile", default="ci", choices=sorted(campaign.PROFILES),
+                          help="the campaign each bug meets (default: %(default)s)")
+    selftest.add_argument("--examples", type=o.positive,
+                          help="cases per bug at most (overrides the profile)")
+    selftest.add_argument("--seed", type=o.seed, help="one Hypothesis seed for every bug")
+    selftest.add_argument("--dtype", choices=DTYPES, default="float64")
+    o.oracle_option(selftest)
+    selftest.add_argument("--bugs", type=o.names_arg, help="comma-separated seeded bug names "
+                          "(default: all; see deltacheck/campaign/bugs.py)")
+    selftest.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "selftest.json",
+                          help="the kill table as JSON; run reports beside it show its kill rate "
+                          "(default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deltacheck.campaign import selftest
+
+    o.check_writable("--json", args.json)
+    o.check_oracles(args.oracles)
+    chosen = selftest.select(args.bugs)
+
+    def progress(kill: selftest.Kill) -> None:
+        print(f"  {kill.bug.name}: {'caught' if kill.caught else 'MISSED'} after {kill.cases} "
+              f"cases", file=sys.stderr)
+
+    doc = selftest.run(profile=args.profile, seed=args.seed, examples=args.examples,
+                       dtype=args.dtype, oracles=args.oracles, bugs=chosen, progress=progress)
+    out = selftest.table(doc) + output.write_outputs(doc, json_path=args.json)
+    print("\n".join(out))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
