@@ -66,7 +66,7 @@ def child(variant: str) -> None:
 
     from deltacheck.core.activations import BUILTINS
     from deltacheck.judging.check import activation_objects
-    from deltacheck.oracles import jax_oracle
+    from deltacheck.oracles import jax_oracle, jax_padding
     from tests.helpers import random_case
 
     imported = time.perf_counter() - t0
@@ -95,7 +95,7 @@ def child(variant: str) -> None:
             branches = tuple(BUILTINS)
             index = [branches.index(a) for a in hidden]
             identity = next(i for i, a in enumerate(branches) if a.name == "identity")
-            padded = jax_oracle._pad(*map(list, (case.weights, case.biases)), case.x, case.t,
+            padded = jax_padding.pad(*map(list, (case.weights, case.biases)), case.x, case.t,
                                      index, identity=identity, loss=loss)
             with jax.enable_x64(True):
                 jax.block_until_ready(_unrolled(branches, loss)(*padded))

@@ -21,84 +21,32 @@ The compiled code is kept in JAX's persistent cache between runs, and ``prepare`
 
 from __future__ import annotations
 
-import functools
-import math
-import os
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deltacheck.core.gradients import Gradients
-from deltacheck.oracles.base import OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
+from deltacheck.oracles.base import as_float64, check_float64, input_eps, kink_taint
+from deltacheck.oracles.jax_cache import jax_modules
+from deltacheck.oracles.jax_padding import (
+    LOSS_ORDER,
+    input_shapes,
+    inputs,
+    pad,
+    split,
+    unpack,
+)
 
 name = "jax"
 
-MIN_DEPTH, MIN_WIDTH, MIN_BATCH = 5, 16, 16  # one bucket covers the default strategies,
-# their occasional wide layer and large batch (up to 16) included: padding costs less than a compile
-
-
-CACHE_ENV = "DELTACHECK_JAX_CACHE"
-_CACHE_MAX_BYTES = 512 * 2**20
-_cache_configured = False
-
-
-def cache_dir() -> Path | None:
-    """Where compiled oracles are kept between runs; None when $DELTACHECK_JAX_CACHE is off.
-
-    $DELTACHECK_JAX_CACHE names a folder (or "off"); by default it is deltacheck/jax in the
-    user cache folder ($XDG_CACHE_HOME, else ~/.cache; %LOCALAPPDATA% on Windows).
-    """
-    given = os.environ.get(CACHE_ENV)
-    if given is not None:
-        off = given.strip().lower() in ("", "0", "off", "no", "false", "none")
-        return None if off else Path(given).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
-    return (Path(base) if base else Path.home() / ".cache") / "deltacheck" / "jax"
-
-
-def _use_persistent_cache(jax: Any) -> None:
-    """Point JAX's persistent compilation cache at cache_dir(), unless the user set one."""
-    global _cache_configured
-    if _cache_configured:
-        return
-    _cache_configured = True
-    folder = cache_dir()
-    if folder is None or jax.config.jax_compilation_cache_dir:  # off, or the user's own
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: compile every run rather than fail
-        return
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    # A size limit turns on JAX's file lock around every read and write of the cache, which
-    # makes a folder shared by concurrent runs (workers, CI jobs) safe.
-    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
-    # The oracle's compilation takes well under JAX's default threshold of 1 s on a fast
-    # machine, and would then never be kept.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def _jax() -> tuple[Any, Any]:
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        raise OracleUnavailable(
-            "the jax oracle needs JAX: pip install jax, or leave it out with --oracles torch,fd"
-        ) from None
-    _use_persistent_cache(jax)
-    return jax, jnp
+    return jax_modules()
 
 
-def _bucket(n: int, smallest: int) -> int:
-    """Round up to ``smallest`` or the next power of two above it."""
-    size = smallest
-    while size < n:
-        size *= 2
-    return size
 
 
 def _branch(act: Any) -> Any:
@@ -153,7 +101,6 @@ def _losses() -> list[Any]:
     return [mse, bce, ce, mse_sigmoid, mse_tanh]
 
 
-LOSS_ORDER = ("mse", "bce", "ce", "mse_sigmoid", "mse_tanh")
 
 _COMPILED: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
 
@@ -194,90 +141,15 @@ def _value_and_grad(branches: tuple[Any, ...]) -> Any:
     value_and_grad = jax.value_and_grad(energy, argnums=(0, 1, 2), has_aux=True)
 
     def packed(numbers: Any, integers: Any, D: int, H: int, B: int) -> Any:
-        # Two flat arrays in (see _inputs), one out (in _PACKED order): a transfer each, not
+        # Two flat arrays in (see inputs), one out (in PACKED order): a transfer each, not
         # ten and seven. The bucket's sizes are static, so the slicing here is free.
-        W, b, x, t, unit_mask, out_mask, sample_mask = _split(numbers, _input_shapes(D, H, B))
+        W, b, x, t, unit_mask, out_mask, sample_mask = split(numbers, input_shapes(D, H, B))
         (E, (a_hidden, a_out, z_hidden)), (gW, gb, gp) = value_and_grad(
             W, b, jnp.zeros((D, B, H)), x, t, integers[:D - 1], unit_mask, out_mask,
             sample_mask, integers[D - 1])
         return jnp.concatenate([jnp.ravel(v) for v in (E, a_hidden, a_out, z_hidden, gW, gb, gp)])
 
     return jax.jit(packed, static_argnums=(2, 3, 4))
-
-
-def _input_shapes(D: int, H: int, B: int) -> list[tuple[int, ...]]:
-    """W, b, x, t, unit_mask, out_mask, sample_mask of a bucket, in the order _inputs packs."""
-    return [(D, H, H), (D, H), (B, H), (B, H), (D, H), (H,), (B,)]
-
-
-def _split(flat: Any, shapes: Sequence[tuple[int, ...]]) -> list[Any]:
-    """Consecutive pieces of a flat array in the given shapes (numpy or jax)."""
-    out, start = [], 0
-    for shape in shapes:
-        size = math.prod(shape)
-        out.append(flat[start:start + size].reshape(shape))
-        start += size
-    return out
-
-
-def _inputs(padded: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
-    """``_pad``'s ten arrays as the compiled function takes them: floats, integers, D, H, B."""
-    W, b, p, x, t, act_index, unit_mask, out_mask, sample_mask, loss_index = padded
-    D, B, H = p.shape
-    numbers = np.concatenate([v.ravel() for v in (W, b, x, t, unit_mask, out_mask, sample_mask)])
-    integers = np.empty(len(act_index) + 1, dtype=np.int32)
-    integers[:-1], integers[-1] = act_index, loss_index
-    return numbers, integers, D, H, B
-
-
-_PACKED = ("E", "a_hidden", "a_out", "z_hidden", "gW", "gb", "gp")
-
-
-def _unpack(flat: np.ndarray, D: int, H: int, B: int) -> dict[str, np.ndarray]:
-    """The packed output of a bucket (depth D, width H, batch B) as named numpy views."""
-    shapes = {"E": (), "a_hidden": (D - 1, B, H), "a_out": (B, H), "z_hidden": (D - 1, B, H),
-              "gW": (D, H, H), "gb": (D, H), "gp": (D, B, H)}
-    return dict(zip(_PACKED, _split(flat, [shapes[key] for key in _PACKED]), strict=True))
-
-
-@functools.cache
-def _eye(n: int) -> np.ndarray:
-    """The n × n identity (read-only: only ever copied from)."""
-    eye = np.eye(n)
-    eye.setflags(write=False)
-    return eye
-
-
-def _pad(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, t: np.ndarray,
-         act_index: list[int], identity: int, loss: str) -> tuple[np.ndarray, ...]:
-    L = len(weights)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    D, H, B = _bucket(L, MIN_DEPTH), _bucket(max(widths), MIN_WIDTH), _bucket(len(x), MIN_BATCH)
-    W, b = np.zeros((D, H, H)), np.zeros((D, H))
-    for l in range(L - 1):
-        W[l, :widths[l + 1], :widths[l]] = weights[l]
-        b[l, :widths[l + 1]] = biases[l]
-    W[L - 1:D - 1] = _eye(H)  # identity layers carry the last hidden z to the output
-    W[D - 1, :widths[L], :widths[L - 1]] = weights[L - 1]
-    b[D - 1, :widths[L]] = biases[L - 1]
-    # Padded samples repeat the first one (then masked out of E), so that every value any
-    # activation sees is one the real network produces.
-    xp, tp = np.zeros((B, H)), np.zeros((B, H))
-    xp[:, :widths[0]] = x[0]
-    xp[:len(x), :widths[0]] = x
-    tp[:, :widths[L]] = t[0]
-    tp[:len(t), :widths[L]] = t
-    unit_mask = np.zeros((D, H))
-    for l in range(D - 1):
-        unit_mask[l, :widths[min(l + 1, L - 1)]] = 1.0
-    index = np.full(D - 1, identity, dtype=np.int32)
-    index[:L - 1] = act_index
-    out_mask = np.zeros(H)
-    out_mask[:widths[L]] = 1.0
-    sample_mask = np.zeros(B)
-    sample_mask[:len(x)] = 1.0
-    return (W, b, np.zeros((D, B, H)), xp, tp, index, unit_mask, out_mask, sample_mask,
-            np.int32(LOSS_ORDER.index(loss)))
 
 
 _PREPARING: list[threading.Thread] = []  # the compilation prepare() started, until start()
@@ -299,12 +171,12 @@ def prepare() -> None:
     table = tuple(BUILTINS)
     identity = next(i for i, act in enumerate(table) if act is builtin("identity"))
     one = [np.ones((1, 1))]
-    padded = _pad(one, [np.zeros(1)], np.zeros((1, 1)), np.zeros((1, 1)), [], identity, "mse")
+    padded = pad(one, [np.zeros(1)], np.zeros((1, 1)), np.zeros((1, 1)), [], identity, "mse")
 
     def compile_smallest_bucket() -> None:
         try:
             with jax.enable_x64(True):
-                _compiled(table)(*_inputs(padded)).block_until_ready()
+                _compiled(table)(*inputs(padded)).block_until_ready()
         except Exception:  # the first real call reports the same failure
             pass
 
@@ -351,9 +223,9 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     identity = next(i for i, act in enumerate(branches) if act is builtin("identity"))
     if loss not in LOSS_ORDER:
         raise ValueError(f"unknown loss {loss!r}")
-    padded = _pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
+    padded = pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
-        flat = _compiled(tuple(branches))(*_inputs(padded))
+        flat = _compiled(tuple(branches))(*inputs(padded))
     return lambda: _read(flat, padded, W64, b64, x64, activations, weights, reach)
 
 
@@ -366,7 +238,7 @@ def _read(flat: Any, padded: tuple[np.ndarray, ...], W64: list[np.ndarray],
     host = np.asarray(flat)  # the transfer
     check_float64(name, [host])  # every output is in it
     D, B, H = padded[2].shape
-    out = _unpack(host, D, H, B)
+    out = unpack(host, D, H, B)
     E, gW, gb, gp = out["E"], out["gW"], out["gb"], out["gp"]
     a_all = [*out["a_hidden"], out["a_out"]]
     z_all = [padded[3], *out["z_hidden"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deltacheck.oracles import jax_oracle
+from deltacheck.oracles import jax_cache, jax_oracle
 
 _CHILD = """
 import json, jax, numpy as np
@@ -35,7 +35,7 @@ print(json.dumps({"compiles": counts["compiles"] - counts["hits"], "hits": count
 
 
 def _start(cache: str, child: str = _CHILD) -> subprocess.Popen:
-    env = {**os.environ, jax_oracle.CACHE_ENV: cache}
+    env = {**os.environ, jax_cache.CACHE_ENV: cache}
     return subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -58,13 +58,13 @@ def test_a_second_run_compiles_nothing_and_two_runs_can_share_the_folder(tmp_pat
 
 
 def test_the_cache_can_be_turned_off_and_moved(monkeypatch, tmp_path):
-    monkeypatch.setenv(jax_oracle.CACHE_ENV, "off")
-    assert jax_oracle.cache_dir() is None
-    monkeypatch.setenv(jax_oracle.CACHE_ENV, str(tmp_path / "c"))
-    assert jax_oracle.cache_dir() == tmp_path / "c"
-    monkeypatch.delenv(jax_oracle.CACHE_ENV)
+    monkeypatch.setenv(jax_cache.CACHE_ENV, "off")
+    assert jax_cache.cache_dir() is None
+    monkeypatch.setenv(jax_cache.CACHE_ENV, str(tmp_path / "c"))
+    assert jax_cache.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv(jax_cache.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert jax_oracle.cache_dir() == Path(tmp_path / "xdg" / "deltacheck" / "jax")
+    assert jax_cache.cache_dir() == Path(tmp_path / "xdg" / "deltacheck" / "jax")
 
 
 def test_prepare_compiles_once_on_a_thread_for_the_calls_that_follow():
