@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -146,3 +147,20 @@ def loss_terms_per_sample(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray
     top = a.max(axis=1, keepdims=True)  # ce: E = Σ_n [log Σ_k e^{a_k} − Σ_k t_k a_k]
     lse = top[:, 0] + np.log(np.exp(a - top).sum(axis=1))
     return np.sum(np.abs(t * a), axis=1) + np.abs(lse)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one intra-op thread for the block, then restored.
+
+    On tensors this small, torch's intra-op threads only wait for each other, and stall for
+    milliseconds whenever another process holds a core.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.gradients import Gradients
-from deltacheck.oracles.base import OracleUnavailable, as_float64, check_float64, input_eps, kink_taint
+from deltacheck.oracles.base import (
+    OracleUnavailable,
+    as_float64,
+    check_float64,
+    input_eps,
+    kink_taint,
+    one_torch_thread,
+)
 
 name = "torch"
 
@@ -83,14 +90,8 @@ def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
               reach: Sequence[np.ndarray] | None = None) -> Gradients:
     """Loss, δ, ∂W and ∂b by torch.autograd, all float64 (``reach``: see base.kink_taint)."""
     torch = _torch()
-    # On tensors this small, torch's intra-op threads only wait for each other, and stall for
-    # milliseconds when another process holds a core: one thread for the call, then restored.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return _gradients(torch, weights, biases, activations, loss, x, t, reach)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _gradients(torch: Any, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],

@@ -251,7 +251,7 @@ def test_demo_outputs_must_be_writable_files(tmp_path, capsys):
 # ---- independence: the autograd side knows nothing of the formulas it checks -------------
 
 AUTOGRAD_SIDE = {
-    "deltacheck/demo/output_errors.py": ("_torch_delta", "_jax_energy", "_log1m_softmax"),
+    "oracles/output_layer.py": ("_torch_delta", "_jax_energy", "_log1m_softmax"),
     "deltacheck/demo/training.py": ("torch_loop", "_torch_step", "jax_loop", "_jax_update"),
     "deltacheck/demo/worked.py": ("_torch_values", "_jax_values"),
 }

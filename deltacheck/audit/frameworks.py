@@ -18,6 +18,7 @@ import numpy as np
 from deltacheck.core import tolerances
 from deltacheck.judging import rounding
 from deltacheck.judging.check import describe_exception
+from deltacheck.oracles.base import one_torch_thread
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 ORACLE_OF = {"torch": "torch", "jax": "jax"}  # whose row of the tolerance table applies
@@ -91,9 +92,7 @@ class TorchEval:
 
     def _call(self, fn: Callable[[Any, Any], Any], a: np.ndarray, what: str, grad: bool) -> Any:
         torch = self.torch
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny elementwise work: threads would only wait for each other
-        try:
+        with one_torch_thread():
             t = torch.tensor(a, dtype=torch.float64, requires_grad=grad)
             out = _guard(what, lambda: fn(t, self.xp))
             if not isinstance(out, torch.Tensor):
@@ -108,8 +107,6 @@ class TorchEval:
                 return np.zeros_like(a)
             (g,) = _guard(f"autograd of {what}", lambda: torch.autograd.grad(out.sum(), t))
             return g.detach().numpy().copy()
-        finally:
-            torch.set_num_threads(threads)
 
     def h(self, a: np.ndarray) -> np.ndarray:
         """h(a) in float64."""

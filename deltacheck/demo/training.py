@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck.demo.output_errors import one_torch_thread
+from deltacheck.oracles.base import one_torch_thread
 from deltacheck.reference_impl import sgd_steps
 
 AGREE_REL = 1e-10  # the trajectories must agree to this, at every step, in float64
