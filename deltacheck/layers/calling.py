@@ -124,7 +124,7 @@ def _train_step(spec: LayerSpec, kind: Kind, case: LayerCase, params: dict[str, 
 
 
 def _stats(params: Mapping[str, Any]) -> dict[str, Any]:
-    found = {}
+    found: dict[str, Any] = {}
     for key in ("bn_param",):
         if key in params:
             found |= {name: params[key][name] for name in STATS if name in params[key]}

@@ -32,12 +32,12 @@ CLOSE = 1e-6  # a candidate explains g when ‖g − candidate‖ ≤ CLOSE ‖g
 def _close(g: np.ndarray, c: np.ndarray) -> bool:
     if g.shape != c.shape:
         return False
-    return bool(np.linalg.norm(g - c) <= CLOSE * max(np.linalg.norm(g), 1e-30) + 1e-9)
+    return bool(np.linalg.norm(g - c) <= CLOSE * max(float(np.linalg.norm(g)), 1e-30) + 1e-9)
 
 
 def _factor_name(c: float, case: LayerCase) -> str:
     x = case.inputs["x"]
-    named = {"N": x.shape[0], "D": int(np.prod(x.shape[1:])), "2": 2}
+    named: dict[str, float] = {"N": x.shape[0], "D": int(np.prod(x.shape[1:])), "2": 2}
     if x.ndim == 4:
         named |= {"H·W": x.shape[2] * x.shape[3], "N·H·W": x.shape[0] * x.shape[2] * x.shape[3]}
     p = case.params.get("dropout_param", {}).get("p")
@@ -185,10 +185,10 @@ def _norm_terms(case: LayerCase, o: Any) -> tuple[np.ndarray, ...] | None:
         shape = (1, -1) + (1,) * (x.ndim - 2)
         mean = lambda v: v.mean(axis=ax, keepdims=True)  # noqa: E731
         gamma = gamma.reshape(shape)
-        grouped, back = x, lambda v: v  # noqa: E731
+        grouped, back = x, lambda v: v
     elif kind == "layernorm":
         mean = lambda v: v.mean(axis=1, keepdims=True)  # noqa: E731
-        grouped, back = x, lambda v: v  # noqa: E731
+        grouped, back = x, lambda v: v
     else:
         G = case.params["G"]
         grouped = x.reshape(x.shape[0], G, -1)

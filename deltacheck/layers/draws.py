@@ -79,7 +79,7 @@ def _norm_param(draw: Any, rng: np.random.Generator, C: int, batch: bool) -> dic
 def _near_constant(x: np.ndarray, rng: np.random.Generator, axis: int) -> np.ndarray:
     """x with one slice along ``axis`` nearly constant (variance ≈ eps), or exactly constant."""
     x = x.copy()
-    index = [slice(None)] * x.ndim
+    index: list[Any] = [slice(None)] * x.ndim
     index[axis] = 0
     spread = rng.choice([0.0, 1e-4])
     x[tuple(index)] = rng.standard_normal() + spread * rng.standard_normal(x[tuple(index)].shape)

@@ -66,7 +66,7 @@ def check_case(spec: LayerSpec, case: LayerCase, oracles: Sequence[str],
     if problem:
         return CaseOutcome(FAIL, problem, "shape", problem.split()[0], run=run)
     outcome = _judge_forward(kind, case, run, want, extras)
-    if outcome is not None or not run.checks_backward or spec.backward is None and not kind.loss:
+    if outcome is not None or not run.checks_backward or (spec.backward is None and not kind.loss):
         return outcome or CaseOutcome(PASS, run=run)
     if run.problem:
         return CaseOutcome(FAIL, run.problem, run.stage, "", run=run)
@@ -97,8 +97,8 @@ def _judge_forward(kind: Kind, case: LayerCase, run: UserRun, want: np.ndarray,
     for q in judge(items):
         if q.verdict in (FAIL, ERROR):
             at = list(q.worst or ())
-            got, want_s = distinct(q.impl_value or 0.0, q.oracle_value or 0.0)
-            return CaseOutcome(FAIL, f"wrong forward: {q.quantity}{at if at else ''} = {got}, "
+            got_s, want_s = distinct(q.impl_value or 0.0, q.oracle_value or 0.0)
+            return CaseOutcome(FAIL, f"wrong forward: {q.quantity}{at if at else ''} = {got_s}, "
                                f"but the reference gives {want_s} (err {q.err:.2g} > rtol "
                                f"{rtol:.0e})", "forward", q.quantity,
                                results={"reference": {q.quantity: q}}, run=run)
@@ -107,8 +107,9 @@ def _judge_forward(kind: Kind, case: LayerCase, run: UserRun, want: np.ndarray,
 
 def _judge_gradients(spec: LayerSpec, kind: Kind, case: LayerCase, run: UserRun,
                      oracles: Sequence[str]) -> CaseOutcome:
-    grads = {name: _array(value) for name, value in run.grads.items()}
-    bad = [name for name, value in grads.items() if value is None]
+    arrays = {name: _array(value) for name, value in run.grads.items()}
+    grads = {name: value for name, value in arrays.items() if value is not None}
+    bad = [name for name in arrays if name not in grads]
     if bad:
         return CaseOutcome(FAIL, f"{bad[0]} is not an array of numbers", "gradient", bad[0],
                            run=run)

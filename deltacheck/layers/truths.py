@@ -172,16 +172,10 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
                 h = FD_STEP * np.maximum(1.0, np.abs(x[entries]))
                 sel = owner >= 0
 
-                def at(step: np.ndarray, entries: np.ndarray = entries,
-                       sel: np.ndarray = sel, owner: np.ndarray = owner) -> np.ndarray:
-                    moved = x.copy()
-                    moved[entries] += step
-                    c = psi({**inputs, name: moved.reshape(inputs[name].shape)})
-                    return np.bincount(owner[sel], weights=c[sel], minlength=entries.size)
-
                 plus = (x[entries] + h) - x[entries]  # the steps actually taken
                 minus = x[entries] - (x[entries] - h)
-                f_p, f_m, f_2 = at(plus), at(-minus), at(2 * plus)
+                f_p, f_m, f_2 = (_shares(psi, inputs, name, entries, owner, step)
+                                 for step in (plus, -minus, 2 * plus))
                 f_0 = np.bincount(owner[sel], weights=base[sel], minlength=entries.size)
                 size = np.bincount(owner[sel], weights=np.abs(base[sel]), minlength=entries.size)
                 g[entries] = (f_p - f_m) / (plus + minus)
@@ -195,6 +189,16 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
     if not all(np.all(np.isfinite(v)) for v in grads.values()):
         return None
     return grads, bars
+
+
+def _shares(psi: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndarray,
+            owner: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Each entry's share of ⟨dout, out⟩ with the group's entries moved by ``step``."""
+    moved = inputs[name].reshape(-1).copy()
+    moved[entries] += step
+    c = psi({**inputs, name: moved.reshape(inputs[name].shape)})
+    sel = owner >= 0
+    return np.bincount(owner[sel], weights=c[sel], minlength=entries.size)
 
 
 # -- entries that cannot be judged: kinks, pooling ties, hinge margins of 0 ------------------
@@ -243,7 +247,7 @@ class JaxBudget:
     are counted in the results."""
 
     def __init__(self, budget: int = 6) -> None:
-        self.budget, self.seen = budget, set()
+        self.budget, self.seen = budget, set[str]()
 
     def admits(self, kind: Kind, case: LayerCase, force: bool = False) -> bool:
         key = _key(kind, case, {}) + repr(case.params.get("bn_param", {}).get("mode"))
