@@ -46,9 +46,10 @@ def user_params(spec: LayerSpec, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def call_forward(spec: LayerSpec, kind: Kind, inputs: Mapping[str, np.ndarray],
-                 params: Mapping[str, Any]) -> tuple[Any, Any]:
-    """``forward(*inputs, *params)`` on copies (params in the user's convention)."""
-    args = [np.array(inputs[n], order="K") for n in kind.inputs]
+                 params: Mapping[str, Any], *, copies: bool = True) -> tuple[Any, Any]:
+    """``forward(*inputs, *params)`` (on copies unless ``copies=False``; params in the user's
+    convention)."""
+    args = [np.array(inputs[n], order="K") if copies else inputs[n] for n in kind.inputs]
     return spec.forward(*args, *[params[n] for n in kind.params])
 
 
@@ -77,7 +78,7 @@ def run_user(spec: LayerSpec, case: LayerCase) -> UserRun:
     inputs = {n: np.array(v, order="K") for n, v in case.inputs.items()}
     try:
         with np.errstate(all="ignore"):
-            result = call_forward(spec, kind, inputs, params)
+            result = call_forward(spec, kind, inputs, params, copies=False)
     except Exception as exc:
         run.problem, run.stage = _raised(spec.forward_name, exc), "forward"
         return run
