@@ -63,8 +63,24 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
     # and never below FLOOR_FACTOR ε times the case's largest gradient: a value that is 0 in
     # exact arithmetic (dgamma of a layer norm of one feature) is a sum of such terms' rounding
     scale = max(float(np.max(np.abs(v), initial=0.0)) for v in truth.values())
-    return {name: FLOOR_FACTOR * eps * (moved[name] + np.abs(value) + scale) + eps**2
-            for name, value in truth.items()}
+    out = {name: FLOOR_FACTOR * eps * (moved[name] + np.abs(value) + scale) + eps**2
+           for name, value in truth.items()}
+    if "gamma" in inputs:  # a norm's dx is a difference of terms of size |γ dout| / σ
+        out["dx"] = out["dx"] + FLOOR_FACTOR * eps * float(
+            np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
+    return out
+
+
+def _least_sigma(case: LayerCase) -> float:
+    """The smallest σ = sqrt(var + eps) over the norm's normalisation sets (train mode)."""
+    x = np.asarray(case.inputs["x"], np.float64)
+    param = next(v for v in case.params.values() if isinstance(v, dict))
+    axes = {"batchnorm": (0,), "spatial_batchnorm": (0, 2, 3), "layernorm": (1,)}
+    if case.kind in axes:
+        var = x.var(axis=axes[case.kind])
+    else:
+        var = x.reshape(x.shape[0], case.params["G"], -1).var(axis=2)
+    return float(np.sqrt(np.min(var) + param.get("eps", 1e-5)))
 
 
 def forward_floor(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
