@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from deltacheck.layers import truths  # noqa: E402
-from deltacheck.layers.discovery import LayerSpec  # noqa: E402
-from deltacheck.layers.draws import LayerCase  # noqa: E402
-from deltacheck.oracles.layers import get_kind, vjp  # noqa: E402
-from examples.layers.slips import course  # noqa: E402
+from deltacheck.layers import truths
+from deltacheck.layers.discovery import LayerSpec
+from deltacheck.layers.draws import LayerCase
+from deltacheck.oracles.layers import get_kind, vjp
+from examples.layers.slips import course
 
 
 def course_loop(f, x, dout, h=1e-5):

@@ -86,7 +86,7 @@ def _raises(dout, cache):
 
 
 def _nan(dout, cache):
-    x, w = cache
+    x, _ = cache
     return np.full(x.shape, np.nan), dout.T @ x.reshape(len(x), -1), dout.sum(0)
 
 
