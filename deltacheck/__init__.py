@@ -12,6 +12,7 @@ from deltacheck.core.errors import DeltacheckError
 from deltacheck.diagnosis import check_case
 from deltacheck.judging.check import CaseResult
 from deltacheck.judging.compare import compare
+from deltacheck.layers.api import check_layer
 
 __all__ = [
     "Activation",
@@ -22,6 +23,7 @@ __all__ = [
     "architectures",
     "cases",
     "check_case",
+    "check_layer",
     "compare",
 ]
 

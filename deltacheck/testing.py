@@ -81,3 +81,32 @@ def assert_close(got: Any, want: Any, *, oracle: str = "torch", dtype: str = "fl
         raise AssertionError(f"{what}{where} = {q.impl_value:.6g}, but should be "
                              f"{q.oracle_value:.6g} (err {q.err:.2g} > {rtol:.0e}, {oracle} "
                              f"tolerance for {dtype})")
+
+
+def assert_layer_agrees(case: Any, forward: Callable[..., Any],
+                        backward: Callable[..., Any] | None = None, *,
+                        oracles: Sequence[str] = ("torch", "jax", "fd"),
+                        params: dict[str, Any] | None = None) -> Any:
+    """Fail, with the first wrong gradient, the diagnosis and the case, unless a layer agrees.
+
+    ``case`` is drawn by ``deltacheck.strategies.layer_cases(kind)``; ``forward`` and
+    ``backward`` follow the course conventions (a loss: ``forward`` returns ``(loss, dx)``).
+    """
+    __tracebackhide__ = True
+    from deltacheck.layers.diagnosis import diagnose
+    from deltacheck.layers.discovery import LayerSpec
+    from deltacheck.layers.judging import check_case as check_layer_case
+
+    names = checked_names(oracles, argument="oracles")
+    spec = LayerSpec(case.kind, forward, backward, getattr(forward, "__name__", "forward"),
+                     getattr(backward, "__name__", "") if backward else "", dict(params or {}))
+    start = time.perf_counter()
+    try:
+        outcome = check_layer_case(spec, case, names)
+    finally:
+        _not_the_tests_time(time.perf_counter() - start)
+    if outcome.verdict == FAIL:
+        why = diagnose(case, outcome)
+        raise AssertionError(f"{outcome.message}\n  diagnosis: {why['cause']}: {why['text']}\n"
+                             f"  case: {case.kind}, {case.describe()}")
+    return outcome

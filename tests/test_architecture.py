@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"deltacheck": "deltacheck", "oracles": "deltacheck.oracles",
            "reports": "deltacheck.reports", "reference_impl": "deltacheck.reference_impl"}
 LAYER = {"core": 0, "oracles": 1, "reference_impl": 1, "judging": 2, "diagnosis": 3,
-         "results": 4, "reports": 5, "campaign": 6, "audit": 7, "demo": 7, "commands": 8,
+         "results": 4, "reports": 5, "campaign": 6, "audit": 7, "demo": 7, "layers": 7, "commands": 8,
          "face": 9}
 NARROW = {"oracles": {"core"}, "reference_impl": {"core"}, "reports": {"results", "core"}}
 MAX_MODULE_LINES = 330  # "about 300"

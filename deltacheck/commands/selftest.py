@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     o.oracle_option(selftest)
     selftest.add_argument("--bugs", type=o.names_arg, help="comma-separated seeded bug names "
                           "(default: all; see deltacheck/campaign/bugs.py)")
+    selftest.add_argument("--layers", nargs="?", const="examples/layers/slips.py",
+                          metavar="SLIPS.py", help="run the seeded layer slips instead (SLIPS "
+                          "of the given module; default: %(const)s)")
     selftest.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "selftest.json",
                           help="the kill table as JSON; run reports beside it show its kill rate "
                           "(default: %(default)s)")
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     o.check_writable("--json", args.json)
     o.check_oracles(args.oracles)
+    if args.layers:
+        return _layers(args)
     chosen = selftest.select(args.bugs)
 
     def progress(kill: selftest.Kill) -> None:
@@ -45,4 +50,17 @@ def run(args: argparse.Namespace) -> int:
                        dtype=args.dtype, oracles=args.oracles, bugs=chosen, progress=progress)
     out = selftest.table(doc) + output.write_outputs(doc, json_path=args.json)
     print("\n".join(out))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
+
+
+def _layers(args: argparse.Namespace) -> int:
+    from deltacheck.layers import selftest as layer_selftest
+    from deltacheck.layers.runner import Settings
+
+    slips = layer_selftest.load_slips(args.layers)
+    config = Settings(examples=args.examples or 100, seed=args.seed or 0, dtype=args.dtype,
+                      oracles=tuple(args.oracles), shrink=False)
+    doc = layer_selftest.run(slips, config, progress=lambda line: print(line, file=sys.stderr))
+    json_path = args.json.with_name("selftest-layers.json")
+    print("\n".join(layer_selftest.table(doc) + output.write_outputs(doc, json_path=json_path)))
     return 0 if doc["summary"]["verdict"] == "pass" else 1

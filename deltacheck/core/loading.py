@@ -25,7 +25,7 @@ def load_object(spec: str, *, argument: str) -> Any:
     if not where or not name.isidentifier():
         raise DeltacheckError(f"{argument} {spec!r} must look like MODULE:NAME or "
                               f"path/to/file.py:NAME")
-    module = _load_file(where, argument) if where.endswith(".py") else _load_module(where, argument)
+    module = load_module(where, argument=argument)
     try:
         return getattr(module, name)
     except AttributeError:
@@ -33,6 +33,30 @@ def load_object(spec: str, *, argument: str) -> Any:
     except Exception as exc:  # a module-level __getattr__ of the user's
         raise DeltacheckError(f"{argument} {spec!r}: looking up {name!r} raised "
                               f"{type(exc).__name__}: {exception_text(exc)}") from None
+
+
+def load_module(where: str, *, argument: str) -> Any:
+    """The module ``where`` names: a dotted module path, or a .py file (imported as part of its
+    package when its folder is one, so that ``from .layers import *`` works)."""
+    if not where.endswith(".py"):
+        return _load_module(where, argument)
+    dotted = _package_name(Path(where))
+    return _load_module(dotted, argument) if dotted else _load_file(where, argument)
+
+
+def _package_name(file: Path) -> str | None:
+    """``pkg.sub.mod`` for a file inside a package (folders with __init__.py), else None."""
+    if not file.is_file() or not (file.parent / "__init__.py").is_file():
+        return None
+    parts, folder = [file.resolve().stem], file.resolve().parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if not all(part.isidentifier() for part in parts):
+        return None
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return ".".join(parts)
 
 
 def _load_module(dotted: str, argument: str) -> Any:

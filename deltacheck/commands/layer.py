@@ -1,0 +1,76 @@
+"""``deltacheck layer``: check hand-written layer backwards, a whole file or one pair."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from deltacheck.commands import options as o
+from deltacheck.core.case import DTYPES
+from deltacheck.core.errors import DeltacheckError
+from deltacheck.layers import discovery
+from deltacheck.layers import document as layer_doc
+from deltacheck.layers.runner import PROFILES, Settings
+from deltacheck.results import output
+
+
+def add_parser(sub: Any) -> None:
+    layer = sub.add_parser("layer", help="check hand-written layer backwards (a file of "
+                           "<kind>_forward/_backward pairs, or one pair with --as)")
+    layer.add_argument("spec", metavar="SPEC",
+                       help="FILE.py, MODULE, FILE.py:FORWARD,BACKWARD or FILE.py:LOSS")
+    layer.add_argument("--as", dest="as_kind", metavar="KIND",
+                       help="the kind of a named pair: affine, relu, act:NAME, batchnorm, "
+                            "layernorm, dropout, conv, max_pool, spatial_batchnorm, "
+                            "spatial_groupnorm, softmax_loss, svm_loss")
+    layer.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="a convention of the layer: dropout_p=drop (p is the drop "
+                            "probability), or a fixed hyperparameter, e.g. eps=1e-5")
+    layer.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                       help="quick (default, 100 cases per layer), ci (seed 0), thorough (2000)")
+    layer.add_argument("--examples", type=o.positive, help="cases per layer")
+    layer.add_argument("--seed", type=o.seed, help="Hypothesis seed (printed and saved)")
+    layer.add_argument("--dtype", choices=DTYPES, default="float64")
+    o.oracle_option(layer)
+    layer.add_argument("--report", type=Path, default=None,
+                       help=f"HTML report path (default: {o.DEFAULT_DIR / 'layer.html'})")
+    layer.add_argument("--json", type=Path, default=None,
+                       help="JSON path (default: layer.json beside the report)")
+    layer.add_argument("--junit-xml", type=Path, default=None,
+                       help="JUnit XML path (default: layer-junit.xml beside the report)")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = args.report or o.DEFAULT_DIR / "layer.html"
+    json_path = args.json or report.parent / "layer.json"
+    junit_path = args.junit_xml or report.parent / "layer-junit.xml"
+    o.writable((("--report", report), ("--json", json_path), ("--junit-xml", junit_path)))
+    o.check_oracles(args.oracles)
+    params = dict(discovery.parse_param(p) for p in args.param)
+    found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
+    examples, fixed = PROFILES[args.profile]
+    seed = args.seed if args.seed is not None else fixed
+    if seed is None:
+        import random
+
+        seed = random.randrange(2**31)
+    words = ["deltacheck", "layer", args.spec] + (["--as", args.as_kind] if args.as_kind else [])
+    words += [w for p in args.param for w in ("--param", p)]
+    words += ["--examples", str(args.examples or examples), "--dtype", args.dtype,
+              "--oracles", ",".join(args.oracles)]
+    config = Settings(examples=args.examples or examples, seed=seed, dtype=args.dtype,
+                      oracles=tuple(args.oracles), repro=shlex.join(words))
+    doc = layer_doc.run_layers(found, config,
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    written = output.write_outputs(doc, json_path=json_path, report_path=report)
+    written.append(f"junit:  {output.write_text(junit_path, layer_doc.junit(doc))}")
+    lines = layer_doc.console_lines(doc) + written
+    lines += [f"seed:   {seed} ({doc['run']['wall_time_s']:.1f} s)", layer_doc.verdict_line(doc)]
+    print("\n".join(lines))
+    return layer_doc.exit_code(doc)
+
+
+__all__ = ["DeltacheckError", "add_parser", "run"]

@@ -1,0 +1,1 @@
+"""Hand-written layers checked against torch, jax and finite differences of their own forward."""

@@ -1,0 +1,276 @@
+"""The three truths of a layer case, their error bars, floors and the entries they cannot judge.
+
+- torch and jax: the VJP of the reference forward for the case's ``dout``;
+- fd: central differences of the *user's own* forward, vectorised: entries whose outputs do not
+  overlap are perturbed together (which outputs an entry reaches is read once per shape from
+  the numpy reference, by setting it to NaN), and each entry's share is read back from the
+  outputs it owns. Its error bar is FD_BAR_FACTOR times the truncation term h² f‴/6 measured
+  by a third difference (one more forward per group), plus the rounding of the sums over h.
+- floors: a backward-error estimate. A rounding-stable layer in a dtype with unit roundoff ε
+  computes the exact gradient of inputs perturbed by about ε relatively; so the floor is
+  FLOOR_FACTOR ε times how far the true gradient moves per unit relative perturbation of the
+  inputs and dout (measured on the reference VJP along two random sign directions), plus the
+  same of the value itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from deltacheck.core import activations as registry
+from deltacheck.core.tolerances import (
+    FD_BAR_FACTOR,
+    FD_ROUNDING_FACTOR,
+    FD_STEP,
+    FLOOR_FACTOR,
+    KINK_SLACK_FACTOR,
+)
+from deltacheck.layers.calling import call_forward, user_params
+from deltacheck.layers.discovery import LayerSpec
+from deltacheck.layers.draws import LayerCase
+from deltacheck.oracles.layers import Kind, forward, vjp
+
+ETA = 1e-7  # the relative perturbation of the floor's estimate (linear, far above float64 noise)
+
+
+def as64(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {n: np.array(v, dtype=np.float64) for n, v in inputs.items()}
+
+
+def framework_truth(kind: Kind, framework: str, case: LayerCase, ref_params: Mapping[str, Any],
+                    dout: Any) -> dict[str, np.ndarray]:
+    """The reference VJP by torch autograd or jax.vjp, in float64."""
+    return vjp(kind, framework, as64(case.inputs), ref_params, np.asarray(dout, np.float64))
+
+
+def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any,
+           truth: Mapping[str, np.ndarray], framework: str) -> dict[str, np.ndarray]:
+    """Per entry: FLOOR_FACTOR ε (|∂y/∂(inputs, dout)| · relative perturbation + |y|)."""
+    eps = float(np.finfo(case.dtype).eps)
+    rng = np.random.default_rng(case.seed + 3)
+    inputs, dout64 = as64(case.inputs), np.asarray(dout, np.float64)
+    moved = {name: np.zeros(np.shape(v)) for name, v in truth.items()}
+    for _ in range(2):
+        shaken = {n: v * (1 + ETA * rng.choice([-1.0, 1.0], v.shape)) for n, v in inputs.items()}
+        d = dout64 * (1 + ETA * rng.choice([-1.0, 1.0], dout64.shape))
+        other = vjp(kind, framework, shaken, ref_params, d)
+        for name, value in truth.items():
+            moved[name] = np.maximum(moved[name], np.abs(other[name] - value) / ETA)
+    # and never below FLOOR_FACTOR ε times the case's largest gradient: a value that is 0 in
+    # exact arithmetic (dgamma of a layer norm of one feature) is a sum of such terms' rounding
+    scale = max(float(np.max(np.abs(v), initial=0.0)) for v in truth.values())
+    out = {name: FLOOR_FACTOR * eps * (moved[name] + np.abs(value) + scale) + eps**2
+           for name, value in truth.items()}
+    if "gamma" in inputs:  # a norm's dx is a difference of terms of size |γ dout| / σ
+        out["dx"] = out["dx"] + FLOOR_FACTOR * eps * float(
+            np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
+    return out
+
+
+def _least_sigma(case: LayerCase) -> float:
+    """The smallest σ = sqrt(var + eps) over the norm's normalisation sets (train mode)."""
+    x = np.asarray(case.inputs["x"], np.float64)
+    param = next(v for v in case.params.values() if isinstance(v, dict))
+    axes = {"batchnorm": (0,), "spatial_batchnorm": (0, 2, 3), "layernorm": (1,)}
+    if case.kind in axes:
+        var = x.var(axis=axes[case.kind])
+    else:
+        var = x.reshape(x.shape[0], case.params["G"], -1).var(axis=2)
+    return float(np.sqrt(np.min(var) + param.get("eps", 1e-5)))
+
+
+def forward_floor(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
+                  want: np.ndarray) -> np.ndarray:
+    """The same estimate for the forward output, on the numpy reference."""
+    eps = float(np.finfo(case.dtype).eps)
+    rng = np.random.default_rng(case.seed + 4)
+    inputs = as64(case.inputs)
+    moved = np.zeros(np.shape(want))
+    for _ in range(2):
+        shaken = {n: v * (1 + ETA * rng.choice([-1.0, 1.0], v.shape)) for n, v in inputs.items()}
+        moved = np.maximum(moved, np.abs(forward(kind, "numpy", shaken, ref_params)[0] - want)
+                           / ETA)
+    return FLOOR_FACTOR * eps * (moved + np.abs(want)) + eps**2
+
+
+# -- which outputs each entry reaches, and groups of entries that do not interact -----------
+
+def _key(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any]) -> str:
+    settings = {k: v for k, v in case.settings().items() if k != "dropout_param"}
+    return repr((kind.name, sorted(case.shapes().items()), sorted(settings.items())))
+
+
+_GROUPS: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {}
+
+
+def groups(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any]
+           ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per input: [(entries, owner)], owner[o] = the position in entries owning output o, or −1."""
+    key = _key(kind, case, ref_params)
+    if key not in _GROUPS:
+        if len(_GROUPS) > 512:
+            _GROUPS.clear()
+        _GROUPS[key] = {name: _colour(_supports(kind, case, ref_params, name))
+                        for name in kind.inputs}
+    return _GROUPS[key]
+
+
+def _supports(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
+              name: str) -> list[np.ndarray]:
+    inputs = as64(case.inputs)
+    size = inputs[name].size
+    if kind.activation is not None or kind.name == "dropout":
+        return [np.array([i]) for i in range(size)]
+    params = {**ref_params}
+    if kind.name == "dropout":
+        params["mask"] = np.ones(inputs["x"].shape)
+    found = []
+    with np.errstate(all="ignore"):
+        for i in range(size):
+            probe = inputs[name].copy().reshape(-1)
+            probe[i] = np.nan
+            out = forward(kind, "numpy", {**inputs, name: probe.reshape(inputs[name].shape)},
+                          params)[0]
+            reached = np.flatnonzero(np.isnan(np.asarray(out).reshape(-1)))
+            # a NaN that a where() drops (a hinge, a mask) says nothing: assume it reaches all
+            found.append(reached if reached.size else np.arange(np.asarray(out).size))
+    return found
+
+
+def _colour(supports: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Greedy: each entry joins the first group none of whose outputs it reaches."""
+    size = 1 + max((int(s.max()) for s in supports if s.size), default=0)
+    used: list[np.ndarray] = []
+    members: list[list[int]] = []
+    for i, s in enumerate(supports):
+        for g, taken in enumerate(used):
+            if not taken[s].any():
+                taken[s] = True
+                members[g].append(i)
+                break
+        else:
+            taken = np.zeros(size, dtype=bool)
+            taken[s] = True
+            used.append(taken)
+            members.append([i])
+    out = []
+    for entries in members:
+        owner = np.full(size, -1)
+        for position, i in enumerate(entries):
+            owner[supports[i]] = position
+        out.append((np.array(entries), owner))
+    return out
+
+
+def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
+             dout: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Central differences of the user's forward and their error bars; None if it breaks."""
+    params = user_params(spec, case.params)
+    inputs = as64(case.inputs)
+    dout64 = np.asarray(dout, np.float64).reshape(-1)
+
+    def psi(values: dict[str, np.ndarray]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            out = call_forward(spec, kind, values, copy.deepcopy(params))[0]
+        return dout64 * np.asarray(out, dtype=np.float64).reshape(-1)
+
+    grads, bars = {}, {}
+    try:
+        base = psi(inputs)
+        for name, grad_name in zip(kind.inputs, kind.grads, strict=True):
+            x = inputs[name].reshape(-1)
+            g, bar = np.zeros(x.size), np.zeros(x.size)
+            for entries, owner in groups(kind, case, ref_params)[name]:
+                h = FD_STEP * np.maximum(1.0, np.abs(x[entries]))
+                sel = owner >= 0
+
+                plus = (x[entries] + h) - x[entries]  # the steps actually taken
+                minus = x[entries] - (x[entries] - h)
+                f_p, f_m, f_2 = (_shares(psi, inputs, name, entries, owner, step)
+                                 for step in (plus, -minus, 2 * plus))
+                f_0 = np.bincount(owner[sel], weights=base[sel], minlength=entries.size)
+                size = np.bincount(owner[sel], weights=np.abs(base[sel]), minlength=entries.size)
+                g[entries] = (f_p - f_m) / (plus + minus)
+                third = f_2 - 3 * f_p + 3 * f_0 - f_m  # ≈ h³ f‴
+                bar[entries] = (FD_BAR_FACTOR * np.abs(third) / (6 * h)
+                                + FD_ROUNDING_FACTOR * np.finfo(np.float64).eps * size / h)
+            grads[grad_name] = g.reshape(inputs[name].shape)
+            bars[grad_name] = bar.reshape(inputs[name].shape)
+    except Exception:
+        return None
+    if not all(np.all(np.isfinite(v)) for v in grads.values()):
+        return None
+    return grads, bars
+
+
+def _shares(psi: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndarray,
+            owner: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Each entry's share of ⟨dout, out⟩ with the group's entries moved by ``step``."""
+    moved = inputs[name].reshape(-1).copy()
+    moved[entries] += step
+    c = psi({**inputs, name: moved.reshape(inputs[name].shape)})
+    sel = owner >= 0
+    return np.bincount(owner[sel], weights=c[sel], minlength=entries.size)
+
+
+# -- entries that cannot be judged: kinks, pooling ties, hinge margins of 0 ------------------
+
+def unjudged(kind: Kind, case: LayerCase, oracle: str) -> dict[str, np.ndarray | None]:
+    """Per gradient, the entries ``oracle`` cannot judge (None: it judges them all)."""
+    eps = float(np.finfo(case.dtype).eps)
+    x = np.array(case.inputs["x"], dtype=np.float64)
+    near = 4 * FD_STEP if oracle == "fd" else KINK_SLACK_FACTOR * eps
+    mask = None
+    if kind.activation is not None:
+        kinks = getattr(registry.get(kind.activation), "kinks", None) or ()
+        if kinks:
+            mask = np.zeros(x.shape, dtype=bool)
+            for k in kinks:
+                mask |= np.abs(x - k) <= near * np.maximum(1.0, np.abs(x))
+    elif kind.name == "max_pool":
+        mask = _tied_windows(x, case.params["pool_param"], near)
+    elif kind.name == "svm_loss":
+        y = case.params["y"]
+        rows = np.arange(x.shape[0])
+        margins = x - x[rows, y][:, None] + 1.0
+        margins[rows, y] = np.inf
+        close = np.abs(margins) <= near * np.maximum(1.0, np.abs(x))
+        mask = close | (close.any(axis=1, keepdims=True) & (np.arange(x.shape[1]) == y[:, None]))
+    return {name: (mask if i == 0 else None) for i, name in enumerate(kind.grads)}
+
+
+def _tied_windows(x: np.ndarray, pool: Mapping[str, int], near: float) -> np.ndarray:
+    ph, pw, s = pool["pool_height"], pool["pool_width"], pool["stride"]
+    mask = np.zeros(x.shape, dtype=bool)
+    for i in range(1 + (x.shape[2] - ph) // s):
+        for j in range(1 + (x.shape[3] - pw) // s):
+            window = x[:, :, i * s:i * s + ph, j * s:j * s + pw].reshape(*x.shape[:2], -1)
+            top = np.sort(window, axis=-1)
+            gap = top[..., -1] - top[..., -2] if window.shape[-1] > 1 else np.full(
+                x.shape[:2], np.inf)
+            tie = gap <= near * np.maximum(1.0, np.abs(top[..., -1]))
+            mask[:, :, i * s:i * s + ph, j * s:j * s + pw] |= tie[:, :, None, None]
+    return mask
+
+
+class JaxBudget:
+    """jax compiles each new shape (about a second on a CPU): it judges every case whose shapes
+    it has compiled, and new shapes only while ``budget`` new ones remain; the cases it judged
+    are counted in the results."""
+
+    def __init__(self, budget: int = 6) -> None:
+        self.budget, self.seen = budget, set[str]()
+
+    def admits(self, kind: Kind, case: LayerCase, force: bool = False) -> bool:
+        key = _key(kind, case, {}) + repr(case.params.get("bn_param", {}).get("mode"))
+        if key in self.seen:
+            return True
+        if self.budget <= 0 and not force:
+            return False
+        self.budget -= 1
+        self.seen.add(key)
+        return True
