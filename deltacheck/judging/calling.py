@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck.core import interrupts
 from deltacheck.core.case import Case
 from deltacheck.core.conventions import Conventions, protocol_result, user_arguments
 from deltacheck.core.errors import exception_text
 from deltacheck.core.gradients import QUANTITIES, Gradients
 from deltacheck.core.isolation import isolated
 from deltacheck.core.protocol import normalise
+from deltacheck.core.watchdog import CaseTimedOut, time_limit
 from deltacheck.judging.records import SYMBOL
 
 Backprop = Callable[..., Any]
@@ -74,17 +76,21 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
     return changed
 
 
-def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT
-         ) -> tuple[Gradients | None, str, str]:
-    """One isolated call: the values read by the protocol, what was wrong, the traceback."""
+def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
+         timeout: float | None = None) -> tuple[Gradients | None, str, str]:
+    """One isolated call: the values read by the protocol, what was wrong, the traceback.
+
+    A call that outlives ``timeout`` seconds raises ``CaseTimedOut``; Ctrl-C raises at once in
+    the implementation's own code.
+    """
     args = user_arguments(conventions, *case.arguments())
     before = copy.deepcopy(args)
     raw: Any = _RAISED
     problem = trace = ""
     try:
-        with isolated():
+        with isolated(), interrupts.interruptible(), time_limit(timeout):
             raw = impl(*args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, CaseTimedOut):
         raise
     except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
         problem, trace = f"raised {describe_exception(exc)}", _format_traceback(exc)

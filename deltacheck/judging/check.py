@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import oracles
+import deltacheck.oracles as oracles
 from deltacheck.core import activations as registry
 from deltacheck.core.case import Case
 from deltacheck.core.conventions import Conventions
@@ -17,6 +17,7 @@ from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import lookup
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_PROVIDED, worst
+from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.judging import rounding
 from deltacheck.judging.calling import DEFAULT, Backprop, call, describe_exception, differences
 from deltacheck.judging.compare import OracleResult, compare_all
@@ -41,6 +42,7 @@ class CaseResult:
     registry: dict[str, Any] = field(default_factory=dict, repr=False)
     diagnosis: dict[str, Any] | None = None  # JSON; made by whoever checks a failing case
     conventions: Conventions = field(default_factory=Conventions)  # the implementation's
+    timed_out: float | None = None  # the limit (s) the implementation's call outlived
 
     @property
     def err(self) -> dict[str, float]:
@@ -125,12 +127,14 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
 
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                repeat: bool = False, earlier: Gradients | None = None,
-               conventions: Conventions = DEFAULT) -> CaseResult:
+               conventions: Conventions = DEFAULT, timeout: float | None = None) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle.
 
     With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
     of the same case, when given): outputs that differ between the runs make the case fail as
-    nondeterministic, and ``nondeterministic`` says where they differ. ``conventions`` are
+    nondeterministic, and ``nondeterministic`` says where they differ. A call of the
+    implementation that outlives ``timeout`` seconds fails the case with ``timed_out`` set (the
+    caller decides whether the run goes on). ``conventions`` are
     the implementation's own (``deltacheck.core.conventions.declared(impl)``): what it does not
     provide is "not provided", never failed and never passed.
     """
@@ -147,11 +151,20 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
-    result.impl_values, result.impl_problem, result.impl_traceback = call(case, impl, conventions)
+    try:
+        result.impl_values, result.impl_problem, result.impl_traceback = call(
+            case, impl, conventions, timeout=timeout)
+    except CaseTimedOut as exc:
+        result.timed_out, result.impl_problem = exc.seconds, str(exc)
+        repeat = False
     if repeat:
-        again, _, _ = call(case, impl, conventions)
-        result.nondeterministic = differences(result.impl_values, again)
-        if earlier is not None and not result.nondeterministic:
+        try:
+            again, _, _ = call(case, impl, conventions, timeout=timeout)
+        except CaseTimedOut as exc:  # the second run hung where the first did not
+            result.timed_out, result.impl_problem = exc.seconds, str(exc)
+            result.impl_values = again = None
+        result.nondeterministic = "" if again is None else differences(result.impl_values, again)
+        if earlier is not None and not result.nondeterministic and again is not None:
             result.nondeterministic = differences(earlier, result.impl_values)
     if result.impl_values is None:
         compared = {}

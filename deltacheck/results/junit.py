@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED
+from deltacheck.results.groups import groups_text
 from deltacheck.results.reading import attributed_to, line_of
 
 NO_HIDDEN = "(none)"
@@ -33,6 +34,14 @@ def render(doc: Mapping[str, Any]) -> str:
     in_full = {f["id"]: f for f in doc["failures"]}
     suite = ET.Element("testsuite", name="deltacheck", timestamp=doc["run"].get("started", ""),
                        time=str(doc["run"].get("wall_time_s", 0)))
+    summary = doc.get("summary") or {}
+    groups = summary.get("groups") or []
+    if groups:  # every failure of the run, grouped as the console's last line groups them
+        props = ET.SubElement(suite, "properties")
+        for g in groups:
+            ET.SubElement(props, "property", name=f"failures: {g['label']}",
+                          value=f"{g['cases']} cases, first case {g['first_case']}")
+    grouped = [f"all failures: {groups_text(groups, shown=len(groups))}"] if groups else []
     failures = 0
     for (loss, act, oracle), recs in sorted(_groups(doc).items()):
         tc = ET.SubElement(suite, "testcase", classname=f"deltacheck.{loss}",
@@ -56,14 +65,28 @@ def render(doc: Mapping[str, Any]) -> str:
                 detail += [f"reproduce: {m['repro']}",
                            "case: " + json.dumps(m["case"], separators=(",", ":"))]
             ET.SubElement(tc, "failure", message=message, type="Disagreement").text = \
-                "\n".join(detail)
+                "\n".join(detail + grouped)
         elif all(r["verdict"] == NOT_JUDGED for r in recs):
             ET.SubElement(tc, "skipped", message="every entry sat on or near a kink")
         else:
             tc.append(ET.Comment(f"{len(recs)} cases agree"))
+    errors = _incomplete(suite, summary)
     suite.set("tests", str(len(suite.findall("testcase"))))
     suite.set("failures", str(failures))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _incomplete(suite: ET.Element, summary: Mapping[str, Any]) -> int:
+    """An errored test case when the run was interrupted: CI must not read it as complete."""
+    if not summary.get("interrupted"):
+        return 0
+    asked, left = int(summary.get("asked", 0)), int(summary.get("not_checked", 0))
+    tc = ET.SubElement(suite, "testcase", classname="deltacheck.run", name="run complete",
+                       time="0")
+    ET.SubElement(tc, "error", type="Interrupted", message=(
+        f"interrupted after {asked - left:,} of {asked:,} cases: {left:,} asked cases were "
+        f"not checked")).text = "The run was stopped (Ctrl-C) before every case was checked."
+    return 1
