@@ -13,6 +13,8 @@ def console_main() -> int:
     interrupts.install()
     try:
         from deltacheck.commands import cli
+
+        interrupts.checkpoint()  # one that came while importing
     except KeyboardInterrupt:  # while importing: nothing started, nothing to keep
         interrupts.acknowledge()
         print("deltacheck: interrupted while starting; nothing was checked", file=sys.stderr)

@@ -6,7 +6,7 @@ exception is printed as "Exception ignored" and the run goes on to exit 0; insid
 call back into Python it ends the process with ``terminate called ...`` (exit 134). So the
 command line installs ``handler`` first thing. It records every Ctrl-C; it raises at once only
 while no framework with native callbacks is loaded (or within ``interruptible()``, the call of
-the implementation) and nothing asked to defer; otherwise the interrupt waits for the next
+the implementation), no module is being imported and nothing asked to defer; otherwise the interrupt waits for the next
 ``checkpoint()`` (between cases, between the steps of start-up), which raises it there. An
 interrupt counts as waiting until whoever stops the run ``acknowledge``s it, so one raised into
 a callback that swallowed it is raised again at the next checkpoint. A second Ctrl-C ends the
@@ -55,10 +55,24 @@ def _handler(signum: int, frame: Any) -> None:
                 stop()
         _say("deltacheck: interrupted twice: stopped at once, nothing more written")
         os._exit(EXIT_CODE)
-    if _State.defer or _State.handled or (
+    if _State.defer or _State.handled or _importing(frame) or (
             not _State.interruptible and any(name in sys.modules for name in _NATIVE_CALLBACKS)):
         return  # the next checkpoint raises it
     raise KeyboardInterrupt
+
+
+def _importing(frame: Any) -> bool:
+    """Whether the main thread is importing a module.
+
+    An import cut short can run through C code that executes Python (``PyRun_String``); an
+    exception leaving it there makes the interpreter kill itself with SIGINT at exit, whatever
+    the exit code asked for (-2, not 130).
+    """
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> None:
