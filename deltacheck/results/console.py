@@ -132,12 +132,15 @@ def verdict_line(doc: dict[str, Any]) -> str:
         return interrupted_text(doc).replace("interrupted", "INTERRUPTED", 1)
     if s["cases"] == 0:
         return "nothing checked: no cases were run"
-    groups = groups_text(s.get("groups") or [])
-    if not groups:  # an older document: the first disagreement
-        first = next((f for f in doc["failures"] if f["minimal"]), None)
-        groups = line_of(first.get("diagnosis")) if first and first.get("diagnosis") \
-            else s["first_disagreement"]
-    line = f"DISAGREEMENT in {s['failed_cases']:,} of {cases_text(s['cases'])}: {groups}"
+    groups = s.get("groups") or []
+    first = next((f for f in doc["failures"] if f["minimal"]), None)
+    first = first or next((f for f in doc["failures"] if f.get("diagnosis")), None)
+    diagnosis = (first or {}).get("diagnosis") or {}
+    if len(groups) > 1 or (groups and groups[0]["kind"] != diagnosis.get("kind")):
+        said = groups_text(groups)
+    else:  # one kind of failure (or an older document): its cause, in full
+        said = line_of(diagnosis) if diagnosis else s["first_disagreement"]
+    line = f"DISAGREEMENT in {s['failed_cases']:,} of {cases_text(s['cases'])}: {said}"
     if s.get("interrupted"):
         line += f" (interrupted: {s['not_checked']:,} asked cases not checked)"
     return line
