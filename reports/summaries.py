@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deltacheck.core.verdicts import INTERRUPTED, UNRESOLVED_WORD
+from deltacheck.core.words import plural
 from deltacheck.reports.common import (
     ERROR,
     FAIL,
@@ -53,10 +54,11 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
     groups = summary.get("groups") or []
     headline, detail = {
         PASS: ("All oracles agree",
-               f"All {n} cases agree with {', '.join(oracles) or 'every oracle'} "
+               f"All {plural(count(n), 'case')} agree with {', '.join(oracles) or 'every oracle'} "
                "within tolerance."),
         FAIL: ("Disagreement found",
-               f"{n_failed} of {n} cases disagree with at least one oracle"
+               f"{n_failed} of {plural(count(n), 'case')} "
+               f"{'disagrees' if n_failed == 1 else 'disagree'} with at least one oracle"
                + (f": {groups_text(groups, shown=len(groups))}." if groups else ".")),
         INTERRUPTED: ("Interrupted: no verdict", f"{_stopped(summary, n)}: no verdict."),
     }.get(v, ("Nothing judged", "No entry of any case could be judged."))
@@ -137,7 +139,8 @@ def _matrix_cell(recs: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
     return {"text": fmt_err(worst.get("err")), "n": len(recs),
             "cls": grade(worst.get("err"), worst.get("rtol"), v),
             "tip": f"{where}: worst err {fmt_err(worst.get('err'))} "
-                   f"(rtol {fmt_err(worst.get('rtol'))}); {len(recs)} cases, {failing} failing"}
+                   f"(rtol {fmt_err(worst.get('rtol'))}); {plural(len(recs), 'case')}, "
+                   f"{failing} failing"}
 
 
 def _share(part: int, whole: int) -> tuple[str, str]:

@@ -6,8 +6,9 @@ exception is printed as "Exception ignored" and the run goes on to exit 0; insid
 call back into Python it ends the process with ``terminate called ...`` (exit 134). So the
 command line installs ``handler`` first thing. It records every Ctrl-C; it raises at once only
 while no framework with native callbacks is loaded (or within ``interruptible()``, the call of
-the implementation), no module is being imported and nothing asked to defer; otherwise the interrupt waits for the next
-``checkpoint()`` (between cases, between the steps of start-up), which raises it there. An
+the implementation), no module is being imported and nothing asked to defer; otherwise the
+interrupt waits for the next ``checkpoint()`` (between cases, between the steps of start-up),
+which raises it there. An
 interrupt counts as waiting until whoever stops the run ``acknowledge``s it, so one raised into
 a callback that swallowed it is raised again at the next checkpoint. A second Ctrl-C ends the
 process at once (exit 130).

@@ -23,6 +23,7 @@ from deltacheck.core.gradients import QUANTITIES, Gradients
 from deltacheck.core.isolation import isolated
 from deltacheck.core.protocol import normalise
 from deltacheck.core.watchdog import CaseTimedOut, time_limit
+from deltacheck.core.words import a_type, plural
 from deltacheck.judging.records import SYMBOL
 
 Backprop = Callable[..., Any]
@@ -62,7 +63,7 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
     changed = []
     for what, given, now in (("weights", weights0, weights), ("biases", biases0, biases)):
         if len(now) != len(given):  # popped or appended: entries cannot be paired up
-            changed.append(f"{what} ({len(given)} → {len(now)} arrays)")
+            changed.append(f"{what} ({len(given)} → {plural(len(now), 'array')})")
         else:
             changed += [f"{what}[{l}]" for l, (a, b) in enumerate(zip(given, now, strict=True))
                         if not _same(a, b)]
@@ -101,7 +102,7 @@ def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
     raw = protocol_result(conventions, raw, batch=case.batch, n_layers=case.n_layers)
     grads, problems = normalise(raw, case, provides=conventions.provides)
     if grads is None and not problems:  # never fail with an empty reason
-        problems.append(f"returned a {type(raw).__name__} that could not be read")
+        problems.append(f"returned {a_type(raw)} that could not be read")
     if changed:
         problems.append(f"modified its inputs: {', '.join(changed)}")
     return grads, "; ".join(problems), trace

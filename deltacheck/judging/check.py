@@ -18,6 +18,7 @@ from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import lookup
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_PROVIDED, worst
 from deltacheck.core.watchdog import CaseTimedOut
+from deltacheck.core.words import a_type
 from deltacheck.judging import rounding
 from deltacheck.judging.calling import DEFAULT, Backprop, call, describe_exception, differences
 from deltacheck.judging.compare import OracleResult, compare_all
@@ -55,7 +56,7 @@ class CaseResult:
             return (f"the implementation is nondeterministic: two runs on this case differ in "
                     f"{self.nondeterministic}")
         if self.impl_problem:
-            return f"the implementation {self.impl_problem}"
+            return about_implementation(self.impl_problem)
         for r in self.oracles.values():
             q = r.first_failure()
             if q is not None:
@@ -63,6 +64,13 @@ class CaseResult:
             if r.verdict == ERROR and r.message:
                 return r.message
         return ""
+
+
+def about_implementation(problem: str) -> str:
+    """``the implementation raised …``; a problem that names the implementation itself ("the
+    implementation's result has no 'deltas'") is not prefixed twice."""
+    return problem if problem.startswith("the implementation") else \
+        f"the implementation {problem}"
 
 
 def activation_objects(names: Sequence[str]) -> list[Any]:
@@ -139,10 +147,10 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     provide is "not provided", never failed and never passed.
     """
     if not isinstance(case, Case):
-        raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
+        raise DeltacheckError(f"case must be a deltacheck.Case, not {a_type(case)}")
     if not callable(impl):
         raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
-                              f"loss, x, t), not {type(impl).__name__}")
+                              f"loss, x, t), not {a_type(impl)}")
     oracle_names = oracles.checked_names(oracle_names)
     forward, broken = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
@@ -181,12 +189,12 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                                                 message=value)
         elif result.impl_values is None:
             result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
-                                                message=f"the implementation {result.impl_problem}")
+                                                message=about_implementation(result.impl_problem))
         else:
             result.oracles[name] = not_provided(compared[name], conventions.provides)
             if result.impl_problem:  # values were readable but the call misbehaved
                 result.oracles[name].verdict = FAIL
-                result.oracles[name].message = f"the implementation {result.impl_problem}"
+                result.oracles[name].message = about_implementation(result.impl_problem)
     result.verdict = worst([r.verdict for r in result.oracles.values()])
     if result.nondeterministic:  # whatever this run's values, the next run's differ
         result.verdict = FAIL

@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from deltacheck.core.verdicts import INTERRUPTED, NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
+from deltacheck.core.words import plural
 from deltacheck.results.groups import groups_text
 from deltacheck.results.reading import line_of
 
@@ -31,13 +32,13 @@ class Progress:
             width = 30
             filled = int(width * done / max(total, 1))
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\r  {loss:<4} [{bar}] {done}/{total} cases, {failed} failed ")
+            self.stream.write(f"\r  {loss:<4} [{bar}] {done}/{plural(total, 'case')}, {failed} failed ")
             if done >= total:
                 self.stream.write("\n")
             self.stream.flush()
         elif loss != self.current:
             self.current = loss
-            self.stream.write(f"checking {loss}: {total} cases\n")
+            self.stream.write(f"checking {loss}: {plural(total, 'case')}\n")
             self.stream.flush()
 
     def finish(self) -> None:
@@ -83,7 +84,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 
 def cases_text(n: int) -> str:
     """``1 case``, ``1,201 cases``."""
-    return f"{n:,} case{'' if n == 1 else 's'}"
+    return plural(n, "case")
 
 
 def interrupted_text(doc: dict[str, Any]) -> str:

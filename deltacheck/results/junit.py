@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED
+from deltacheck.core.words import plural
 from deltacheck.results.groups import groups_text
 from deltacheck.results.reading import attributed_to, line_of
 
@@ -40,7 +41,7 @@ def render(doc: Mapping[str, Any]) -> str:
         props = ET.SubElement(suite, "properties")
         for g in groups:
             ET.SubElement(props, "property", name=f"failures: {g['label']}",
-                          value=f"{g['cases']} cases, first case {g['first_case']}")
+                          value=f"{plural(g['cases'], 'case')}, first case {g['first_case']}")
     grouped = [f"all failures: {groups_text(groups, shown=len(groups))}"] if groups else []
     failures = 0
     for (loss, act, oracle), recs in sorted(_groups(doc).items()):
@@ -56,7 +57,8 @@ def render(doc: Mapping[str, Any]) -> str:
             diagnosed = in_full.get(first["case"]["id"], minimal.get(loss, {})).get("diagnosis")
             if diagnosed:
                 message = f"{message}; diagnosis: {line_of(diagnosed)}"
-            detail = [f"{len(bad)} of {len(recs)} cases disagree; first: case {first['case']['id']}"]
+            detail = [f"{len(bad)} of {plural(len(recs), 'case')} disagree; first: case "
+                      f"{first['case']['id']}"]
             if loss in minimal:
                 m = minimal[loss]
                 detail += [f"minimal failing network for {loss}: {m['message']}"]
@@ -69,7 +71,7 @@ def render(doc: Mapping[str, Any]) -> str:
         elif all(r["verdict"] == NOT_JUDGED for r in recs):
             ET.SubElement(tc, "skipped", message="every entry sat on or near a kink")
         else:
-            tc.append(ET.Comment(f"{len(recs)} cases agree"))
+            tc.append(ET.Comment(f"{plural(len(recs), 'case')} agree"))
     errors = _incomplete(suite, summary)
     suite.set("tests", str(len(suite.findall("testcase"))))
     suite.set("failures", str(failures))
@@ -86,7 +88,8 @@ def _incomplete(suite: ET.Element, summary: Mapping[str, Any]) -> int:
     asked, left = int(summary.get("asked", 0)), int(summary.get("not_checked", 0))
     tc = ET.SubElement(suite, "testcase", classname="deltacheck.run", name="run complete",
                        time="0")
-    ET.SubElement(tc, "error", type="Interrupted", message=(
-        f"interrupted after {asked - left:,} of {asked:,} cases: {left:,} asked cases were "
-        f"not checked")).text = "The run was stopped (Ctrl-C) before every case was checked."
+    message = (f"interrupted after {asked - left:,} of {plural(asked, 'case')}: "
+               f"{plural(left, 'asked case')} {'was' if left == 1 else 'were'} not checked")
+    ET.SubElement(tc, "error", type="Interrupted", message=message).text = \
+        "The run was stopped (Ctrl-C) before every case was checked."
     return 1
