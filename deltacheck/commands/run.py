@@ -206,6 +206,7 @@ def _finish(args: argparse.Namespace, config: campaign.Config, outcome: campaign
         return outcome.exit_code
     out = console.summary_lines(doc) + console.timeout_lines(doc) + written
     out.append(console.counts_line(doc))
+    out += console.warning_lines(doc)
     if rate is not None:
         out.append(f"selftest: {selftest.describe(rate)}")
     if args.replay:

@@ -78,18 +78,20 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
 
 
 def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
-         timeout: float | None = None) -> tuple[Gradients | None, str, str]:
+         timeout: float | None = None, caught: list[dict[str, Any]] | None = None
+         ) -> tuple[Gradients | None, str, str]:
     """One isolated call: the values read by the protocol, what was wrong, the traceback.
 
     A call that outlives ``timeout`` seconds raises ``CaseTimedOut``; Ctrl-C raises at once in
-    the implementation's own code.
+    the implementation's own code. The warnings it raises go to ``caught`` (see
+    ``isolated``), when given.
     """
     args = user_arguments(conventions, *case.arguments())
     before = copy.deepcopy(args)
     raw: Any = _RAISED
     problem = trace = ""
     try:
-        with isolated(), interrupts.interruptible(), time_limit(timeout):
+        with isolated(caught), interrupts.interruptible(), time_limit(timeout):
             raw = impl(*args)
     except (KeyboardInterrupt, CaseTimedOut):
         raise

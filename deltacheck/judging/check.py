@@ -44,6 +44,7 @@ class CaseResult:
     diagnosis: dict[str, Any] | None = None  # JSON; made by whoever checks a failing case
     conventions: Conventions = field(default_factory=Conventions)  # the implementation's
     timed_out: float | None = None  # the limit (s) the implementation's call outlived
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # the implementation's own
 
     @property
     def err(self) -> dict[str, float]:
@@ -161,13 +162,13 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.oracle_values[name] = value
     try:
         result.impl_values, result.impl_problem, result.impl_traceback = call(
-            case, impl, conventions, timeout=timeout)
+            case, impl, conventions, timeout=timeout, caught=result.warnings)
     except CaseTimedOut as exc:
         result.timed_out, result.impl_problem = exc.seconds, str(exc)
         repeat = False
     if repeat:
         try:
-            again, _, _ = call(case, impl, conventions, timeout=timeout)
+            again, _, _ = call(case, impl, conventions, timeout=timeout, caught=[])
         except CaseTimedOut as exc:  # the second run hung where the first did not
             result.timed_out, result.impl_problem = exc.seconds, str(exc)
             result.impl_values = again = None

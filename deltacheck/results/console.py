@@ -82,6 +82,13 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def warning_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per distinct warning the implementation raised, with its count."""
+    return [f"warning: {w['category']}: {w['message']} ({w['where']}): "
+            f"{plural(w['count'], 'time')} in {plural(w['cases'], 'case')}, first in case "
+            f"{w['first_case']}" for w in doc["summary"].get("warnings") or []]
+
+
 def cases_text(n: int) -> str:
     """``1 case``, ``1,201 cases``."""
     return plural(n, "case")

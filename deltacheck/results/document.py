@@ -123,6 +123,8 @@ def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
         rec["diagnosis"] = {k: result.diagnosis.get(k) for k in ("kind", "where", "first_wrong")}
     if result.timed_out is not None:
         rec["timed_out"] = result.timed_out
+    if result.warnings:  # the implementation's, caught: where and how often
+        rec["warnings"] = result.warnings
     return rec
 
 
@@ -198,10 +200,24 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str],
             "asked": asked, "checked_of_asked": len(cases) - minimal, "minimal_cases": minimal,
             "shrink_reruns": int(run.get("shrink_steps", 0) or 0), "interrupted": interrupted,
             "not_checked": max(0, asked - (len(cases) - minimal)),
-            "groups": failure_groups(failed),
+            "groups": failure_groups(failed), "warnings": warnings_summary(cases),
             "first_disagreement": first["message"] if first else None,
             "by_loss_oracle": rows, "judged_entries": judged, "not_judged_entries": not_judged,
             "unresolved_entries": unresolved}
+
+
+def warnings_summary(cases: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The implementation's warnings over the run: one entry per distinct warning, with its
+    count, the number of cases it came in and the case where it first occurred."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for c in cases:
+        for w in c.get("warnings") or []:
+            key = (w["category"], w["message"], w["where"])
+            entry = found.setdefault(key, {**w, "count": 0, "cases": 0,
+                                           "first_case": c["id"]})
+            entry["count"] += w["count"]
+            entry["cases"] += 1
+    return sorted(found.values(), key=lambda w: (-w["count"], w["first_case"]))
 
 
 def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],
