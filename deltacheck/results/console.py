@@ -113,8 +113,9 @@ def counts_line(doc: dict[str, Any]) -> str:
         if s.get("minimal_cases"):
             line += f", + {s['minimal_cases']} minimal from shrinking"
         line += ")"
-    if s.get("shrink_reruns"):
-        line += f"; shrinking re-ran {cases_text(s['shrink_reruns'])} (not counted)"
+    reruns = doc["run"].get("shrink_steps") or 0
+    if reruns:
+        line += f"; shrinking re-ran {cases_text(reruns)} (not counted)"
     return line
 
 

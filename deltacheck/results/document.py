@@ -169,7 +169,8 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str],
     not-judged counts.
 
     ``run`` (the document's run section) says how many cases were asked for, whether the run
-    was interrupted and how many re-runs shrinking made: an interrupted run without a failure
+    was interrupted (``run.shrink_steps`` counts the re-runs shrinking made, which are not
+    cases; a merge adds up its shards'): an interrupted run without a failure
     has the verdict "interrupted", never "pass".
     """
     run = run or {}
@@ -198,7 +199,7 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str],
     asked = int(run.get("asked", run.get("examples", len(cases) - minimal)) or 0)
     return {"verdict": verdict, "cases": len(cases), "failed_cases": len(failed),
             "asked": asked, "checked_of_asked": len(cases) - minimal, "minimal_cases": minimal,
-            "shrink_reruns": int(run.get("shrink_steps", 0) or 0), "interrupted": interrupted,
+            "interrupted": interrupted,
             "not_checked": max(0, asked - (len(cases) - minimal)),
             "groups": failure_groups(failed), "warnings": warnings_summary(cases),
             "first_disagreement": first["message"] if first else None,
