@@ -207,3 +207,23 @@ def test_every_failing_case_record_says_its_kind_and_first_wrong_quantity(tmp_pa
     assert groups_text(groups, shown=len(groups)) in junit.render(doc)
     counts = console.counts_line(doc)
     assert counts.startswith(f"cases:  {doc['summary']['cases']} checked (120 of 120 asked, + ")
+
+
+@pytest.mark.parametrize("how", ["pipe", "native"])
+def test_a_hang_in_a_worker_process_ends_the_run_too(tmp_path, how):
+    impl = tmp_path / "hangs.py"
+    impl.write_text("import os, threading, time\nfrom deltacheck import reference_impl\n\n"
+                    "def backprop(*args):\n    if args[3] == 'ce' and args[4].shape[0] == 2:\n"
+                    + textwrap.indent(HANGS[how], " " * 8) + "\n"
+                    "    return reference_impl.backprop(*args)\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "deltacheck", "run", "--impl", f"{impl}:backprop", "--oracles",
+         "fd", "--max-layers", "2", "--examples", "300", "--seed", "1", "--workers", "2",
+         "--losses", "mse,ce", "--case-timeout", "0.5", "--report", str(tmp_path / "r.html")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("1 timed out after 0.5 s") or \
+        "timed out after 0.5 s" in proc.stdout.splitlines()[-1]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["run"]["timed_out"] == 0.5
+    assert any(f.get("timed_out") == 0.5 for f in doc["failures"])

@@ -121,7 +121,7 @@ def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> No
     left. A job of None means there is no work (the run stopped before it began)."""
     from deltacheck.campaign.slices import Campaign, heap_frozen, settle_imports
     from deltacheck.core import activations as registry
-    from deltacheck.core import interrupts
+    from deltacheck.core import interrupts, watchdog
     from deltacheck.core.loading import load_activation, load_implementation
     from deltacheck.core.watchdog import CaseTimedOut
 
@@ -140,6 +140,8 @@ def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> No
                 [load_activation(spec) for spec in config.user_activations]))
             config = replace(config, impl=load_implementation(config.impl_spec), seed=seed)
             runner = Campaign(config, lambda *args: None)
+            stack.callback(watchdog.on_stuck(
+                lambda seconds: _rescued(results, runner, slices, seconds)))
             stack.enter_context(heap_frozen())
             while (i := _take(counter, len(slices))) is not None:
                 results.put(("done", i, runner.run_slice(slices[i], acts)))
@@ -153,9 +155,25 @@ def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> No
     results.put(("exit", -1, os.getpid()))
 
 
+def _rescued(results: Any, runner: Any, slices: Sequence[Any], seconds: float) -> None:
+    """A worker's call hangs where it cannot be stopped: send what it checked, and end."""
+    runner.hung(seconds)
+    if runner.current is not None:
+        i = list(slices).index(runner.current)
+        results.put(("timed_out", i, (runner.so_far(runner.current), seconds)))
+    results.put(("exit", -1, os.getpid()))
+    results.close()
+    results.join_thread()  # sent before the process ends
+    os._exit(1)
+
+
 def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
-               progress: Callable[[str, int, int, int], None]) -> list[Any]:
-    """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes."""
+               progress: Callable[[str, int, int, int], None], *, here: Any = None
+               ) -> list[Any]:
+    """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes.
+
+    ``here``: the caller's campaign, which checks this process's share (and which a rescue
+    from a hung call reads); a new one by default."""
     from deltacheck.campaign.planning import Interrupted
     from deltacheck.campaign.slices import Campaign
     from deltacheck.core import interrupts
@@ -184,10 +202,11 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         jobs.put((shipped, seed, list(slices), acts))
     outcomes: dict[int, Any] = {}
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
-    here = Campaign(config, lambda *args: None)
+    here = here if here is not None else Campaign(config, lambda *args: None)
     here.seed = seed
 
     def report(extra: Any = None, n: int = 0, failed: int = 0) -> None:
+        here.finished = [outcomes[k] for k in sorted(outcomes)]
         done = {loss: sum(slices[i].budget for i in outcomes if slices[i].loss == loss)
                 for loss in totals}
         bad = sum(o.failed_count for o in outcomes.values()) + failed

@@ -52,7 +52,7 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
     if config.workers > 1 and len(slices) > 1:
         from deltacheck.campaign import parallel
 
-        return parallel.run_slices(config, campaign.seed, slices, acts, progress)
+        return parallel.run_slices(config, campaign.seed, slices, acts, progress, here=campaign)
     outcomes: list[SliceOutcome] = []
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
     done = dict.fromkeys(totals, 0)

@@ -181,6 +181,7 @@ def _checked_run(args: argparse.Namespace) -> int:
 def _stuck(args: argparse.Namespace, config: campaign.Config, outcome: campaign.Outcome) -> None:
     """A call hangs where it cannot be stopped: write what was checked, and end here."""
     code = _finish(args, config, outcome)
+    interrupts.stop_helpers()  # worker processes, the fork server
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -51,9 +51,7 @@ def _say(text: str) -> None:
 def _handler(signum: int, frame: Any) -> None:
     _State.requested += 1
     if _State.requested > 1:  # the second Ctrl-C: the user does not want to wait
-        for stop in _State.hard_exit:
-            with contextlib.suppress(Exception):
-                stop()
+        stop_helpers()
         _say("deltacheck: interrupted twice: stopped at once, nothing more written")
         os._exit(EXIT_CODE)
     if _State.defer or _State.handled or _importing(frame) or (
@@ -130,6 +128,13 @@ def at_hard_exit(stop: Callable[[], None]) -> None:
     """Call ``stop`` (quickly: it runs in a signal handler) before a second Ctrl-C ends it all."""
     if stop not in _State.hard_exit:
         _State.hard_exit.append(stop)
+
+
+def stop_helpers() -> None:
+    """Run the ``at_hard_exit`` callbacks: the process is about to end without cleaning up."""
+    for stop in _State.hard_exit:
+        with contextlib.suppress(Exception):
+            stop()
 
 
 def reset() -> None:
