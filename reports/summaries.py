@@ -65,6 +65,7 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
     if v == FAIL and summary.get("interrupted"):
         detail += f" The run was {_stopped(summary, n)}; the rest were not checked."
     stats = [("cases", n, ""), ("failing", n_failed, ""), ("oracles", len(oracles), ""),
+             *([("asked", count(summary["asked"]), "")] if "asked" in summary else []),
              ("judged entries", sum(count(x) for x in judged.values()), ""),
              ("not judged", sum(count(x) for x in skipped.values()), "")]
     if any(coarse.values()):
