@@ -52,10 +52,11 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
         wanted = [key for key in KEYS if key in provides]
         return None, [f"returned {a_type(raw)}; it should return a mapping with "
                       f"{', '.join(map(repr, wanted))}"]
-    problems = [f"the implementation's result has no {key!r}" for key in KEYS
-                if key not in raw and key in provides]
-    if problems:
-        return None, problems
+    missing = [repr(key) for key in KEYS if key not in raw and key in provides]
+    if missing:
+        said = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} or {missing[-1]}"
+        return None, [f"result has no {said}"]
+    problems: list[str] = []
     shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
               "grad_weights": [w.shape for w in case.weights],
               "grad_biases": [v.shape for v in case.biases]}

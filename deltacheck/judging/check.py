@@ -67,11 +67,17 @@ class CaseResult:
         return ""
 
 
+# What the implementation did ("the implementation raised …"); any other problem is about a
+# part of its result ("the implementation's grad_weights[0] has shape …").
+_DID = ("raised", "returned", "modified", "timed out", "is ", "did ", "changed")
+
+
 def about_implementation(problem: str) -> str:
-    """``the implementation raised …``; a problem that names the implementation itself ("the
-    implementation's result has no 'deltas'") is not prefixed twice."""
-    return problem if problem.startswith("the implementation") else \
-        f"the implementation {problem}"
+    """The problem as a sentence about the implementation, said once."""
+    if problem.startswith("the implementation"):
+        return problem
+    return f"the implementation {problem}" if problem.startswith(_DID) else \
+        f"the implementation's {problem}"
 
 
 def activation_objects(names: Sequence[str]) -> list[Any]:

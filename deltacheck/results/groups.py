@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.judging.check import about_implementation
 
 LABEL_CHARS = 70  # an exception's message is cut here ("…"): a group label stays one line
 SHOWN = 4  # groups named on the console's last line; the rest are counted
@@ -39,7 +40,7 @@ def _key(rec: Mapping[str, Any]) -> tuple[str, str, str]:
         where = re.sub(r"\[\d+\]", "", str(diagnosis.get("where") or "no quantity"))
         return kind, where, f"{kind} at {where}"
     if problem:
-        return "problem", "", _cut(f"the implementation {problem}")
+        return "problem", "", _cut(about_implementation(problem))
     if rec.get("verdict") == ERROR:
         return "oracle_error", "", _cut(str(rec.get("message") or "an oracle could not judge"))
     return "unknown", "", _cut(str(rec.get("message") or "disagreement"))
