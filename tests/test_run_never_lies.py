@@ -156,6 +156,10 @@ def test_a_hanging_implementation_ends_the_run_with_a_failure_naming_its_case(tm
     saved = failure["repro"].split("--replay ")[1].split()[0]
     assert (tmp_path / saved).is_file()
     assert "timed out after 0.5 s" in html
+    suite = ET.fromstring((tmp_path / "junit.xml").read_text())
+    failure = suite.find("testcase[@name='case time limit']/failure")
+    assert failure is not None and failure.get("message").startswith("case 3: the implementation")
+    assert "--replay" in failure.text
     assert took < 30
 
 

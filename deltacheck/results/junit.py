@@ -73,12 +73,27 @@ def render(doc: Mapping[str, Any]) -> str:
         else:
             tc.append(ET.Comment(f"{plural(len(recs), 'case')} agree"))
     errors = _incomplete(suite, summary)
+    failures += _timed_out(suite, doc)
     suite.set("tests", str(len(suite.findall("testcase"))))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _timed_out(suite: ET.Element, doc: Mapping[str, Any]) -> int:
+    """A failing test case for a call that outlived its limit: the run stopped there."""
+    hung = next((f for f in doc.get("failures") or [] if f.get("timed_out") is not None), None)
+    if hung is None:
+        return 0
+    left = int((doc.get("summary") or {}).get("not_checked", 0))
+    tc = ET.SubElement(suite, "testcase", classname="deltacheck.run", name="case time limit",
+                       time=str(hung["timed_out"]))
+    ET.SubElement(tc, "failure", type="TimedOut", message=(
+        f"case {hung['id']}: {hung['message']}; the run stopped there, "
+        f"{plural(left, 'asked case')} not checked")).text = f"reproduce: {hung['repro']}"
+    return 1
 
 
 def _incomplete(suite: ET.Element, summary: Mapping[str, Any]) -> int:
