@@ -2,6 +2,6 @@
 
 import sys
 
-from deltacheck.commands.cli import console_main
+from deltacheck.commands import console_main
 
 sys.exit(console_main())

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.core.words import plural
 from deltacheck.results import collector, output
 
 _PARTS = pytest.StashKey[list]()  # (xdist worker id, its records), gathered by the controller
@@ -83,4 +84,4 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     output.write_outputs(doc, json_path=path.with_suffix(".json"), report_path=path)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"deltacheck report: {path} ({len(cases)} cases)")
+        reporter.write_line(f"deltacheck report: {path} ({plural(len(cases), 'case')})")

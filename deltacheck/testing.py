@@ -72,7 +72,7 @@ def assert_close(got: Any, want: Any, *, oracle: str = "torch", dtype: str = "fl
 
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if got.shape != want.shape:
-        raise AssertionError(f"{what}.shape={got.shape}, but should be {want.shape}")
+        raise AssertionError(f"{what} has shape {got.shape}; it should be {want.shape}")
     rtol = tolerances.lookup(oracle, dtype).rtol
     q = compare_entries(got, want, unjudged=None, uncertainty=0.0, rtol=rtol,
                         floor=tolerances.atol(dtype, loss_value), quantity="value", layer=None)

@@ -74,7 +74,8 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
             "depth": plots.depth(cases, oracles, colours),
             "histograms": plots.histograms(cases, oracles, colours),
             "not_judged": summaries.not_judged(summary, cases, oracles, acts),
-            "passing": summaries.passing(cases, losses, summary)}
+            "passing": summaries.passing(cases, losses, summary),
+            "warnings": [w for w in summary.get("warnings") or [] if isinstance(w, Mapping)]}
 
 
 TEMPLATES = pathlib.Path(__file__).with_name("templates")

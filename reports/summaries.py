@@ -6,7 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from deltacheck.core.verdicts import UNRESOLVED_WORD
+from deltacheck.core.verdicts import INTERRUPTED, UNRESOLVED_WORD
+from deltacheck.core.words import plural
 from deltacheck.reports.common import (
     ERROR,
     FAIL,
@@ -23,6 +24,7 @@ from deltacheck.reports.common import (
     verdict_class,
 )
 from deltacheck.reports.failures import anchor_of
+from deltacheck.results.groups import groups_text
 from deltacheck.results.reading import OUTPUT_COLUMN, attributed_to
 
 
@@ -49,14 +51,21 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
     judged = summary.get("judged_entries") or {}
     skipped = summary.get("not_judged_entries") or {}
     coarse = unresolved_by_oracle(summary, cases, oracles)
+    groups = summary.get("groups") or []
     headline, detail = {
         PASS: ("All oracles agree",
-               f"All {n} cases agree with {', '.join(oracles) or 'every oracle'} "
+               f"All {plural(count(n), 'case')} agree with {', '.join(oracles) or 'every oracle'} "
                "within tolerance."),
         FAIL: ("Disagreement found",
-               f"{n_failed} of {n} cases disagree with at least one oracle."),
+               f"{n_failed} of {plural(count(n), 'case')} "
+               f"{'disagrees' if n_failed == 1 else 'disagree'} with at least one oracle"
+               + (f": {groups_text(groups, shown=len(groups))}." if groups else ".")),
+        INTERRUPTED: ("Interrupted: no verdict", f"{_stopped(summary, n)}: no verdict."),
     }.get(v, ("Nothing judged", "No entry of any case could be judged."))
+    if v == FAIL and summary.get("interrupted"):
+        detail += f" The run was {_stopped(summary, n)}; the rest were not checked."
     stats = [("cases", n, ""), ("failing", n_failed, ""), ("oracles", len(oracles), ""),
+             *([("asked", count(summary["asked"]), "")] if "asked" in summary else []),
              ("judged entries", sum(count(x) for x in judged.values()), ""),
              ("not judged", sum(count(x) for x in skipped.values()), "")]
     if any(coarse.values()):
@@ -65,10 +74,18 @@ def verdict(summary: Mapping[str, Any], cases: list[dict], failures: list[dict],
                       f"still judged, but only to {names} error bar, which was wider than the "
                       "tolerance; see Not judged"))
     first = summary.get("first_disagreement")
-    return {"verdict": v, "cls": {PASS: "ok", FAIL: "bad"}.get(v, "nj"),
+    return {"verdict": v, "cls": {PASS: "ok", FAIL: "bad", INTERRUPTED: "bad"}.get(v, "nj"),
+            "groups": groups,
             "headline": headline, "detail": detail, "stats": stats,
             "first": first, "first_case": anchor_of(first, shown),
             "diagnosis": _first_diagnosis(first, shown)}
+
+
+def _stopped(summary: Mapping[str, Any], n: Any) -> str:
+    """``interrupted after 1,201 of 3,000 cases``."""
+    checked = count(summary.get("checked_of_asked", n))
+    asked = count(summary.get("asked", n))
+    return f"interrupted after {checked:,} of {asked:,} case{'' if asked == 1 else 's'}"
 
 
 def _first_diagnosis(first: Any, shown: list[dict[str, Any]]) -> str:
@@ -123,7 +140,8 @@ def _matrix_cell(recs: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
     return {"text": fmt_err(worst.get("err")), "n": len(recs),
             "cls": grade(worst.get("err"), worst.get("rtol"), v),
             "tip": f"{where}: worst err {fmt_err(worst.get('err'))} "
-                   f"(rtol {fmt_err(worst.get('rtol'))}); {len(recs)} cases, {failing} failing"}
+                   f"(rtol {fmt_err(worst.get('rtol'))}); {plural(len(recs), 'case')}, "
+                   f"{failing} failing"}
 
 
 def _share(part: int, whole: int) -> tuple[str, str]:

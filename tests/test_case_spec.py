@@ -31,16 +31,16 @@ def test_arrays_are_read_only_and_arguments_are_fresh_copies(rng):
 @pytest.mark.parametrize("change, words", [
     ({"loss": "hinge"}, "loss='hinge' must be one of mse, bce, ce"),
     ({"dtype": "float16"}, "dtype='float16'"),
-    ({"activations": ()}, "activations has 0 names, but widths=(2, 3, 1) has 1 hidden layers"),
+    ({"activations": ()}, "activations has 0 names, but widths=(2, 3, 1) has 1 hidden layer"),
     ({"widths": (2,)}, "needs at least two entries"),
-    ({"x": np.zeros((3, 5))}, "x.shape=(3, 5), but should be (N, 2)"),
-    ({"t": np.zeros((2, 1))}, "t.shape=(2, 1), but should be (3, 1)"),
+    ({"x": np.zeros((3, 5))}, "x has shape (3, 5); it should be (N, 2)"),
+    ({"t": np.zeros((2, 1))}, "t has shape (2, 1); it should be (3, 1)"),
     ({"x": np.full((3, 2), np.nan)}, "x holds NaN or inf"),
     ({"weights": (np.ones((3, 2)), np.array([[1.0, np.inf, 1.0]]))},
      "weights[1] holds NaN or inf"),
     ({"biases": (np.array([0.0, -np.inf, 0.0]), np.zeros(1))}, "biases[0] holds NaN or inf"),
     ({"weights": (np.zeros((3, 2)), np.zeros((2, 3)))},
-     "weights[1].shape=(2, 3), but should be (1, 3)"),
+     "weights[1] has shape (2, 3); it should be (1, 3)"),
 ])
 def test_invalid_cases_name_the_argument_and_the_fix(rng, change, words):
     base = random_case(rng, (2, 3, 1), ("tanh",), "mse")

@@ -137,8 +137,8 @@ def test_ctrl_c_exits_130_with_one_line_and_the_cases_so_far(tmp_path, capsys, k
     captured = capsys.readouterr()
     assert code == 130, captured.err
     said = [line for line in captured.err.splitlines() if not line.startswith("checking ")]
-    assert said == [f"deltacheck: interrupted after {k} cases; their results: "
-                    f"{tmp_path / 'r.html'}"]
+    assert said == [f"deltacheck: interrupted after {k} of 30 cases: no verdict; results so "
+                    f"far: {tmp_path / 'r.html'}"]
     assert "Traceback" not in captured.err + captured.out
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["run"]["interrupted"] is True

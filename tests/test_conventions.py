@@ -93,7 +93,7 @@ def test_a_bad_value_is_one_line_naming_the_attribute_value_and_choices(fields, 
 def test_from_json_rejects_what_is_not_a_spec():
     with pytest.raises(DeltacheckError, match="unknown 'layout'; the keys are weight_layout"):
         Conventions.from_json({"layout": "in_out"})
-    with pytest.raises(DeltacheckError, match="must be an object, not list"):
+    with pytest.raises(DeltacheckError, match="must be an object, not a list"):
         Conventions.from_json(["in_out"])
 
 

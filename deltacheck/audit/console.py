@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from deltacheck.core.words import plural
+
 
 def _v(x: Any) -> str:
     if x is None:
@@ -87,7 +89,7 @@ def networks_line(n: dict[str, Any]) -> str:
     """Check 5: cases, what they held, and the first disagreement."""
     if n["verdict"] == "not run":
         return n.get("message", "not run")
-    line = (f"{n['cases']} cases ({', '.join(n['activations'])}; {', '.join(n['losses'])}; "
+    line = (f"{plural(n['cases'], 'case')} ({', '.join(n['activations'])}; {', '.join(n['losses'])}; "
             f"{', '.join(n['oracles'])}), {n['failed_cases']} failed")
     for m in n["minimal"][:3]:
         line += f"\n{' ' * 18}{m['message']}\n{' ' * 18}reproduce: {m['repro']}"

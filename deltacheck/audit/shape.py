@@ -22,6 +22,7 @@ import numpy as np
 
 from deltacheck.audit.derivative import grid
 from deltacheck.audit.frameworks import FrameworkFailure, NumpyEval
+from deltacheck.core.words import tuple_text
 
 SEARCH = 1e4
 NEAR, NEAR_STEP, FAR_STEP = 100.0, 0.01, 0.1  # the scan: 0.01 apart out to ±100, then 0.1
@@ -143,9 +144,9 @@ def check_kinks(act: Any, declared: Sequence[float], evals: dict[str, Any]) -> d
         at.append(row)
     warnings = []
     if undeclared:
-        fix = ", ".join(f"{k:g}" for k in sorted({*declared, *found}))
+        fix = tuple_text(float(k) for k in sorted({*declared, *found}))
         warnings.append(f"h has undeclared kinks at {', '.join(f'{k:g}' for k in undeclared)}: "
-                        f"declare them with kinks=({fix},); the network check treats them as "
+                        f"declare them with kinks={fix}; the network check treats them as "
                         f"declared")
     if smooth:
         warnings.append(f"declared kinks at {', '.join(f'{k:g}' for k in smooth)} where the "

@@ -91,6 +91,8 @@ def merge(docs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any
             kept += not f["minimal"]
 
     run = {**first, "shard": None, "slices": sorted(owner), "merged_from": list(names),
+           "asked": first["examples"],
+           "interrupted": any(doc["run"].get("interrupted") for doc in docs),
            "shrink_steps": sum(doc["run"].get("shrink_steps", 0) for doc in docs),
            "started": min(doc["run"].get("started", "") for doc in docs),
            "wall_time_s": round(sum(doc["run"].get("wall_time_s", 0.0) for doc in docs), 3)}

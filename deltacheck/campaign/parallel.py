@@ -121,8 +121,12 @@ def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> No
     left. A job of None means there is no work (the run stopped before it began)."""
     from deltacheck.campaign.slices import Campaign, heap_frozen, settle_imports
     from deltacheck.core import activations as registry
+    from deltacheck.core import interrupts, watchdog
     from deltacheck.core.loading import load_activation, load_implementation
+    from deltacheck.core.watchdog import CaseTimedOut
 
+    interrupts.reset()
+    interrupts.install()  # Ctrl-C (or the caller's SIGINT) stops at the next case, never lost
     i = None
     try:
         settle_imports()  # as the caller did: the same seed draws the same cases
@@ -136,22 +140,44 @@ def _worker(jobs: Any, counter: Any, results: Any, oracles: Sequence[str]) -> No
                 [load_activation(spec) for spec in config.user_activations]))
             config = replace(config, impl=load_implementation(config.impl_spec), seed=seed)
             runner = Campaign(config, lambda *args: None)
+            stack.callback(watchdog.on_stuck(
+                lambda seconds: _rescued(results, runner, slices, seconds)))
             stack.enter_context(heap_frozen())
             while (i := _take(counter, len(slices))) is not None:
                 results.put(("done", i, runner.run_slice(slices[i], acts)))
     except KeyboardInterrupt:  # Ctrl-C reaches every process: send what this one checked
         if i is not None:
             results.put(("interrupted", i, runner.so_far(slices[i])))
+    except CaseTimedOut as stop:  # a case hung: the run ends with it
+        results.put(("timed_out", i, (runner.so_far(slices[i]), stop.seconds)))
     except BaseException as exc:
         results.put(("error", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
     results.put(("exit", -1, os.getpid()))
 
 
+def _rescued(results: Any, runner: Any, slices: Sequence[Any], seconds: float) -> None:
+    """A worker's call hangs where it cannot be stopped: send what it checked, and end."""
+    runner.hung(seconds)
+    if runner.current is not None:
+        i = list(slices).index(runner.current)
+        results.put(("timed_out", i, (runner.so_far(runner.current), seconds)))
+    results.put(("exit", -1, os.getpid()))
+    results.close()
+    results.join_thread()  # sent before the process ends
+    os._exit(1)
+
+
 def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
-               progress: Callable[[str, int, int, int], None]) -> list[Any]:
-    """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes."""
+               progress: Callable[[str, int, int, int], None], *, here: Any = None
+               ) -> list[Any]:
+    """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes.
+
+    ``here``: the caller's campaign, which checks this process's share (and which a rescue
+    from a hung call reads); a new one by default."""
     from deltacheck.campaign.planning import Interrupted
     from deltacheck.campaign.slices import Campaign
+    from deltacheck.core import interrupts
+    from deltacheck.core.watchdog import CaseTimedOut
 
     started = _STARTED.copy()
     _STARTED.clear()
@@ -176,10 +202,11 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         jobs.put((shipped, seed, list(slices), acts))
     outcomes: dict[int, Any] = {}
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
-    here = Campaign(config, lambda *args: None)
+    here = here if here is not None else Campaign(config, lambda *args: None)
     here.seed = seed
 
     def report(extra: Any = None, n: int = 0, failed: int = 0) -> None:
+        here.finished = [outcomes[k] for k in sorted(outcomes)]
         done = {loss: sum(slices[i].budget for i in outcomes if slices[i].loss == loss)
                 for loss in totals}
         bad = sum(o.failed_count for o in outcomes.values()) + failed
@@ -201,6 +228,9 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
             elif kind == "interrupted":
                 outcomes[i] = payload
                 raise KeyboardInterrupt
+            elif kind == "timed_out":
+                outcomes[i], seconds = payload
+                raise CaseTimedOut(seconds)
             elif kind == "error":  # its slices are checked by the others, this one included
                 print(f"deltacheck: --workers: a worker process failed and left its share to "
                       f"the others: {payload.splitlines()[0]}", file=sys.stderr)
@@ -210,12 +240,15 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
 
     exited: set[int] = set()
     i: int | None = None
+    interrupts.at_hard_exit(lambda: _kill(procs))
+    stopped: float | None = None  # the limit a case outlived
     try:
         while (i := _take(counter, len(slices))) is not None:
             here.progress = progress_of(slices[i])
             outcomes[i] = here.run_slice(slices[i], acts)
             drain(block=False)
         while len(exited) < len(procs):
+            interrupts.checkpoint()
             drain(block=True)
             if all(not p.is_alive() for p in procs):
                 drain(block=False)
@@ -224,20 +257,34 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         for i in sorted(set(range(len(slices))) - set(outcomes)):
             here.progress = progress_of(slices[i])
             outcomes[i] = here.run_slice(slices[i], acts)
-    except KeyboardInterrupt:  # keep what every process checked until then
+    except (KeyboardInterrupt, CaseTimedOut) as stop:  # keep what every process checked
         if i is not None and i not in outcomes:
             outcomes[i] = here.so_far(slices[i])
+        stopped = stop.seconds if isinstance(stop, CaseTimedOut) else None
+        for p in procs:  # the others stop at their next case and send what they checked
+            if p.is_alive() and p.pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(p.pid, signal.SIGINT)
         deadline = time.monotonic() + 2.0
         while len(exited) < len(procs) and time.monotonic() < deadline:
-            with contextlib.suppress(KeyboardInterrupt):
+            with contextlib.suppress(KeyboardInterrupt, CaseTimedOut):
                 drain(block=True)
-        raise Interrupted([outcomes[k] for k in sorted(outcomes)]) from None
+        raise Interrupted([outcomes[k] for k in sorted(outcomes)], stopped) from None
     finally:
         for p in procs:
             if p.is_alive():
                 p.terminate()
             p.join(timeout=5)
     return [outcomes[i] for i in range(len(slices))]
+
+
+def _kill(procs: Sequence[Any]) -> None:
+    """End the worker processes now (a second Ctrl-C)."""
+    for p in procs:
+        if p.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGKILL)
+    stop_server()
 
 
 def _stop(started: dict[str, Any]) -> None:

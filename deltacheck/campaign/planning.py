@@ -119,11 +119,15 @@ class Config:
     # caller saves the cases there after the run (reproduce.save_cases)
     workers: int = 1  # processes checking slices; the results do not depend on it
     shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N shares of slices
+    case_timeout: float | None = 60.0  # seconds one call of the implementation may take
 
     def __post_init__(self) -> None:
         if not isinstance(self.workers, int) or self.workers < 1:
             raise DeltacheckError(f"--workers {self.workers!r} must be a whole number ≥ 1 or "
                                   f"'auto'")
+        if self.case_timeout is not None and not self.case_timeout > 0:
+            raise DeltacheckError(f"--case-timeout {self.case_timeout!r} must be a number of "
+                                  f"seconds above 0")
         if self.profile not in PROFILES:
             raise DeltacheckError(f"--profile {self.profile!r} must be one of "
                                   f"{', '.join(PROFILES)}")
@@ -140,11 +144,13 @@ class Config:
 
 
 class Interrupted(Exception):
-    """Ctrl-C during the slices: carries the outcomes of what was checked until then."""
+    """Ctrl-C (or a case that timed out) during the slices: carries the outcomes of what was
+    checked until then; ``timed_out`` is the limit the case outlived, None for Ctrl-C."""
 
-    def __init__(self, outcomes: list[SliceOutcome]) -> None:
-        super().__init__("interrupted")
+    def __init__(self, outcomes: list[SliceOutcome], timed_out: float | None = None) -> None:
+        super().__init__("interrupted" if timed_out is None else f"timed out ({timed_out:g} s)")
         self.outcomes = outcomes
+        self.timed_out = timed_out
 
 
 def assemble(outcomes: Sequence[SliceOutcome]) -> tuple[list[dict[str, Any]],

@@ -29,7 +29,9 @@ from deltacheck.campaign.planning import (
     planned,
 )
 from deltacheck.campaign.slices import Campaign, heap_frozen, settle_imports
+from deltacheck.core import interrupts, watchdog
 from deltacheck.core.verdicts import ERROR, FAIL, PASS
+from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.judging.check import CaseResult
 from deltacheck.results import document as results
 
@@ -42,6 +44,7 @@ class Outcome:
     exit_code: int
     minimal: list[CaseResult] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C: the document holds the cases checked until then
+    timed_out: float | None = None  # a case outlived this limit (s): the run stopped there
 
 
 def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: list[str],
@@ -49,7 +52,7 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
     if config.workers > 1 and len(slices) > 1:
         from deltacheck.campaign import parallel
 
-        return parallel.run_slices(config, campaign.seed, slices, acts, progress)
+        return parallel.run_slices(config, campaign.seed, slices, acts, progress, here=campaign)
     outcomes: list[SliceOutcome] = []
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
     done = dict.fromkeys(totals, 0)
@@ -60,25 +63,101 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
                  sum(o.failed_count for o in outcomes) + failed)
 
     campaign.progress = tally
+    campaign.finished = outcomes  # what a rescue from a hung call reports
     for piece in slices:
         try:
             outcomes.append(campaign.run_slice(piece, acts))
         except KeyboardInterrupt:  # keep the cases of the slice cut short too
             raise Interrupted([*outcomes, campaign.so_far(piece)]) from None
+        except CaseTimedOut as stop:
+            raise Interrupted([*outcomes, campaign.so_far(piece)], stop.seconds) from None
         done[piece.loss] += piece.budget
     return outcomes
 
 
-def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None) -> Outcome:
-    """Run a campaign (or replay one case) and build its results document."""
+@dataclass
+class _Run:
+    """What ``run`` gathers, kept where the watchdog's rescue can read it too."""
+
+    config: Config
+    campaign: Campaign
+    total: int
+    acts: list[str] | None
+    started: float = field(default_factory=time.time)
+    slices: list[Slice] = field(default_factory=list)
+
+    def outcome(self, records: list[dict[str, Any]], failures: list[dict[str, Any]],
+                minimal: list[CaseResult], shrink_steps: int, *, interrupted: bool,
+                timed_out: float | None) -> Outcome:
+        """The results document of what was checked, and the exit code."""
+        config, slices = self.config, self.slices
+        run_info = {
+            "impl": config.impl_spec, "profile": config.profile, "seed": self.campaign.seed,
+            "conventions": config.conventions.to_json(),
+            "dtype": config.dtype, "examples": self.total,
+            "losses": list(config.losses), "activations": self.acts,
+            "user_activations": list(config.user_activations),
+            "oracles": list(config.oracles), "replay": config.replay is not None,
+            "shrink_steps": shrink_steps,
+            "max_layers": config.max_layers, "max_width": config.max_width,
+            "max_batch": config.max_batch, "workers": config.workers,
+            "shard": None if config.shard is None else "{}/{}".format(*config.shard),
+            "slices": [s.index for s in slices], "slice_cases": planning.SLICE_CASES,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "wall_time_s": round(time.time() - self.started, 3), "interrupted": interrupted,
+            "asked": 1 if config.replay is not None else sum(s.budget for s in slices),
+            "case_timeout": config.case_timeout, "timed_out": timed_out,
+        }
+        doc = results.document(run=run_info, cases=records, failures=failures,
+                               oracle_names=config.oracles, dtype=config.dtype)
+        doc["minimal_failures"] = [f["id"] for f in failures if f["minimal"]]
+        exit_code = 130 if interrupted else 0 if doc["summary"]["verdict"] in (PASS,) else 1
+        return Outcome(document=doc, exit_code=exit_code, minimal=minimal,
+                       interrupted=interrupted, timed_out=timed_out)
+
+    def rescue(self, seconds: float) -> Outcome:
+        """The outcome so far when a call hangs where it cannot be stopped (watchdog's thread)."""
+        campaign = self.campaign
+        campaign.hung(seconds)
+        if self.acts is None:
+            records, failures, minimal = campaign.records, campaign.failures, campaign.minimal
+        else:
+            now = [*campaign.finished]
+            if campaign.current is not None:
+                now.append(campaign.so_far(campaign.current))
+            records, failures, minimal = assemble(now)
+        return self.outcome(records, failures, minimal, campaign.shrink_steps,
+                            interrupted=False, timed_out=seconds)
+
+
+def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None, *,
+        on_stuck: Callable[[Outcome], None] | None = None) -> Outcome:
+    """Run a campaign (or replay one case) and build its results document.
+
+    ``on_stuck`` gets the outcome so far if a call of the implementation outlives its limit
+    and cannot be stopped (see ``core.watchdog``); it is expected to end the process.
+    """
     progress = progress or (lambda loss, done, total, failed: None)
     settle_imports()
-    campaign = Campaign(config, progress)
-    started = time.time()
-    slices: list[Slice] = []
-    total = config.examples or PROFILES[config.profile].examples
-    acts = None if config.replay is not None else drawn_activations(config)
+    interrupts.checkpoint()
+    this = _Run(config, Campaign(config, progress),
+                config.examples or PROFILES[config.profile].examples,
+                None if config.replay is not None else drawn_activations(config))
+    release = watchdog.on_stuck(lambda seconds: on_stuck(this.rescue(seconds))) \
+        if on_stuck is not None else (lambda: None)
+    try:
+        outcome = _checked(this, progress)
+    finally:
+        release()
+    if outcome.interrupted:
+        interrupts.acknowledge()
+    return outcome
+
+
+def _checked(this: _Run, progress: Callable[[str, int, int, int], None]) -> Outcome:
+    config, campaign, acts = this.config, this.campaign, this.acts
     interrupted = False  # Ctrl-C: stop, and keep every case checked until then
+    timed_out: float | None = None  # a case outlived its limit: the same, but a failure
     if acts is None:
         assert config.replay is not None  # acts is None only for a replay
         try:
@@ -88,43 +167,29 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
                 campaign.failures[-1]["minimal"] = True
         except KeyboardInterrupt:
             interrupted = True
-        records, failures, minimal = campaign.records, campaign.failures, campaign.minimal
-        shrink_steps = 0
-    else:
-        slices = planned(total, list(config.losses), config.shard)
-        try:
-            with heap_frozen():
-                outcomes = _run_slices(config, campaign, slices, acts, progress)
-        except Interrupted as stop:
-            outcomes, interrupted = stop.outcomes, True
-        try:
-            for loss in [] if interrupted else config.losses:
-                # one minimal network per loss, from its first failing slice
-                first = next((o for o, s in zip(outcomes, slices, strict=True)
-                              if s.loss == loss and o.disagreed), None)
-                if first is not None:
-                    campaign.shrink_into(first, slices[outcomes.index(first)], acts)
-        except KeyboardInterrupt:  # while shrinking: the cases checked are all kept
-            interrupted = True
-        records, failures, minimal = assemble(outcomes)
-        shrink_steps = sum(o.shrink_steps for o in outcomes)
-    run_info = {
-        "impl": config.impl_spec, "profile": config.profile, "seed": campaign.seed,
-        "conventions": config.conventions.to_json(),
-        "dtype": config.dtype, "examples": total,
-        "losses": list(config.losses), "activations": acts,
-        "user_activations": list(config.user_activations),
-        "oracles": list(config.oracles), "replay": config.replay is not None,
-        "shrink_steps": shrink_steps,
-        "max_layers": config.max_layers, "max_width": config.max_width,
-        "max_batch": config.max_batch, "workers": config.workers,
-        "shard": None if config.shard is None else "{}/{}".format(*config.shard),
-        "slices": [s.index for s in slices], "slice_cases": planning.SLICE_CASES,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "wall_time_s": round(time.time() - started, 3), "interrupted": interrupted,
-    }
-    doc = results.document(run=run_info, cases=records, failures=failures,
-                           oracle_names=config.oracles, dtype=config.dtype)
-    doc["minimal_failures"] = [f["id"] for f in failures if f["minimal"]]
-    exit_code = 130 if interrupted else 0 if doc["summary"]["verdict"] in (PASS,) else 1
-    return Outcome(document=doc, exit_code=exit_code, minimal=minimal, interrupted=interrupted)
+        except CaseTimedOut as stop:
+            timed_out = stop.seconds
+        return this.outcome(campaign.records, campaign.failures, campaign.minimal, 0,
+                            interrupted=interrupted, timed_out=timed_out)
+    slices = this.slices = planned(this.total, list(config.losses), config.shard)
+    try:
+        with heap_frozen():
+            outcomes = _run_slices(config, campaign, slices, acts, progress)
+    except Interrupted as stop:
+        outcomes, timed_out = stop.outcomes, stop.timed_out
+        interrupted = timed_out is None
+    campaign.finished = outcomes
+    try:
+        for loss in [] if interrupted or timed_out else config.losses:
+            # one minimal network per loss, from its first failing slice
+            first = next((o for o, s in zip(outcomes, slices, strict=True)
+                          if s.loss == loss and o.disagreed), None)
+            if first is not None:
+                campaign.shrink_into(first, slices[outcomes.index(first)], acts)
+    except KeyboardInterrupt:  # while shrinking: the cases checked are all kept
+        interrupted = True
+    except CaseTimedOut as stop:  # shrinking met a case that hangs: kept, and the end
+        timed_out = stop.seconds
+    records, failures, minimal = assemble(outcomes)
+    return this.outcome(records, failures, minimal, sum(o.shrink_steps for o in outcomes),
+                        interrupted=interrupted, timed_out=timed_out)

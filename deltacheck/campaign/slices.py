@@ -17,14 +17,13 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 from deltacheck.campaign import regions, strategies
-from deltacheck.campaign.planning import MAX_FAILURES, PROFILES, Config, Slice, SliceOutcome
-from deltacheck.campaign.reproduce import reproduce_command
+from deltacheck.campaign.ledger import Ledger
+from deltacheck.campaign.planning import PROFILES, Config, Slice, SliceOutcome
+from deltacheck.core import interrupts
 from deltacheck.core.case import LOSSES, Case
-from deltacheck.core.gradients import Gradients
-from deltacheck.core.verdicts import ERROR, FAIL
+from deltacheck.core.verdicts import FAIL
 from deltacheck.diagnosis import diagnosed
 from deltacheck.judging.check import CaseResult, check_case
-from deltacheck.results import document as results
 
 
 class _Disagreement(AssertionError):
@@ -32,9 +31,17 @@ class _Disagreement(AssertionError):
 
 
 def _log10_err(err: float, rtol: float) -> float:
+    """log10(err / rtol) in [-30, 50], for ``target()``: never overflowing, never nan or inf.
+
+    err / rtol itself overflows for a huge finite err (1.8e308 / 1e-7), so the logarithms are
+    taken first; nan and inf count as the largest error there is.
+    """
+    err, rtol = abs(float(err)), float(rtol)
     if not math.isfinite(err):
         return 50.0
-    return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
+    if err == 0 or not (math.isfinite(rtol) and rtol > 0):
+        return -30.0
+    return min(50.0, max(-30.0, math.log10(err) - math.log10(rtol)))
 
 
 def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
@@ -48,18 +55,13 @@ def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
                label="log10(1 + max |a|)")
 
 
-class Campaign:
+class Campaign(Ledger):
     """One run: the cases, their records, the failures and the minimal networks."""
 
     def __init__(self, config: Config, progress: Callable[[str, int, int, int], None]) -> None:
-        self.config = config
+        super().__init__(config)
         self.progress = progress
-        self.records: list[dict[str, Any]] = []
-        self.failures: list[dict[str, Any]] = []
-        self.minimal: list[CaseResult] = []
         self._strategies: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self.failed_count = 0
-        self.shrink_steps = 0
         self.stop_at_failure = False  # the selftest needs only the first failure of a slice
         seed = config.seed
         if seed is None:
@@ -67,43 +69,14 @@ class Campaign:
             seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
         self.seed: int = seed
 
-    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
-        """Check one case and keep its record (and its values, if it failed).
-
-        A minimal or replayed case runs the implementation twice, to tell a nondeterministic
-        implementation (dropout left on) from a wrong one.
-        """
-        result = check_case(case, self.config.impl, self.config.oracles,
-                            repeat=phase in ("minimal", "replay"), earlier=earlier,
-                            conventions=self.config.conventions)
-        diagnosed(result)
-        self.records.append(results.case_json(len(self.records), result, phase))
-        if result.verdict in (FAIL, ERROR):
-            self.failed_count += 1
-            if len(self.failures) < MAX_FAILURES or phase in ("minimal", "replay"):
-                # every case is in the JSON's case list; these also carry their values
-                self.failures.append(results.failure_json(
-                    len(self.records) - 1, result, minimal=phase == "minimal",
-                    repro=self.repro(case)))
-        return result
-
-    def repro(self, case: Case) -> str:
-        """A command that re-runs exactly this case."""
-        return reproduce_command(self.config, case)
-
     def run_slice(self, piece: Slice, acts: list[str]) -> SliceOutcome:
         """Run one slice from scratch and hand back what it found."""
         self.records, self.failures, self.minimal = [], [], []
         self.failed_count = self.shrink_steps = 0
+        self.current = piece
         disagreed = self.run_loss(piece.loss, piece.budget, acts, number=piece.number,
                                   shrink=False)
         return self.so_far(piece, disagreed=disagreed)
-
-    def so_far(self, piece: Slice, *, disagreed: bool = False) -> SliceOutcome:
-        """What the slice being run has found until now (all of it, once it has run)."""
-        return SliceOutcome(index=piece.index, records=self.records, failures=self.failures,
-                            minimal=self.minimal, failed_count=self.failed_count,
-                            shrink_steps=self.shrink_steps, disagreed=disagreed)
 
     def shrink_into(self, outcome: SliceOutcome, piece: Slice, acts: list[str]) -> None:
         """Run a failing slice again, shrink its first failure, add the minimal case to it.
@@ -114,13 +87,16 @@ class Campaign:
         """
         self.records, self.failures, self.minimal = [], [], []
         self.failed_count = self.shrink_steps = 0
-        self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
-        offset = len(outcome.records)
-        outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
-        outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
-        outcome.minimal += self.minimal
-        outcome.failed_count += self.failed_count
-        outcome.shrink_steps += self.shrink_steps
+        self.current = piece
+        try:
+            self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
+        finally:  # a case that timed out while shrinking is kept too
+            offset = len(outcome.records)
+            outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
+            outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
+            outcome.minimal += self.minimal
+            outcome.failed_count += self.failed_count
+            outcome.shrink_steps += self.shrink_steps
 
     def strategy(self, loss: str, acts: list[str]) -> Any:
         """The cases of one loss, built once per campaign: building one costs ~15 ms a slice."""
@@ -175,9 +151,15 @@ class Campaign:
             # phase may go on calling: those calls must neither be checked nor recorded.
             raise _Disagreement(state["failing"].first_message())
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
+            interrupts.checkpoint()
+            self.in_progress = (case, "shrink")
             result = check_case(case, self.config.impl, self.config.oracles,
-                                conventions=self.config.conventions)
+                                conventions=self.config.conventions,
+                                timeout=self.config.case_timeout)
+            self.in_progress = None
             self.shrink_steps += state["failing"] is not None
+            if result.timed_out is not None:  # kept (it ends the run): it is a failure too
+                self.keep(diagnosed(result), "shrink")
         else:
             result = self.check(case, "generate")
             state["checked"] += 1

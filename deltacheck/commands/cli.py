@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from deltacheck.commands import audit, demo, layer, merge, options, run, selftest
+from deltacheck.core import interrupts
 from deltacheck.core.errors import DeltacheckError
 
 COMMANDS = {"run": run, "layer": layer, "merge": merge, "audit": audit, "demo": demo,
@@ -40,8 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deltacheck: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C outside a campaign (loading, writing): no traceback
-        print("deltacheck: interrupted", file=sys.stderr)
-        return 130
+        interrupts.acknowledge()
+        print("deltacheck: interrupted before any result was written", file=sys.stderr)
+        return interrupts.EXIT_CODE
     return 2
 
 
@@ -56,9 +58,14 @@ def console_main() -> int:
     from deltacheck.campaign import parallel
 
     code = main()
-    parallel.stop_server()
-    gc.freeze()
-    return code
+    with interrupts.deferred():
+        parallel.stop_server()
+        gc.freeze()
+    if interrupts.waiting():  # Ctrl-C while the outputs were written: they are complete
+        interrupts.acknowledge()
+        print("deltacheck: interrupted after the run had finished; its outputs are complete",
+              file=sys.stderr)
+    return interrupts.EXIT_CODE if interrupts.requested() else code
 
 
 if __name__ == "__main__":

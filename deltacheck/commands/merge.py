@@ -9,6 +9,7 @@ from typing import Any
 from deltacheck.commands import options as o
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.verdicts import PASS
+from deltacheck.core.words import plural
 from deltacheck.results import console, output
 
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     doc = merge.merge([merge.load(p) for p in args.results], list(args.results))
     out = console.summary_lines(doc) + output.write_outputs(
         doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
-    out.append(f"merged: {len(args.results)} files, {doc['summary']['cases']} cases")
+    out.append(f"merged: {plural(len(args.results), 'file')}, "
+               f"{plural(doc['summary']['cases'], 'case')}")
     out.append(console.verdict_line(doc))
     print("\n".join(out))
     return 0 if doc["summary"]["verdict"] == PASS else 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from deltacheck import campaign, oracles
 from deltacheck.campaign import reproduce
 from deltacheck.commands import options as o
 from deltacheck.core import activations as registry
+from deltacheck.core import interrupts
 from deltacheck.core.case import DEFAULT_LOSSES, DTYPES, LOSSES, Case
 from deltacheck.core.conventions import declared
 from deltacheck.core.errors import DeltacheckError
@@ -58,6 +60,16 @@ def _workers(arg: str) -> int:
     return o.positive(arg)
 
 
+def _seconds(arg: str) -> float:
+    try:
+        value = float(arg)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{arg!r} is not a number of seconds above 0, e.g. 60")
+    return value
+
+
 def _shard(arg: str) -> tuple[int, int]:
     try:
         return campaign.parse_shard(arg)
@@ -69,6 +81,10 @@ def _scale_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=_workers, default=1, metavar="N",
                      help="check cases in N processes, or 'auto' for one per core; the results "
                           "are the same as with 1 (default: 1)")
+    run.add_argument("--case-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                     help="the longest one call of the implementation may take; a call that "
+                          "takes longer ends the run with a failure naming its case "
+                          "(default: %(default)g)")
     run.add_argument("--shard", type=_shard, metavar="K/N",
                      help="run only the K-th of N disjoint shares of the campaign; join the "
                           "shards' JSON with 'deltacheck merge'")
@@ -110,6 +126,7 @@ def _checked_run(args: argparse.Namespace) -> int:
     from deltacheck.campaign import parallel
 
     impl = load_implementation(args.impl)
+    interrupts.checkpoint()  # each step of start-up is a place to stop
     if args.workers > 1 and not args.replay:
         # the other workers import torch and jax and warm up while this process does; no
         # more of them than there are slices to share out
@@ -128,7 +145,9 @@ def _checked_run(args: argparse.Namespace) -> int:
                                   f"twice); give the activation another name")
     if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
         oracles.prepare(args.oracles)  # not be in the bucket it compiles
+    interrupts.checkpoint()
     o.check_oracles(args.oracles)
+    interrupts.checkpoint()
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(registry.registered(user_acts))
@@ -150,10 +169,26 @@ def _checked_run(args: argparse.Namespace) -> int:
             max_width=args.max_width, max_batch=args.max_batch,
             user_activations=args.activation, replay=replay, replay_path=args.replay,
             failures_dir=str(reproduce.cases_dir(args.json)),
-            workers=1 if replay else args.workers, shard=None if replay else args.shard)
+            workers=1 if replay else args.workers, shard=None if replay else args.shard,
+            case_timeout=args.case_timeout)
         progress = console.Progress()
-        outcome = campaign.run(config, progress)
+        outcome = campaign.run(config, progress, on_stuck=lambda stuck: _stuck(args, config, stuck))
         progress.finish()
+    with interrupts.deferred():  # a Ctrl-C now waits until the outputs are whole
+        return _finish(args, config, outcome)
+
+
+def _stuck(args: argparse.Namespace, config: campaign.Config, outcome: campaign.Outcome) -> None:
+    """A call hangs where it cannot be stopped: write what was checked, and end here."""
+    code = _finish(args, config, outcome)
+    interrupts.stop_helpers()  # worker processes, the fork server
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _finish(args: argparse.Namespace, config: campaign.Config, outcome: campaign.Outcome) -> int:
+    """Save the failing cases, write the outputs, print the summary; the exit code."""
     doc = outcome.document
     if not args.replay:  # a replay's reproduce command names the file it replayed
         reproduce.save_cases(doc, config.failures_dir)
@@ -166,10 +201,13 @@ def _checked_run(args: argparse.Namespace) -> int:
     written = output.write_outputs(doc, json_path=args.json, report_path=args.report,
                                    junit_path=args.junit_xml)
     if outcome.interrupted:  # Ctrl-C: one line, and the outputs of what was checked
-        print(f"deltacheck: interrupted after {doc['summary']['cases']} cases; their results: "
-              f"{args.report if args.report.exists() else args.json}", file=sys.stderr)
+        where = args.report if args.report.exists() else args.json
+        print(f"deltacheck: {console.interrupted_text(doc)}; results so far: {where}",
+              file=sys.stderr)
         return outcome.exit_code
-    out = console.summary_lines(doc) + written
+    out = console.summary_lines(doc) + console.timeout_lines(doc) + written
+    out.append(console.counts_line(doc))
+    out += console.warning_lines(doc)
     if rate is not None:
         out.append(f"selftest: {selftest.describe(rate)}")
     if args.replay:

@@ -10,6 +10,7 @@ from typing import Any
 from deltacheck import campaign
 from deltacheck.commands import options as o
 from deltacheck.core.case import DTYPES
+from deltacheck.core.words import plural
 from deltacheck.results import output
 
 
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     chosen = selftest.select(args.bugs)
 
     def progress(kill: selftest.Kill) -> None:
-        print(f"  {kill.bug.name}: {'caught' if kill.caught else 'MISSED'} after {kill.cases} "
-              f"cases", file=sys.stderr)
+        print(f"  {kill.bug.name}: {'caught' if kill.caught else 'MISSED'} after "
+              f"{plural(kill.cases, 'case')}", file=sys.stderr)
 
     doc = selftest.run(profile=args.profile, seed=args.seed, examples=args.examples,
                        dtype=args.dtype, oracles=args.oracles, bugs=chosen, progress=progress)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.words import plural
 
 LOSSES = ("mse", "bce", "ce", "mse_sigmoid", "mse_tanh")
 # what a run checks unless told otherwise; the non-canonical pairs are checked when an
@@ -72,8 +73,9 @@ class Case:
         if L < 1 or min(self.widths) < 1:
             raise DeltacheckError(f"widths={self.widths} needs at least two entries, all >= 1")
         if len(self.activations) != L - 1:
-            raise DeltacheckError(f"activations has {len(self.activations)} names, but "
-                                  f"widths={self.widths} has {L - 1} hidden layers")
+            raise DeltacheckError(f"activations has {plural(len(self.activations), 'name')}, "
+                                  f"but widths={self.widths} has "
+                                  f"{plural(L - 1, 'hidden layer')}")
         set_("weights", tuple(_array(w, self.dtype, f"weights[{l}]")
                               for l, w in enumerate(self.weights)))
         set_("biases", tuple(_array(v, self.dtype, f"biases[{l}]")
@@ -86,15 +88,15 @@ class Case:
         n = self.widths
         for l in range(L):
             if self.weights[l].shape != (n[l + 1], n[l]):
-                raise DeltacheckError(f"weights[{l}].shape={self.weights[l].shape}, "
-                                      f"but should be {(n[l + 1], n[l])}")
+                raise DeltacheckError(f"weights[{l}] has shape {self.weights[l].shape}; it "
+                                      f"should be {(n[l + 1], n[l])}")
             if self.biases[l].shape != (n[l + 1],):
-                raise DeltacheckError(f"biases[{l}].shape={self.biases[l].shape}, "
-                                      f"but should be {(n[l + 1],)}")
+                raise DeltacheckError(f"biases[{l}] has shape {self.biases[l].shape}; it "
+                                      f"should be {(n[l + 1],)}")
         if self.x.ndim != 2 or self.x.shape[1] != n[0] or self.x.shape[0] < 1:
-            raise DeltacheckError(f"x.shape={self.x.shape}, but should be (N, {n[0]}), N >= 1")
+            raise DeltacheckError(f"x has shape {self.x.shape}; it should be (N, {n[0]}), N ≥ 1")
         if self.t.shape != (self.x.shape[0], n[-1]):
-            raise DeltacheckError(f"t.shape={self.t.shape}, but should be "
+            raise DeltacheckError(f"t has shape {self.t.shape}; it should be "
                                   f"{(self.x.shape[0], n[-1])}")
         # one check over every entry (a numpy call per array costs more than its entries);
         # only a case that fails it is searched for the array to name

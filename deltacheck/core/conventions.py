@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.words import a_type
 
 WEIGHT_LAYOUTS = ("out_in", "in_out")
 REDUCTIONS = ("sum", "mean")
@@ -122,7 +123,7 @@ class Conventions:
     def from_json(cls, data: Any) -> Conventions:
         """Rebuild from :meth:`to_json` data; a missing key takes its default."""
         if not isinstance(data, Mapping):
-            raise DeltacheckError(f"conventions JSON must be an object, not {type(data).__name__}")
+            raise DeltacheckError(f"conventions JSON must be an object, not {a_type(data)}")
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deltacheck.core.errors import DeltacheckError, exception_text
+from deltacheck.core.words import a_type
 
 
 def load_object(spec: str, *, argument: str) -> Any:
@@ -114,7 +115,7 @@ def load_implementation(spec: str) -> Any:
     """An implementation under test: any callable following the protocol."""
     impl = load_object(spec, argument="--impl")
     if not callable(impl):
-        raise DeltacheckError(f"--impl {spec!r} is a {type(impl).__name__}, not a callable "
+        raise DeltacheckError(f"--impl {spec!r} is {a_type(impl)}, not a callable "
                               f"backprop(weights, biases, activations, loss, x, t)")
     return impl
 

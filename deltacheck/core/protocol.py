@@ -14,6 +14,7 @@ import numpy as np
 from deltacheck.core.case import Case
 from deltacheck.core.errors import exception_text
 from deltacheck.core.gradients import QUANTITIES, Gradients
+from deltacheck.core.words import a_type, plural
 
 KEYS = ("loss", *QUANTITIES)
 
@@ -41,7 +42,7 @@ def _numbers(value: Any, what: str) -> tuple[np.ndarray | None, str]:
         return None, f"{what} is not an array of numbers ({type(exc).__name__}: " \
                      f"{exception_text(exc):.100})"
     if arr.dtype.kind not in "fiu":  # complex, bool, strings: not what the protocol returns
-        return None, f"{what} has dtype {arr.dtype}, but should be real floats"
+        return None, f"{what} has dtype {arr.dtype}; it should hold real floats"
     return arr.astype(np.float64), ""
 
 
@@ -49,12 +50,13 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
                ) -> tuple[Gradients | None, list[str]]:
     if not isinstance(raw, Mapping):
         wanted = [key for key in KEYS if key in provides]
-        return None, [f"returned {type(raw).__name__}, but should return a mapping with "
+        return None, [f"returned {a_type(raw)}; it should return a mapping with "
                       f"{', '.join(map(repr, wanted))}"]
-    problems = [f"the implementation's result has no {key!r}" for key in KEYS
-                if key not in raw and key in provides]
-    if problems:
-        return None, problems
+    missing = [repr(key) for key in KEYS if key not in raw and key in provides]
+    if missing:
+        said = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} or {missing[-1]}"
+        return None, [f"result has no {said}"]
+    problems: list[str] = []
     shapes = {"deltas": [(case.batch, n) for n in case.widths[1:]],
               "grad_weights": [w.shape for w in case.weights],
               "grad_biases": [v.shape for v in case.biases]}
@@ -64,7 +66,7 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
     loss_array, problem = _numbers(raw["loss"], "loss")
     if loss_array is None or loss_array.size != 1:
         problems.append(problem if loss_array is None
-                        else f"loss has shape {loss_array.shape}, but should be one float")
+                        else f"loss has shape {loss_array.shape}; it should be one float")
         loss = float("nan")
     else:
         loss = float(loss_array.reshape(()))
@@ -72,12 +74,12 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
     for key in QUANTITIES:
         got = raw[key]
         if isinstance(got, (str, bytes, Mapping)) or not hasattr(got, "__len__"):
-            problems.append(f"{key} is {type(got).__name__}, but should be a list of "
-                            f"{case.n_layers} arrays")
+            problems.append(f"{key} is {a_type(got)}; it should be a list of "
+                            f"{plural(case.n_layers, 'array')}")
             continue
         if len(got) != case.n_layers:
-            problems.append(f"len({key})={len(got)}, but should be {case.n_layers} "
-                            f"(one per layer)")
+            problems.append(f"{key} has {plural(len(got), 'array')}; it should have "
+                            f"{case.n_layers} (one per layer)")
             continue
         arrays = []
         for l, (value, shape) in enumerate(zip(got, shapes[key], strict=True)):
@@ -86,7 +88,7 @@ def _normalise(raw: Any, case: Case, provides: frozenset[str]
                 problems.append(problem)
                 continue
             if arr.shape != tuple(shape):
-                problems.append(f"{key}[{l}].shape={arr.shape}, but should be {tuple(shape)}")
+                problems.append(f"{key}[{l}] has shape {arr.shape}; it should be {tuple(shape)}")
             arrays.append(arr)
         values[key] = arrays
     if problems:

@@ -28,6 +28,9 @@ class Verdict(str, Enum):
 
 PASS, FAIL, ERROR, NOT_JUDGED = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.NOT_JUDGED
 NOT_PROVIDED = Verdict.NOT_PROVIDED
+# A run's verdict (never a case's): stopped by Ctrl-C before its cases were all checked, with no
+# disagreement found until then. It is never a pass.
+INTERRUPTED = "interrupted"
 
 # What the report, console, JSON and README call entries that are not (fully) judged.
 NOT_JUDGED_WORD = NOT_JUDGED.value  # on or near a kink: counted, never failed or passed

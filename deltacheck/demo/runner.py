@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.words import plural
 from deltacheck.demo import cost as demo_cost
 from deltacheck.demo import output_errors as demo_output_errors
 from deltacheck.demo import training as demo_training
@@ -104,7 +105,8 @@ def claims(output_rows: Sequence[dict[str, Any]], training_rows: Sequence[dict[s
         for fw, r in task["frameworks"].items():
             out.append((demo_training.holds(r),
                         f"{task['task']} ({task['loss']}): reference and {fw} weights agree at all "
-                        f"{task['steps']} steps (max rel diff {r['max_rel_weight_diff']:.1e})"))
+                        f"{plural(task['steps'], 'step')} "
+                        f"(max rel diff {r['max_rel_weight_diff']:.1e})"))
     out.append((bool(worked["matches"]),
                 "worked example: every formula's numbers equal autograd's "
                 f"(max abs diff {max(s['max_abs_diff'] for s in worked['steps']):.1e})"))

@@ -20,6 +20,7 @@ import numpy as np
 
 from deltacheck.core.verdicts import FAIL, PASS
 from deltacheck.diagnosis.causes import Causes
+from deltacheck.judging import check
 from deltacheck.judging.records import first_wrong, walk_order
 
 KINDS = ("factor", "sign", "transpose", "activation_derivative", "output_error", "loss_value",
@@ -97,10 +98,11 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
             q, l = _first_named(str(nondeterministic), d.L) or (None, None)
     elif found is None:
         others = [o for o, r in result.oracles.items() if r.verdict == FAIL and o != name]
-        detail = (f"the {name} oracle agrees; only {', '.join(others)} disagree"
+        detail = (f"the {name} oracle agrees; only {' and '.join(others)} "
+                  f"{'disagrees' if len(others) == 1 else 'disagree'}"
                   if others else f"the values agree with {name}")
         if result.impl_problem:
-            detail += f"; the implementation {result.impl_problem}"
+            detail += f"; {check.about_implementation(result.impl_problem)}"
         kind = "unknown"
     else:
         kind, detail = d.kind_of(*found)

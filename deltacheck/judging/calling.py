@@ -15,12 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck.core import interrupts
 from deltacheck.core.case import Case
 from deltacheck.core.conventions import Conventions, protocol_result, user_arguments
 from deltacheck.core.errors import exception_text
 from deltacheck.core.gradients import QUANTITIES, Gradients
 from deltacheck.core.isolation import isolated
 from deltacheck.core.protocol import normalise
+from deltacheck.core.watchdog import CaseTimedOut, time_limit
+from deltacheck.core.words import a_type, plural
 from deltacheck.judging.records import SYMBOL
 
 Backprop = Callable[..., Any]
@@ -60,7 +63,7 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
     changed = []
     for what, given, now in (("weights", weights0, weights), ("biases", biases0, biases)):
         if len(now) != len(given):  # popped or appended: entries cannot be paired up
-            changed.append(f"{what} ({len(given)} → {len(now)} arrays)")
+            changed.append(f"{what} ({len(given)} → {plural(len(now), 'array')})")
         else:
             changed += [f"{what}[{l}]" for l, (a, b) in enumerate(zip(given, now, strict=True))
                         if not _same(a, b)]
@@ -74,17 +77,23 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
     return changed
 
 
-def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT
+def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
+         timeout: float | None = None, caught: list[dict[str, Any]] | None = None
          ) -> tuple[Gradients | None, str, str]:
-    """One isolated call: the values read by the protocol, what was wrong, the traceback."""
+    """One isolated call: the values read by the protocol, what was wrong, the traceback.
+
+    A call that outlives ``timeout`` seconds raises ``CaseTimedOut``; Ctrl-C raises at once in
+    the implementation's own code. The warnings it raises go to ``caught`` (see
+    ``isolated``), when given.
+    """
     args = user_arguments(conventions, *case.arguments())
     before = copy.deepcopy(args)
     raw: Any = _RAISED
     problem = trace = ""
     try:
-        with isolated():
+        with isolated(caught), interrupts.interruptible(), time_limit(timeout):
             raw = impl(*args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, CaseTimedOut):
         raise
     except BaseException as exc:  # a misbehaving implementation gets a verdict, even sys.exit
         problem, trace = f"raised {describe_exception(exc)}", _format_traceback(exc)
@@ -95,7 +104,7 @@ def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT
     raw = protocol_result(conventions, raw, batch=case.batch, n_layers=case.n_layers)
     grads, problems = normalise(raw, case, provides=conventions.provides)
     if grads is None and not problems:  # never fail with an empty reason
-        problems.append(f"returned a {type(raw).__name__} that could not be read")
+        problems.append(f"returned {a_type(raw)} that could not be read")
     if changed:
         problems.append(f"modified its inputs: {', '.join(changed)}")
     return grads, "; ".join(problems), trace

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck import oracles
+import deltacheck.oracles as oracles
 from deltacheck.core import activations as registry
 from deltacheck.core.case import Case
 from deltacheck.core.conventions import Conventions
@@ -17,6 +17,8 @@ from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import lookup
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_PROVIDED, worst
+from deltacheck.core.watchdog import CaseTimedOut
+from deltacheck.core.words import a_type
 from deltacheck.judging import rounding
 from deltacheck.judging.calling import DEFAULT, Backprop, call, describe_exception, differences
 from deltacheck.judging.compare import OracleResult, compare_all
@@ -41,6 +43,8 @@ class CaseResult:
     registry: dict[str, Any] = field(default_factory=dict, repr=False)
     diagnosis: dict[str, Any] | None = None  # JSON; made by whoever checks a failing case
     conventions: Conventions = field(default_factory=Conventions)  # the implementation's
+    timed_out: float | None = None  # the limit (s) the implementation's call outlived
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # the implementation's own
 
     @property
     def err(self) -> dict[str, float]:
@@ -53,7 +57,7 @@ class CaseResult:
             return (f"the implementation is nondeterministic: two runs on this case differ in "
                     f"{self.nondeterministic}")
         if self.impl_problem:
-            return f"the implementation {self.impl_problem}"
+            return about_implementation(self.impl_problem)
         for r in self.oracles.values():
             q = r.first_failure()
             if q is not None:
@@ -61,6 +65,19 @@ class CaseResult:
             if r.verdict == ERROR and r.message:
                 return r.message
         return ""
+
+
+# What the implementation did ("the implementation raised …"); any other problem is about a
+# part of its result ("the implementation's grad_weights[0] has shape …").
+_DID = ("raised", "returned", "modified", "timed out", "is ", "did ", "changed")
+
+
+def about_implementation(problem: str) -> str:
+    """The problem as a sentence about the implementation, said once."""
+    if problem.startswith("the implementation"):
+        return problem
+    return f"the implementation {problem}" if problem.startswith(_DID) else \
+        f"the implementation's {problem}"
 
 
 def activation_objects(names: Sequence[str]) -> list[Any]:
@@ -125,20 +142,22 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
 
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                repeat: bool = False, earlier: Gradients | None = None,
-               conventions: Conventions = DEFAULT) -> CaseResult:
+               conventions: Conventions = DEFAULT, timeout: float | None = None) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle.
 
     With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
     of the same case, when given): outputs that differ between the runs make the case fail as
-    nondeterministic, and ``nondeterministic`` says where they differ. ``conventions`` are
+    nondeterministic, and ``nondeterministic`` says where they differ. A call of the
+    implementation that outlives ``timeout`` seconds fails the case with ``timed_out`` set (the
+    caller decides whether the run goes on). ``conventions`` are
     the implementation's own (``deltacheck.core.conventions.declared(impl)``): what it does not
     provide is "not provided", never failed and never passed.
     """
     if not isinstance(case, Case):
-        raise DeltacheckError(f"case must be a deltacheck.Case, not {type(case).__name__}")
+        raise DeltacheckError(f"case must be a deltacheck.Case, not {a_type(case)}")
     if not callable(impl):
         raise DeltacheckError(f"impl must be a callable backprop(weights, biases, activations, "
-                              f"loss, x, t), not {type(impl).__name__}")
+                              f"loss, x, t), not {a_type(impl)}")
     oracle_names = oracles.checked_names(oracle_names)
     forward, broken = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
@@ -147,11 +166,20 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
-    result.impl_values, result.impl_problem, result.impl_traceback = call(case, impl, conventions)
+    try:
+        result.impl_values, result.impl_problem, result.impl_traceback = call(
+            case, impl, conventions, timeout=timeout, caught=result.warnings)
+    except CaseTimedOut as exc:
+        result.timed_out, result.impl_problem = exc.seconds, str(exc)
+        repeat = False
     if repeat:
-        again, _, _ = call(case, impl, conventions)
-        result.nondeterministic = differences(result.impl_values, again)
-        if earlier is not None and not result.nondeterministic:
+        try:
+            again, _, _ = call(case, impl, conventions, timeout=timeout, caught=[])
+        except CaseTimedOut as exc:  # the second run hung where the first did not
+            result.timed_out, result.impl_problem = exc.seconds, str(exc)
+            result.impl_values = again = None
+        result.nondeterministic = "" if again is None else differences(result.impl_values, again)
+        if earlier is not None and not result.nondeterministic and again is not None:
             result.nondeterministic = differences(earlier, result.impl_values)
     if result.impl_values is None:
         compared = {}
@@ -168,12 +196,12 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                                                 message=value)
         elif result.impl_values is None:
             result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
-                                                message=f"the implementation {result.impl_problem}")
+                                                message=about_implementation(result.impl_problem))
         else:
             result.oracles[name] = not_provided(compared[name], conventions.provides)
             if result.impl_problem:  # values were readable but the call misbehaved
                 result.oracles[name].verdict = FAIL
-                result.oracles[name].message = f"the implementation {result.impl_problem}"
+                result.oracles[name].message = about_implementation(result.impl_problem)
     result.verdict = worst([r.verdict for r in result.oracles.values()])
     if result.nondeterministic:  # whatever this run's values, the next run's differ
         result.verdict = FAIL

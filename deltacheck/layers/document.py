@@ -15,6 +15,7 @@ import numpy as np
 
 from deltacheck.core import tolerances
 from deltacheck.core.verdicts import FAIL, PASS, worst
+from deltacheck.core.words import plural
 from deltacheck.layers.discovery import Found
 from deltacheck.layers.runner import Settings, check_layer_spec
 
@@ -86,14 +87,14 @@ def verdict_line(doc: dict[str, Any]) -> str:
     """The last line: all agree, or the failing layers with the gradient and the cause."""
     s = doc["summary"]
     if s["interrupted"]:
-        return f"interrupted after {s['layers']} layers: not a pass"
+        return f"interrupted after {plural(s['layers'], 'layer')}: not a pass"
     if s["verdict"] != FAIL:
-        return f"all agree: {s['layers']} layers, {s['cases']} cases, oracles " \
+        return f"all agree: {plural(s['layers'], 'layer')}, {plural(s['cases'], 'case')}, oracles " \
                f"{', '.join(doc['run']['oracles'])}"
     bad = [r for r in doc["layers"] if r["verdict"] == FAIL]
     named = "; ".join(f"{r['name']} ({r['failures'][-1]['gradient'] or 'out'}: "
                       f"{r['failures'][-1]['diagnosis']['cause']})" for r in bad)
-    return f"DISAGREEMENT in {len(bad)} of {s['layers']} layers: {named}"
+    return f"DISAGREEMENT in {len(bad)} of {plural(s['layers'], 'layer')}: {named}"
 
 
 def junit(doc: dict[str, Any]) -> str:

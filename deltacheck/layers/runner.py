@@ -14,6 +14,7 @@ from hypothesis import seed as hypothesis_seed
 
 from deltacheck.core.numbers import json_number
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED, PASS
+from deltacheck.core.words import plural
 from deltacheck.layers.diagnosis import diagnose
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase, layer_cases
@@ -116,7 +117,7 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
         "params": {k: v for k, v in spec.params.items()},
         "failures": failures, "wall_time_s": round(time.perf_counter() - start, 3)}
     if progress:
-        progress(f"{spec.name}: {verdict} ({tally.cases} cases)")
+        progress(f"{spec.name}: {verdict} ({plural(tally.cases, 'case')})")
     return record
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_module
+from deltacheck.core.words import plural
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.runner import Settings, check_layer_spec
 
@@ -38,7 +39,7 @@ def run(slips: dict[str, Any], config: Settings,
         rows.append(row)
         if progress:
             progress(f"  {name}: {'caught' if row['caught'] else 'MISSED'} after "
-                     f"{row['cases']} cases ({row['gradient']}: {row['cause']})")
+                     f"{plural(row['cases'], 'case')} ({row['gradient']}: {row['cause']})")
     caught = sum(r["caught"] for r in rows)
     return {"schema": "deltacheck-layer-selftest/1", "slips": rows,
             "summary": {"verdict": "pass" if caught == len(rows) else "fail",

@@ -6,7 +6,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from deltacheck.core.verdicts import NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
+from deltacheck.core.verdicts import INTERRUPTED, NOT_JUDGED_WORD, PASS, UNRESOLVED_WORD
+from deltacheck.core.words import plural
+from deltacheck.results.groups import groups_text
 from deltacheck.results.reading import line_of
 
 
@@ -30,13 +32,13 @@ class Progress:
             width = 30
             filled = int(width * done / max(total, 1))
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\r  {loss:<4} [{bar}] {done}/{total} cases, {failed} failed ")
+            self.stream.write(f"\r  {loss:<4} [{bar}] {done}/{plural(total, 'case')}, {failed} failed ")
             if done >= total:
                 self.stream.write("\n")
             self.stream.flush()
         elif loss != self.current:
             self.current = loss
-            self.stream.write(f"checking {loss}: {total} cases\n")
+            self.stream.write(f"checking {loss}: {plural(total, 'case')}\n")
             self.stream.flush()
 
     def finish(self) -> None:
@@ -80,16 +82,74 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def warning_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per distinct warning the implementation raised, with its count."""
+    return [f"warning: {w['category']}: {w['message']} ({w['where']}): "
+            f"{plural(w['count'], 'time')} in {plural(w['cases'], 'case')}, first in case "
+            f"{w['first_case']}" for w in doc["summary"].get("warnings") or []]
+
+
+def cases_text(n: int) -> str:
+    """``1 case``, ``1,201 cases``."""
+    return plural(n, "case")
+
+
+def interrupted_text(doc: dict[str, Any]) -> str:
+    """``interrupted after 1,201 of 3,000 cases: no verdict`` (or the failures found by then)."""
+    s = doc["summary"]
+    head = f"interrupted after {s['checked_of_asked']:,} of {cases_text(s['asked'])}"
+    if s["failed_cases"]:
+        return (f"{head}; DISAGREEMENT in {s['failed_cases']:,} of them: "
+                f"{groups_text(s['groups'])}")
+    return f"{head}: no verdict"
+
+
+def counts_line(doc: dict[str, Any]) -> str:
+    """How many cases were asked for, and what shrinking added."""
+    s = doc["summary"]
+    line = f"cases:  {s['cases']:,} checked"
+    if s.get("minimal_cases") or s["checked_of_asked"] != s["asked"]:
+        line += f" ({s['checked_of_asked']:,} of {s['asked']:,} asked"
+        if s.get("minimal_cases"):
+            line += f", + {s['minimal_cases']} minimal from shrinking"
+        line += ")"
+    reruns = doc["run"].get("shrink_steps") or 0
+    if reruns:
+        line += f"; shrinking re-ran {cases_text(reruns)} (not counted)"
+    return line
+
+
+def timeout_lines(doc: dict[str, Any]) -> list[str]:
+    """The case that did not return in time, and the command that replays it."""
+    hung = next((f for f in doc["failures"] if f.get("timed_out") is not None
+                 or str(f.get("impl_problem", "")).startswith("timed out")), None)
+    if hung is None:
+        return []
+    s = doc["summary"]
+    return [f"case {hung['id']} {hung['message'].removeprefix('the implementation ')}: the "
+            f"run stopped there, {s['not_checked']:,} of {cases_text(s['asked'])} not checked",
+            f"  reproduce: {hung['repro']}"]
+
+
 def verdict_line(doc: dict[str, Any]) -> str:
-    """The last line: plainly "all agree", or the first disagreement."""
+    """The last line: plainly "all agree", "interrupted", or every failure in groups."""
     s = doc["summary"]
     if s["verdict"] == PASS:
         oracles = ", ".join(doc["run"]["oracles"])
-        return f"all agree: {s['cases']} cases, oracles {oracles}"
+        return f"all agree: {cases_text(s['cases'])}, oracles {oracles}"
+    if s["verdict"] == INTERRUPTED:
+        return interrupted_text(doc).replace("interrupted", "INTERRUPTED", 1)
     if s["cases"] == 0:
         return "nothing checked: no cases were run"
+    groups = s.get("groups") or []
     first = next((f for f in doc["failures"] if f["minimal"]), None)
-    message = first["message"] if first else s["first_disagreement"]
-    if first and first.get("diagnosis"):  # the cause reads better than the worst entry
-        message = line_of(first["diagnosis"])
-    return f"DISAGREEMENT in {s['failed_cases']} of {s['cases']} cases: {message}"
+    first = first or next((f for f in doc["failures"] if f.get("diagnosis")), None)
+    diagnosis = (first or {}).get("diagnosis") or {}
+    if len(groups) > 1 or (groups and groups[0]["kind"] != diagnosis.get("kind")):
+        said = groups_text(groups)
+    else:  # one kind of failure (or an older document): its cause, in full
+        said = line_of(diagnosis) if diagnosis else s["first_disagreement"]
+    line = f"DISAGREEMENT in {s['failed_cases']:,} of {cases_text(s['cases'])}: {said}"
+    if s.get("interrupted"):
+        line += f" (interrupted: {s['not_checked']:,} asked cases not checked)"
+    return line

@@ -10,7 +10,7 @@ import importlib.metadata
 import math
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +18,18 @@ import numpy as np
 from deltacheck.core import tolerances
 from deltacheck.core.case import LOSSES
 from deltacheck.core.gradients import QUANTITIES, Gradients
-from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, NOT_PROVIDED, PASS, worst
+from deltacheck.core.verdicts import (
+    ERROR,
+    FAIL,
+    INTERRUPTED,
+    NOT_JUDGED,
+    NOT_PROVIDED,
+    PASS,
+    worst,
+)
 from deltacheck.judging.check import CaseResult
 from deltacheck.judging.compare import OracleResult, json_number
+from deltacheck.results.groups import failure_groups
 
 SCHEMA = "deltacheck-results/1"
 
@@ -110,6 +119,12 @@ def case_json(case_id: int, result: CaseResult, phase: str) -> dict[str, Any]:
         rec["nondeterministic"] = result.nondeterministic
     if result.verdict != PASS:
         rec["message"] = result.first_message()
+    if result.diagnosis:  # every failing case, kept in full or not, says what went wrong
+        rec["diagnosis"] = {k: result.diagnosis.get(k) for k in ("kind", "where", "first_wrong")}
+    if result.timed_out is not None:
+        rec["timed_out"] = result.timed_out
+    if result.warnings:  # the implementation's, caught: where and how often
+        rec["warnings"] = result.warnings
     return rec
 
 
@@ -138,7 +153,7 @@ def failure_json(case_id: int, result: CaseResult, *, minimal: bool, repro: str)
             "repro": repro, "case": result.case.to_json(),
             "impl_problem": result.impl_problem, "impl_traceback": result.impl_traceback,
             "nondeterministic": result.nondeterministic, "values": values,
-            "diagnosis": result.diagnosis,
+            "diagnosis": result.diagnosis, "timed_out": result.timed_out,
             "oracles": {n: oracle_json(r, compact=False) for n, r in result.oracles.items()}}
 
 
@@ -148,8 +163,17 @@ def _total(oracle: dict[str, Any], key: str) -> int:
     return sum(int(q.get(key, 0)) for q in oracle.get("quantities", []))
 
 
-def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dict[str, Any]:
-    """Loss × oracle table, verdict, first disagreement and not-judged counts."""
+def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str],
+            run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Loss × oracle table, verdict, failure groups, case counts, first disagreement and
+    not-judged counts.
+
+    ``run`` (the document's run section) says how many cases were asked for, whether the run
+    was interrupted (``run.shrink_steps`` counts the re-runs shrinking made, which are not
+    cases; a merge adds up its shards'): an interrupted run without a failure
+    has the verdict "interrupted", never "pass".
+    """
+    run = run or {}
     rows = []
     present = {c["arch"]["loss"] for c in cases}
     for loss in [name for name in LOSSES if name in present]:
@@ -169,11 +193,32 @@ def summary(cases: Sequence[dict[str, Any]], oracle_names: Sequence[str]) -> dic
                          if o in c["oracles"]) for o in oracle_names}
     # The first disagreement to name is the shrunk one: it is the easiest to read.
     first = next((c for c in failed if c["phase"] == "minimal"), failed[0] if failed else None)
-    verdict = FAIL if failed else (PASS if cases else NOT_JUDGED)
+    interrupted = bool(run.get("interrupted"))
+    verdict = FAIL if failed else INTERRUPTED if interrupted else PASS if cases else NOT_JUDGED
+    minimal = sum(c.get("phase") == "minimal" for c in cases)
+    asked = int(run.get("asked", run.get("examples", len(cases) - minimal)) or 0)
     return {"verdict": verdict, "cases": len(cases), "failed_cases": len(failed),
+            "asked": asked, "checked_of_asked": len(cases) - minimal, "minimal_cases": minimal,
+            "interrupted": interrupted,
+            "not_checked": max(0, asked - (len(cases) - minimal)),
+            "groups": failure_groups(failed), "warnings": warnings_summary(cases),
             "first_disagreement": first["message"] if first else None,
             "by_loss_oracle": rows, "judged_entries": judged, "not_judged_entries": not_judged,
             "unresolved_entries": unresolved}
+
+
+def warnings_summary(cases: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The implementation's warnings over the run: one entry per distinct warning, with its
+    count, the number of cases it came in and the case where it first occurred."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for c in cases:
+        for w in c.get("warnings") or []:
+            key = (w["category"], w["message"], w["where"])
+            entry = found.setdefault(key, {**w, "count": 0, "cases": 0,
+                                           "first_case": c["id"]})
+            entry["count"] += w["count"]
+            entry["cases"] += 1
+    return sorted(found.values(), key=lambda w: (-w["count"], w["first_case"]))
 
 
 def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],
@@ -183,5 +228,5 @@ def document(*, run: dict[str, Any], cases: Sequence[dict[str, Any]],
     return {"schema": SCHEMA,
             "environment": environment(dtype, run.get("seed"), run.get("profile")), "run": run,
             "tolerances": tolerances.as_dicts(),
-            "summary": summary(cases, oracle_names), "failures": list(failures),
+            "summary": summary(cases, oracle_names, run), "failures": list(failures),
             "cases": list(cases)}

@@ -113,7 +113,7 @@ def test_kinks_an_undeclared_one_is_found_and_warned_with_the_fix():
     evals = audit_derivative.setup(act, ORACLES)
     k = audit_shape.check_kinks(act, act.kinks, evals)
     assert k["found"] == [0.0, 6.0] and k["undeclared"] == [6.0]
-    assert k["verdict"] == "warn" and "kinks=(0, 6,)" in k["warnings"][0]
+    assert k["verdict"] == "warn" and "kinks=(0, 6)" in k["warnings"][0]
     at6 = next(r for r in k["at"] if r["a"] == 6.0)
     assert (at6["left"], at6["right"]) == (pytest.approx(1.0, abs=1e-6), 0.0)
     # with the found kink treated as declared, the derivative check passes

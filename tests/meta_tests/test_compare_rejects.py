@@ -62,17 +62,17 @@ def test_nan_loss_fails(case):
 
 
 @pytest.mark.parametrize("transform, words", [
-    (lambda o: {**o, "deltas": o["deltas"][:-1]}, "len(deltas)=2, but should be 3"),
-    (lambda o: {**o, "grad_weights": [w.T for w in o["grad_weights"]]}, "grad_weights[0].shape"),
-    (lambda o: {**o, "grad_biases": [b[None] for b in o["grad_biases"]]}, "grad_biases[0].shape"),
+    (lambda o: {**o, "deltas": o["deltas"][:-1]}, "deltas has 2 arrays; it should have 3"),
+    (lambda o: {**o, "grad_weights": [w.T for w in o["grad_weights"]]}, "grad_weights[0] has shape"),
+    (lambda o: {**o, "grad_biases": [b[None] for b in o["grad_biases"]]}, "grad_biases[0] has shape"),
     (lambda o: {k: v for k, v in o.items() if k != "deltas"}, "no 'deltas'"),
     (lambda o: [o["loss"]], "should return a mapping"),
-    (lambda o: {**o, "loss": "big"}, "loss has dtype <U3, but should be real floats"),
+    (lambda o: {**o, "loss": "big"}, "loss has dtype <U3; it should hold real floats"),
     (lambda o: {**o, "loss": o["loss"] + 0j}, "loss has dtype complex128"),
     (lambda o: {**o, "grad_biases": [b.astype(str) for b in o["grad_biases"]]},
      "grad_biases[0] has dtype <U"),
-    (lambda o: None, "returned NoneType, but should return a mapping"),
-    (lambda o: {**o, "deltas": 3.0}, "deltas is float"),
+    (lambda o: None, "returned None; it should return a mapping"),
+    (lambda o: {**o, "deltas": 3.0}, "deltas is a float"),
 ])
 def test_malformed_results_get_a_verdict_not_a_crash(case, transform, words):
     result = check_case(case, impl_returning(transform), ORACLES)

@@ -81,10 +81,10 @@ def returns_tensors_requiring_grad(*args):
 
 
 @pytest.mark.parametrize("impl, words", [
-    (pops_a_weight, "modified its inputs: weights (2 → 1 arrays)"),
+    (pops_a_weight, "modified its inputs: weights (2 → 1 array)"),
     (appends_a_bias, "modified its inputs: biases (2 → 3 arrays)"),
     (replaces_a_weight_with_junk, "modified its inputs: weights[0]"),
-    (returns_none, "returned NoneType"),
+    (returns_none, "returned None;"),
     (raises_unprintable, "raised Unprintable: <unprintable>"),
     (exits, "raised SystemExit: 3"),
     # needs compare.normalise to read a mapping defensively (another developer's fix)
