@@ -8,22 +8,14 @@ string of the document: activation names, messages and specs come from users.
 
 from __future__ import annotations
 
-import math
-import pathlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    import jinja2
-except ModuleNotFoundError as e:  # the report is an optional extra of the package
-    raise ModuleNotFoundError("the HTML report needs jinja2: pip install 'deltacheck[report]'"
-                              ) from e
-
 from markupsafe import Markup
 
-from deltacheck.reports import audit_plots, svg
-from deltacheck.reports.common import fmt_err, fmt_val, num, plain
+from deltacheck.reports import audit_plots, env, svg
+from deltacheck.reports.common import fmt_err, fmt_val, num
 
 CHECKS = (("derivative", "h′"), ("kinks", "kinks"), ("frameworks", "frameworks"),
           ("finite", "range"), ("networks", "networks"))
@@ -37,7 +29,7 @@ def _anchor(name: str, i: int) -> str:
 def _interval(iv: Any) -> str:
     if not iv:
         return "not finite at 0"
-    return f"[{_num_text(iv[0])}, {_num_text(iv[1])}]"  # all the digits: 709.782712893384
+    return f"[{env.num_text(iv[0])}, {env.num_text(iv[1])}]"  # all the digits: 709.782712893384
 
 
 def _finite_rows(finite: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -125,20 +117,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
             "tolerances": [t for t in doc.get("tolerances") or [] if t.get("dtype") == "float64"]}
 
 
-def _num_text(v: Any) -> str:
-    e = num(v)
-    return f"{e:.10g}" if math.isfinite(e) else str(e)
-
-
-TEMPLATES = pathlib.Path(__file__).with_name("templates")
-CSS = Markup(TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
-             + TEMPLATES.joinpath("audit.css").read_text(encoding="utf-8"))
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(err=fmt_err, val=fmt_val, plain=plain, num=_num_text)
+CSS = env.stylesheet("report.css", "audit.css")
 
 
 def render(doc: Mapping[str, Any]) -> str:
     """The audit report as one self-contained HTML document."""
-    return _ENV.get_template("audit.html").render(**context(doc))
+    return env.render("audit.html", **context(doc))

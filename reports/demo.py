@@ -6,66 +6,17 @@
 
 from __future__ import annotations
 
-import math
-import pathlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
-import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from deltacheck.reports import demo_plots, svg
+from deltacheck.reports import demo_plots, env, svg
 from deltacheck.reports.common import num
 
-TEMPLATES = pathlib.Path(__file__).with_name("templates")
-CSS = Markup(TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
-             + TEMPLATES.joinpath("demo.css").read_text(encoding="utf-8"))
+CSS = env.stylesheet("report.css", "demo.css")
 COLOURS = {"reference": svg.INK, "torch": svg.PALETTE[0], "jax": svg.PALETTE[1]}
 DASH = {"reference": "", "torch": "6 3", "jax": "2 3"}
-
-
-def ulp(v: Any) -> str:
-    """A deviation in ulp, short."""
-    x = num(v)
-    if not math.isfinite(x):
-        return str(v)
-    return f"{x:.0f}" if x < 1e6 else f"{x:.1e}"
-
-
-def sci(v: Any, digits: int = 2) -> str:
-    """A number in scientific notation (or as given, if not a number)."""
-    x = num(v)
-    return f"{x:.{digits}e}" if math.isfinite(x) else str(v)
-
-
-def seconds(v: Any) -> str:
-    """A duration, in the unit that suits it."""
-    x = num(v)
-    if not math.isfinite(x):
-        return str(v)
-    if x < 1e-3:
-        return f"{x * 1e6:.0f} µs"
-    if x < 1:
-        return f"{x * 1e3:.2f} ms"
-    if x < 120:
-        return f"{x:.1f} s"
-    return f"{x / 60:.0f} min"
-
-
-def vec(v: Any, digits: int = 6) -> str:
-    """A number, a vector or a matrix, rounded for reading."""
-    if isinstance(v, list):
-        if v and isinstance(v[0], list):
-            return "[" + "; ".join(vec(r, digits) for r in v) + "]"
-        return "[" + ", ".join(vec(x, digits) for x in v) + "]"
-    x = num(v)
-    return f"{x:.{digits}f}" if math.isfinite(x) else str(v)
-
-
-def sub(text: Any) -> Markup:
-    """A plain-text formula with its subscripts set: "y_k" becomes y<sub>k</sub>."""
-    return Markup(re.sub(r"_([A-Za-z0-9]+)", r"<sub>\1</sub>", str(escape(text))))
 
 
 LOSS_NAMES = {"mse": "MSE", "bce": "BCE", "ce": "cross-entropy"}
@@ -152,12 +103,8 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(ulp=ulp, sci=sci, seconds=seconds, vec=vec, sub=sub)
 
 
 def render(doc: Mapping[str, Any]) -> str:
     """The demo report as one self-contained HTML document."""
-    return _ENV.get_template("demo.html").render(**context(doc))
+    return env.render("demo.html", **context(doc))

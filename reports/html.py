@@ -12,22 +12,13 @@ failures, ``reports.summaries`` the tables over all cases, ``reports.plots`` the
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    import jinja2
-except ModuleNotFoundError as e:  # the report is an optional extra of the package
-    raise ModuleNotFoundError("the HTML report needs jinja2: pip install 'deltacheck[report]'"
-                              ) from e
-
-from markupsafe import Markup
-
 from deltacheck.core import tolerances
 from deltacheck.core.verdicts import UNRESOLVED_WORD
-from deltacheck.reports import failures, plots, summaries, svg
-from deltacheck.reports.common import NO_HIDDEN, arch, fmt_err, fmt_val, ordered, plain
+from deltacheck.reports import env, failures, plots, summaries, svg
+from deltacheck.reports.common import NO_HIDDEN, arch, ordered
 
 
 def _tolerances(results: Mapping[str, Any], oracles: list[str], dtype: Any,
@@ -78,15 +69,9 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
             "warnings": [w for w in summary.get("warnings") or [] if isinstance(w, Mapping)]}
 
 
-TEMPLATES = pathlib.Path(__file__).with_name("templates")
-# The stylesheet is ours, not the results': it goes into <style> as is (a ">" must stay one).
-CSS = Markup(TEMPLATES.joinpath("report.css").read_text(encoding="utf-8"))
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(err=fmt_err, val=fmt_val, plain=plain)
+CSS = env.stylesheet("report.css")
 
 
 def render(results: Mapping[str, Any]) -> str:
     """The report as one self-contained HTML document."""
-    return _ENV.get_template("report.html").render(**context(results))
+    return env.render("report.html", **context(results))

@@ -1,15 +1,16 @@
 """Render a ``deltacheck-layer/1`` document as one self-contained HTML page: a row per layer,
 and for each failure its minimal shapes, the first wrong gradient, the diagnosis and the user's,
 torch's, jax's and fd's values side by side. The template comes from the report's one jinja2
-environment (``deltacheck.reports.html``); every string of the document is autoescaped."""
+environment (``deltacheck.reports.env``); every string of the document is autoescaped."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from deltacheck.reports import env
 from deltacheck.reports.common import fmt_err, fmt_val, grade, num
-from deltacheck.reports.html import _ENV, CSS
+from deltacheck.reports.html import CSS
 
 ORACLES = ("torch", "jax", "fd")
 
@@ -34,6 +35,6 @@ def _rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def render(doc: Mapping[str, Any]) -> str:
     """The report as one HTML document."""
-    return _ENV.get_template("layer.html").render(
+    return env.render("layer.html",
         css=CSS, run=doc["run"], summary=doc["summary"], rows=_rows(doc),
         unplaced=doc.get("unplaced") or [], tolerances=doc["tolerances"])
