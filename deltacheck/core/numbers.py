@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -11,3 +13,14 @@ def json_number(v: float | None) -> float | str | None:
         return None
     v = float(v)
     return v if np.isfinite(v) else str(v)
+
+
+def json_clean(value: Any) -> Any:
+    """A JSON-ready structure with every non-finite float as one of those strings."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(v) for v in value]
+    return value

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.numbers import json_clean
 from deltacheck.core.words import plural
 from deltacheck.demo import cost as demo_cost
 from deltacheck.demo import output_errors as demo_output_errors
 from deltacheck.demo import training as demo_training
 from deltacheck.demo import worked as demo_worked
 from deltacheck.demo.output_errors import PAIRS, Pair
+from deltacheck.results import document
 
 SCHEMA = "deltacheck-demo/1"
 FRAMEWORKS = ("torch", "jax")
@@ -60,32 +60,16 @@ class Outcome:
     claims: list[tuple[bool, str]] = field(default_factory=list)
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: non-finite floats become the strings "inf", "-inf", "nan"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def environment() -> dict[str, str]:
-    """The versions the demo ran with."""
-    env = {"python": platform.python_version(), "platform": platform.platform(),
-           "cores": str(os.cpu_count())}
+def environment() -> dict[str, Any]:
+    """The versions the demo ran with, and the machine's cores and load (timings need them)."""
+    versions = document.environment("float64")
+    env: dict[str, Any] = {key: versions[key] for key in ("python", "platform")}
+    env["cores"] = str(os.cpu_count())
     if hasattr(os, "getloadavg"):  # the timings mean little without the machine's load
         env["load average (1, 5, 15 min)"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    for name in ("deltacheck", "numpy", "torch", "jax", "jaxlib", "optax", "hypothesis"):
-        env[name] = _version(name)
+    for name in ("deltacheck", "numpy", "torch", "jax", "jaxlib", "hypothesis"):
+        env[name] = versions[name] or "not installed"
+    env["optax"] = document.version_of("optax") or "not installed"
     return env
 
 
@@ -147,7 +131,7 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
     cost = timed("cost", lambda: demo_cost.run(config.widths, seed=config.seed))
     shown = claims(output_rows, training, worked)
     verdict = "pass" if all(ok for ok, _ in shown) else "fail"
-    document = _clean({
+    document = json_clean({
         "schema": SCHEMA,
         "verdict": verdict,
         "output_errors": [{k: row[k] for k in ("loss", "output", "canonical", "cases",
@@ -161,7 +145,7 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
         "cost": [{k: row[k] for k in ("params", "forward_s", "backprop_s", "fd_s")}
                  for row in cost["rows"]],
     })
-    report = {**document, "details": _clean({
+    report = {**document, "details": json_clean({
         "output_errors": [row["detail"] for row in output_rows],
         "match_ulp": demo_output_errors.MATCH_ULP,
         "agree_rel": demo_training.AGREE_REL,

@@ -34,7 +34,8 @@ from deltacheck.results.groups import failure_groups
 SCHEMA = "deltacheck-results/1"
 
 
-def _version(dist: str) -> str | None:
+def version_of(dist: str) -> str | None:
+    """The installed version of a distribution, or None."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -51,9 +52,9 @@ def environment(dtype: str, seed: int | None = None, profile: str | None = None)
         x64 = {"global": bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
                "jax oracle": "enabled per call with jax.enable_x64(True)"}
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "deltacheck": _version("deltacheck"), "numpy": np.__version__,
-            "torch": _version("torch"), "jax": _version("jax"), "jaxlib": _version("jaxlib"),
-            "hypothesis": _version("hypothesis"), "jax_x64": x64, "dtype": dtype,
+            "deltacheck": version_of("deltacheck"), "numpy": np.__version__,
+            "torch": version_of("torch"), "jax": version_of("jax"), "jaxlib": version_of("jaxlib"),
+            "hypothesis": version_of("hypothesis"), "jax_x64": x64, "dtype": dtype,
             "seed": seed, "profile": profile}
 
 
