@@ -190,3 +190,12 @@ def test_oracles_fd_alone_audits_without_torch_and_jax(tmp_path, capsys):
     assert set(a["derivative"]["oracles"]) == {"fd"}
     assert "torch" not in a["frameworks"] and a["networks"]["oracles"] == ["fd"]
     assert "torch, jax not checked" in capsys.readouterr().out
+
+
+def test_the_json_follows_the_report_as_in_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["audit", "tanh", "--examples", "3", "--batches", "1",
+                     "--report", str(tmp_path / "out" / "x.html")])
+    assert code == 0
+    assert (tmp_path / "out" / "audit.json").is_file()
+    assert not (tmp_path / "deltacheck-reports").exists()

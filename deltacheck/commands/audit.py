@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from deltacheck.audit import console as audit_console
@@ -25,18 +24,14 @@ def add_parser(sub: Any) -> None:
                                 "(default: %(default)s)")
     audit_cmd.add_argument("--seed", type=o.seed, help="seed (printed and saved in the JSON)")
     o.oracle_option(audit_cmd)
-    audit_cmd.add_argument("--report", type=Path, default=o.DEFAULT_DIR / "audit.html",
-                           help="HTML report path (default: %(default)s)")
-    audit_cmd.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "audit.json",
-                           help="JSON path (default: %(default)s)")
+    o.report_options(audit_cmd, "audit")
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = (("--report", args.report), ("--json", args.json))
-    o.writable(outputs)
+    _, json_path = o.report_paths(args, "audit")
     config = audit.AuditConfig(oracles=args.oracles, batches=args.batches,
                                examples=args.examples, seed=args.seed,
-                               failures_dir=str(args.report.parent / "failures"))
+                               failures_dir=str(json_path.with_name(f"{json_path.stem}-cases")))
     doc = audit.run(args.specs, config, progress=lambda line: print(line, file=sys.stderr))
     out = audit_console.lines(doc) + output.write_outputs(
         doc, json_path=args.json, report_path=args.report)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from deltacheck.commands import options as o
@@ -16,17 +15,13 @@ def add_parser(sub: Any) -> None:
     demo.add_argument("--cases", type=o.positive, default=200,
                       help="Hypothesis-drawn output layers per loss/output pair (default 200)")
     demo.add_argument("--seed", type=o.seed, default=0, help="seed of every draw (default 0)")
-    demo.add_argument("--report", type=Path, default=o.DEFAULT_DIR / "demo.html",
-                      help="HTML report path (default: %(default)s)")
-    demo.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "demo.json",
-                      help="JSON results path (default: %(default)s)")
+    o.report_options(demo, "demo")
 
 
 def run(args: argparse.Namespace) -> int:
     from deltacheck.demo import runner as demo
 
-    outputs = (("--report", args.report), ("--json", args.json))
-    o.writable(outputs)
+    o.report_paths(args, "demo")
     outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed),
                        progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
     lines = [("✓ " if ok else "✗ ") + text for ok, text in outcome.claims]

@@ -173,3 +173,19 @@ def oracle_option(command: argparse.ArgumentParser) -> None:
                          default=list(oracles.NAMES),
                          help=f"comma-separated subset of {','.join(oracles.NAMES)} "
                               f"(default: all)")
+
+
+def report_options(command: argparse.ArgumentParser, stem: str) -> None:
+    """--report and --json of a command whose JSON goes beside its report unless given."""
+    command.add_argument("--report", type=Path, default=DEFAULT_DIR / f"{stem}.html",
+                         help="HTML report path (default: %(default)s)")
+    command.add_argument("--json", type=Path, default=None,
+                         help=f"JSON path (default: {stem}.json beside the report)")
+
+
+def report_paths(args: argparse.Namespace, stem: str) -> tuple[Path, Path]:
+    """The report and JSON paths, the JSON beside the report unless given; both checked."""
+    if args.json is None:
+        args.json = args.report.parent / f"{stem}.json"
+    writable((("--report", args.report), ("--json", args.json)))
+    return args.report, args.json
