@@ -24,3 +24,12 @@ def json_clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_clean(v) for v in value]
     return value
+
+
+def distinct(x: float, y: float, *, least: int = 4) -> tuple[str, str]:
+    """x and y with as many significant digits as it takes to tell them apart (at least ``least``)."""
+    for digits in range(least, 18):
+        a, b = f"{x:.{digits}g}", f"{y:.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(float(x)), repr(float(y))

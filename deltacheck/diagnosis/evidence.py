@@ -132,15 +132,6 @@ def fraction_text(r: float, n_samples: int) -> str:
     return f"{r:.6g}"
 
 
-def distinct_digits(x: float, y: float) -> tuple[str, str]:
-    """x and y with as many significant digits as it takes for them to read differently."""
-    for digits in range(6, 18):
-        xs, ys = f"{x:.{digits}g}", f"{y:.{digits}g}"
-        if xs != ys:
-            return xs, ys
-    return repr(x), repr(y)
-
-
 def simple_ratio(r: float, n_samples: int) -> bool:
     """Whether r is a ratio slips produce: ±N, ±1/N, or ±p/q with q ≤ 4 (2, 1/2, 3/2, ...)."""
     if n_samples > 1 and any(abs(abs(r) - v) <= 1e-6 * v for v in (n_samples, 1 / n_samples)):

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from deltacheck.core.numbers import distinct
 from deltacheck.core.verdicts import FAIL
 from deltacheck.diagnosis.evidence import (
     CANDIDATE_SLACK,
     OUTPUT_NAME,
     Evidence,
-    distinct_digits,
     fits,
     fraction_text,
     output_of,
@@ -37,7 +37,7 @@ def loss_kind(ev: Evidence) -> tuple[str, str]:
             return "factor", (f"E and every gradient are {fraction_text(r, ev.N)} times "
                               f"what they should be")
         kind, detail = classify(ev, *first_of_rest(ev))
-        xs, ys = distinct_digits(x, y)
+        xs, ys = distinct(x, y, least=6)
         return kind, f"{detail}; E is wrong too ({xs} instead of {ys})"
     per = sample_losses(ev.net.loss, ev.net.a[-1], ev.net.t)
     tol = np.array(ev.allowed("loss", None)) + CANDIDATE_SLACK * abs(y)
@@ -48,7 +48,7 @@ def loss_kind(ev: Evidence) -> tuple[str, str]:
     if y != 0 and np.isfinite(x / y) and simple_ratio(x / y, ev.N):
         return "loss_value", (f"E is {fraction_text(x / y, ev.N)} times what it should be; "
                               f"the gradients are right")
-    xs, ys = distinct_digits(x, y)
+    xs, ys = distinct(x, y, least=6)
     return "loss_value", (f"E = {xs}, but should be {ys} (off by {x - y:.3g}); the "
                           f"gradients are right")
 

@@ -20,7 +20,7 @@ from deltacheck.core import activations as registry
 from deltacheck.core import tolerances
 from deltacheck.core.case import Case
 from deltacheck.core.gradients import QUANTITIES, Gradients
-from deltacheck.core.numbers import json_number
+from deltacheck.core.numbers import distinct, json_number
 from deltacheck.core.protocol import normalise
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
 from deltacheck.judging import rounding
@@ -244,15 +244,6 @@ def compare(case: Case, impl: Gradients, oracle: Gradients, *, oracle_name: str,
     rtol = tolerances.lookup(oracle_name, case.dtype).rtol
     return _oracle_result(case, oracle_name, rtol,
                           judge(_entries(case, impl, oracle, rtol, floors)))
-
-
-def distinct(x: float, y: float, *, least: int = 4) -> tuple[str, str]:
-    """x and y with as many significant digits as it takes to tell them apart (at least ``least``)."""
-    for digits in range(least, 18):
-        a, b = f"{x:.{digits}g}", f"{y:.{digits}g}"
-        if a != b:
-            return a, b
-    return repr(float(x)), repr(float(y))
 
 
 def describe(q: QuantityResult, case: Case, oracle_name: str) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core import tolerances
+from deltacheck.core.numbers import distinct
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
-from deltacheck.judging.compare import Entries, distinct, judge
+from deltacheck.judging.compare import Entries, judge
 from deltacheck.judging.records import QuantityResult
 from deltacheck.layers import truths
 from deltacheck.layers.calling import UserRun, run_user, shape_problem

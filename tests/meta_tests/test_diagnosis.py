@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from deltacheck import reference_impl
+from deltacheck.core.numbers import distinct
 from deltacheck.diagnosis.diagnose import KINDS, diagnose, diagnosis_json
-from deltacheck.diagnosis.evidence import distinct_digits, fraction_text, slope
+from deltacheck.diagnosis.evidence import fraction_text, slope
 from deltacheck.judging.check import check_case
 from deltacheck.judging.records import first_wrong, walk_order
 from deltacheck.results.reading import attributed_to, line_of
@@ -148,9 +149,9 @@ def test_ratios_read_as_written():
 
 
 def test_numbers_that_differ_read_differently():
-    assert distinct_digits(26.259704905479154, 26.259704922132315) == ("26.25970491",
+    assert distinct(26.259704905479154, 26.259704922132315, least=6) == ("26.25970491",
                                                                         "26.25970492")
-    assert distinct_digits(1.5, 2.5) == ("1.5", "2.5")
+    assert distinct(1.5, 2.5, least=6) == ("1.5", "2.5")
 
 
 def test_independent_slope_matches_the_derivative():
