@@ -21,6 +21,7 @@ from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import FD_STEP
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED
 from deltacheck.judging.records import json_number, walk_order
+from deltacheck.judging.rounding import output_and_slope
 
 OUTPUT_NAME = {"mse": "identity", "bce": "sigmoid", "ce": "softmax", "mse_sigmoid": "sigmoid",
                "mse_tanh": "tanh"}
@@ -37,15 +38,8 @@ def slope(act: Any, a: np.ndarray) -> np.ndarray:
 
 
 def output_of(loss: str, a: np.ndarray) -> np.ndarray:
-    if loss == "mse":
-        return a.copy()
-    if loss in ("bce", "mse_sigmoid"):
-        return np.exp(-np.logaddexp(0.0, -a))
-    if loss == "mse_tanh":
-        return np.tanh(a)
-    shifted = a - a.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+    """y = g(a), the loss's output function (as the rounding floor computes it)."""
+    return output_and_slope(loss, a)[0].copy()
 
 
 def sample_losses(loss: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:

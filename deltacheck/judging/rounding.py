@@ -76,7 +76,7 @@ def _derivatives(act: Any, a: np.ndarray,
                 np.abs(second) + CURVE_RESOLUTION * _EPS * h / step2**2)
 
 
-def _output(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def output_and_slope(loss: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """y = g(a) and a bound on |∂y/∂a| per entry."""
     if loss == "mse":
         return a, np.ones_like(a)
@@ -128,7 +128,7 @@ def forward(case: Case, activations: Sequence[Any]) -> Forward:
             curve.append(second)
             # evaluating h costs about ε (|h| + |a|): a Φ(a) and friends cancel for a < 0
             Z.append(first * A[l] + np.abs(z[-1]) + np.abs(a[l]))
-    y, dy = _output(case.loss, a[-1])
+    y, dy = output_and_slope(case.loss, a[-1])
     A_out = A[-1] + (A[-1].max(axis=1, keepdims=True) if case.loss == "ce" else 0.0)
     return Forward(W=W, signed_W=signed_W, b=b, t=t, a=a, z=z, Z=Z, A=A, slope=slope, curve=curve,
                    D_out=np.abs(y) + np.abs(t) + dy * A_out,
