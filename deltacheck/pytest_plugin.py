@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from deltacheck.campaign.planning import MAX_FAILURES
 from deltacheck.core.verdicts import ERROR, FAIL
 from deltacheck.core.words import plural
 from deltacheck.results import collector, output
@@ -34,14 +35,14 @@ def pytest_configure(config: Any) -> None:
 
 
 def _records(gathered: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The case records and (the first 50) failure records of gathered results."""
+    """The case records and (the first MAX_FAILURES) failure records of gathered results."""
     from deltacheck.results.document import case_json, failure_json
 
     cases: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     for i, r in enumerate(gathered):
         cases.append(case_json(i, r, "pytest"))
-        if r.verdict in (FAIL, ERROR) and len(failures) < 50:
+        if r.verdict in (FAIL, ERROR) and len(failures) < MAX_FAILURES:
             failures.append(failure_json(i, r, minimal=False, repro="pytest (see the test log)"))
     return {"cases": cases, "failures": failures}
 
@@ -71,7 +72,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     for part in parts:  # numbered as one list: each part's ids move past the ones before
         offset = len(cases)
         cases += [{**c, "id": c["id"] + offset} for c in part["cases"]]
-        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:50 - len(failures)]
+        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:MAX_FAILURES - len(failures)]
     oracle_names = sorted({name for c in cases for name in c["oracles"]})
     dtypes = sorted({c["arch"]["dtype"] for c in cases}) or ["float64"]
     run = {"impl": "pytest session", "profile": "pytest", "seed": None, "dtype": dtypes[0],
