@@ -72,7 +72,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     for part in parts:  # numbered as one list: each part's ids move past the ones before
         offset = len(cases)
         cases += [{**c, "id": c["id"] + offset} for c in part["cases"]]
-        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:MAX_FAILURES - len(failures)]
+        room = MAX_FAILURES - len(failures)
+        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:room]
     oracle_names = sorted({name for c in cases for name in c["oracles"]})
     dtypes = sorted({c["arch"]["dtype"] for c in cases}) or ["float64"]
     run = {"impl": "pytest session", "profile": "pytest", "seed": None, "dtype": dtypes[0],
