@@ -14,7 +14,7 @@ from typing import Any
 from deltacheck.core import activations as registry
 from deltacheck.core.activations import declared_activations
 from deltacheck.core.case import DEFAULT_LOSSES, Case
-from deltacheck.core.conventions import Conventions
+from deltacheck.core.conventions import GRADIENTS, OUTPUTS, Conventions
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.judging.check import CaseResult
 
@@ -106,6 +106,7 @@ class Config:
     losses: Sequence[str] = DEFAULT_LOSSES
     conventions: Conventions = field(default_factory=Conventions)  # declared, or from options
     convention_options: Sequence[str] = ()  # those given as options, for the repro command
+    checks: frozenset[str] = frozenset(OUTPUTS)  # the quantities that make the verdict
     activations: Sequence[str] | None = None
     oracles: Sequence[str] = ("torch", "jax", "fd")
     dtype: str = "float64"
@@ -124,6 +125,11 @@ class Config:
         if not isinstance(self.workers, int) or self.workers < 1:
             raise DeltacheckError(f"--workers {self.workers!r} must be a whole number ≥ 1 or "
                                   f"'auto'")
+        if not self.checks & self.conventions.provides & set(GRADIENTS):
+            raise DeltacheckError(f"--checks {','.join(sorted(self.checks))} leaves no gradient "
+                                  f"that the implementation provides "
+                                  f"({', '.join(sorted(self.conventions.provides))}); check "
+                                  f"grad_weights or grad_biases")
         if self.profile not in PROFILES:
             raise DeltacheckError(f"--profile {self.profile!r} must be one of "
                                   f"{', '.join(PROFILES)}")
@@ -180,3 +186,8 @@ def drawn_activations(config: Config) -> list[str]:
                                   f"--activations among them")
         chosen = supported
     return chosen
+
+
+def checks_json(config: Config) -> list[str]:
+    """The quantities that make the verdict, in the protocol's order (JSON ``run.checks``)."""
+    return [q for q in OUTPUTS if q in config.checks]

@@ -110,7 +110,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
         shrink_steps = sum(o.shrink_steps for o in outcomes)
     run_info = {
         "impl": config.impl_spec, "profile": config.profile, "seed": campaign.seed,
-        "conventions": config.conventions.to_json(),
+        "conventions": config.conventions.to_json(), "checks": planning.checks_json(config),
         "dtype": config.dtype, "examples": total,
         "losses": list(config.losses), "activations": acts,
         "user_activations": list(config.user_activations),

@@ -75,7 +75,7 @@ class Campaign:
         """
         result = check_case(case, self.config.impl, self.config.oracles,
                             repeat=phase in ("minimal", "replay"), earlier=earlier,
-                            conventions=self.config.conventions)
+                            conventions=self.config.conventions, checks=self.config.checks)
         diagnosed(result)
         self.records.append(results.case_json(len(self.records), result, phase))
         if result.verdict in (FAIL, ERROR):
@@ -176,7 +176,7 @@ class Campaign:
             raise _Disagreement(state["failing"].first_message())
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
             result = check_case(case, self.config.impl, self.config.oracles,
-                                conventions=self.config.conventions)
+                                conventions=self.config.conventions, checks=self.config.checks)
             self.shrink_steps += state["failing"] is not None
         else:
             result = self.check(case, "generate")

@@ -144,7 +144,7 @@ def _checked_run(args: argparse.Namespace) -> int:
         config = campaign.Config(
             impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
             seed=args.seed, losses=[replay.loss] if replay else losses, conventions=conventions,
-            convention_options=o.given_conventions(args),
+            convention_options=o.given_conventions(args), checks=args.checks,
             activations=args.activations, oracles=args.oracles,
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,

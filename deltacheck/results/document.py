@@ -18,7 +18,15 @@ import numpy as np
 from deltacheck.core import tolerances
 from deltacheck.core.case import LOSSES
 from deltacheck.core.gradients import QUANTITIES, Gradients
-from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, NOT_PROVIDED, PASS, worst
+from deltacheck.core.verdicts import (
+    ERROR,
+    FAIL,
+    NOT_CHECKED,
+    NOT_JUDGED,
+    NOT_PROVIDED,
+    PASS,
+    worst,
+)
 from deltacheck.judging.check import CaseResult
 from deltacheck.judging.compare import OracleResult, json_number
 
@@ -77,7 +85,8 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
 
     Compact records (every quantity passed or was not judged) hold ``errs``: the error of each
     quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1], to three digits, null
-    where nothing was judged, and "not provided" where the implementation does not return it.
+    where nothing was judged, "not provided" where the implementation does not return it, and
+    "not checked" where ``--checks`` leaves it out of the verdict.
     Full records hold ``quantities`` with every detail.
     """
     totals = {"judged": sum(q.judged for q in r.quantities),
@@ -87,7 +96,7 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"verdict": r.verdict, "rtol": r.rtol, "err": json_number(r.err),
                            "not_judged": r.not_judged, **totals,
                            "errs": [None if q.verdict == NOT_JUDGED else
-                                    NOT_PROVIDED.value if q.verdict == NOT_PROVIDED else
+                                    str(q.verdict) if q.verdict in (NOT_PROVIDED, NOT_CHECKED) else
                                     _short(q.err) for q in r.quantities]}
     if r.message:
         out["message"] = r.message
