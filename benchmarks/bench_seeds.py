@@ -58,7 +58,7 @@ def counts(seeds: list[int], bug: selftest.SeededBug) -> list[int]:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             doc = runner.run(config).document
-        out.append(sum(c["verdict"] == "fail" and c["phase"] == "generate"
+        out.append(sum(c["verdict"] == "fail" and c["phase"] in ("generate", "continue")
                        for c in doc["cases"]))
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -35,6 +36,34 @@ def _log10_err(err: float, rtol: float) -> float:
     if not math.isfinite(err):
         return 50.0
     return max(-30.0, math.log10(err / rtol)) if err > 0 else -30.0
+
+
+def fingerprint(case: Case) -> bytes:
+    """A digest of everything a case holds: two draws with one fingerprint are one case."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((case.widths, case.activations, case.loss, case.dtype)).encode())
+    for array in (*case.weights, *case.biases, case.x, case.t):
+        digest.update(array.tobytes())
+    return digest.digest()
+
+
+def _new(case: Case, seen: set[bytes]) -> bool:
+    """Whether the case is new to this slice (and remember it).
+
+    Many choices draw the same case (a "no" among several in a sampled_from, a gain of 1, a
+    kink unit picked modulo the width), and the target phase mutates them: nearly half the
+    cases of a slice would otherwise be checked twice, at the cost of distinct ones. A repeat
+    is neither checked nor counted, and Hypothesis is allowed twice the budget in calls.
+    """
+    key = fingerprint(case)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+class _Enough(Exception):
+    """Raised inside the Hypothesis test once a slice has checked its budget of new cases."""
 
 
 def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
@@ -142,13 +171,13 @@ class Campaign:
         Returns whether a generated case failed.
         """
         strategy = self.strategy(loss, acts)
-        state: dict[str, Any] = {"failing": None, "checked": 0}
+        state: dict[str, Any] = {"failing": None, "checked": 0, "seen": set(), "enough": False}
 
         def test(case: Case) -> None:  # one line: Hypothesis reads its source on every run
             self._drawn(case, loss, budget, state, shrink=shrink)
 
         run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
-            max_examples=budget, deadline=None, database=None, derandomize=False,
+            max_examples=2 * budget, deadline=None, database=None, derandomize=False,
             phases=(Phase.generate, Phase.target, *([Phase.shrink] if shrink else [])),
             report_multiple_bugs=False,
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
@@ -156,7 +185,7 @@ class Campaign:
         try:
             run()
         except Exception:
-            if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
+            if state["failing"] is None and not state["enough"]:  # a bug of deltacheck's own
                 raise
             if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
                 self.minimal.append(self.check(state["failing"].case, "minimal",
@@ -164,7 +193,7 @@ class Campaign:
                 return True
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
-            self._continue(loss, strategy, remaining, budget - remaining, number)
+            self._continue(loss, strategy, remaining, budget - remaining, number, state["seen"])
         return state["failing"] is not None
 
     def _drawn(self, case: Case, loss: str, budget: int, state: dict[str, Any], *,
@@ -174,13 +203,21 @@ class Campaign:
             # Once a case has failed, Hypothesis stops enforcing max_examples and its target
             # phase may go on calling: those calls must neither be checked nor recorded.
             raise _Disagreement(state["failing"].first_message())
+        if state["failing"] is None:  # the shrinker replays what it likes: only until then
+            if state["checked"] >= budget:
+                state["enough"] = not shrink  # (a shrink pass must not shrink this: it ends)
+                if shrink:
+                    return
+                raise _Enough
+            if not _new(case, state["seen"]):
+                return
+            state["checked"] += 1
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
             result = check_case(case, self.config.impl, self.config.oracles,
                                 conventions=self.config.conventions, checks=self.config.checks)
             self.shrink_steps += state["failing"] is not None
         else:
             result = self.check(case, "generate")
-            state["checked"] += 1
             self.progress(loss, state["checked"], budget, self.failed_count)
         _steer(result, toward_large_a=True)
         if result.verdict == FAIL:
@@ -188,10 +225,14 @@ class Campaign:
             raise _Disagreement(result.first_message())
 
     def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
-                  number: int) -> None:
+                  number: int, seen: set[bytes]) -> None:
         checked = {"n": done}
 
         def test(case: Case) -> None:
+            if checked["n"] >= done + remaining:
+                raise _Enough
+            if not _new(case, seen):
+                return
             result = self.check(case, "continue")
             checked["n"] += 1
             self.progress(loss, checked["n"], done + remaining, self.failed_count)
@@ -199,10 +240,11 @@ class Campaign:
 
         # a seed range of its own, apart from every slice's first pass
         run = hypothesis_seed(self.seed + 2**32 + LOSSES.index(loss) + 3 * number)(settings(
-            max_examples=remaining, deadline=None, database=None, phases=(Phase.generate,),
+            max_examples=2 * remaining, deadline=None, database=None, phases=(Phase.generate,),
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
             print_blob=False)(given(strategy)(test)))
-        run()
+        with contextlib.suppress(_Enough):
+            run()
 
 
 @contextlib.contextmanager

@@ -5,8 +5,8 @@ biases, inputs and targets. Values are well-conditioned: weights are scaled by 1
 pre-activations stay O(1) at any depth, and targets are valid for their loss (bce in [0, 1],
 ce rows on the simplex). A quarter of the cases have a weight gain of 3 or 10, which saturates
 tanh and sigmoid and makes logits large. A share of the cases is then moved on purpose into
-the regions where bugs hide (deltacheck.regions): one case in three into the overflow regime
-(one layer, or it and every later one, with units of both signs),
+the regions where bugs hide (deltacheck.regions): one case in two into the overflow regime
+(every layer, or one, with units past the limit of both signs),
 one in three gets units at k ± 10⁻ᵘ of their kinks, one in eight inputs over several magnitudes,
 half of the bce and ce cases exact 0/1 labels or one-hot rows (all rows or some). The
 architecture shrinks toward one layer, one unit and one sample, the gain toward 1, and every
@@ -200,15 +200,15 @@ def _visit_regions(draw: Any, rng: np.random.Generator, arch: Architecture,
     if draw(_ONE_IN[8]):
         regions_.spread_magnitudes(rng, x)
         event("inputs over several magnitudes")
-    if draw(_ONE_IN[3]):
-        # one layer, or it and every layer after it: an overflow bug of one activation needs
-        # the layer that has it, wherever the architecture put it
-        layer = draw(_integers(0, len(weights) - 1))
-        later = layer < len(weights) - 1 and draw(_ONE_IN[2])
-        for m in range(layer, len(weights) if later else layer + 1):
+    if draw(_ONE_IN[2]):
+        # every layer, or (one case in three) only one: an overflow bug of one activation
+        # needs the layer that has it, wherever the architecture put it
+        layers = range(len(weights))
+        if draw(_ONE_IN[3]):
+            layers = range(draw(_integers(0, len(weights) - 1)), len(weights))[:1]
+        for m in layers:
             regions_.overflow(rng, weights, biases, arch.activations, x, m, dtype)
-        event(f"overflow regime ({'logits' if layer == len(weights) - 1 else 'hidden'}"
-              f"{' and after' if later else ''})")
+        event(f"overflow regime ({'every layer' if len(layers) > 1 else 'one layer'})")
     if draw(_ONE_IN[3]):
         choice = draw(_KINK_CHOICE)
         if regions_.near_kink(rng, weights, biases, arch.activations, x, choice, dtype):
