@@ -50,11 +50,9 @@ def add_parser(sub: Any) -> None:
     _scale_options(run)
 
 
-def _workers(arg: str) -> int:
+def _workers(arg: str) -> int | str:
     if arg.strip().lower() == "auto":
-        from deltacheck.campaign.parallel import cores
-
-        return cores()
+        return "auto"  # decided once the run's size is known
     return o.positive(arg)
 
 
@@ -67,7 +65,8 @@ def _shard(arg: str) -> tuple[int, int]:
 
 def _scale_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=_workers, default=1, metavar="N",
-                     help="check cases in N processes, or 'auto' for one per core; the results "
+                     help="check cases in N processes, or 'auto': as many as there are free "
+                          "cores and the run is long enough to pay for (often 1); the results "
                           "are the same as with 1 (default: 1)")
     run.add_argument("--shard", type=_shard, metavar="K/N",
                      help="run only the K-th of N disjoint shares of the campaign; join the "
@@ -110,13 +109,18 @@ def _checked_run(args: argparse.Namespace) -> int:
     from deltacheck.campaign import parallel
 
     impl = load_implementation(args.impl)
-    if args.workers > 1 and not args.replay:
+    if args.workers == "auto" or (args.workers > 1 and not args.replay):
         # the other workers import torch and jax and warm up while this process does; no
         # more of them than there are slices to share out
         total = args.examples or campaign.PROFILES[args.profile].examples
         losses = o.losses_for(args.losses, declared(impl, targets=args.targets))
         slices = campaign.planned(total, losses, args.shard)
-        parallel.prestart(min(args.workers, len(slices)), args.oracles)
+        if args.workers == "auto":
+            args.workers, why = (1, "a replay") if args.replay else parallel.auto_workers(
+                sum(s.budget for s in slices), len(slices))
+            print(f"workers: {args.workers} ({why})", file=sys.stderr)
+        if args.workers > 1 and not args.replay:
+            parallel.prestart(min(args.workers, len(slices)), args.oracles)
     o.output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
