@@ -107,6 +107,7 @@ class Config:
     conventions: Conventions = field(default_factory=Conventions)  # declared, or from options
     convention_options: Sequence[str] = ()  # those given as options, for the repro command
     checks: frozenset[str] = frozenset(OUTPUTS)  # the quantities that make the verdict
+    widths: tuple[int, ...] | None = None  # --widths: exactly this network, its values drawn
     activations: Sequence[str] | None = None
     oracles: Sequence[str] = ("torch", "jax", "fd")
     dtype: str = "float64"
@@ -140,7 +141,12 @@ class Config:
                                   f"{len(self.losses)} losses ({', '.join(self.losses)}), so "
                                   f"some would not be checked at all; give --examples "
                                   f"{len(self.losses)} or more, or fewer --losses")
-        if self.replay is None and "ce" in self.losses and self.max_width < 2:
+        if self.replay is None and self.widths is not None:
+            if "ce" in self.losses and self.widths[-1] < 2:
+                raise DeltacheckError(f"--widths {','.join(map(str, self.widths))} leaves ce "
+                                      f"with one class, where E ≡ 0; give two or more outputs, "
+                                      f"or drop ce from --losses")
+        elif self.replay is None and "ce" in self.losses and self.max_width < 2:
             raise DeltacheckError(f"--max-width {self.max_width} leaves ce with one class, where "
                                   f"E ≡ 0; use --max-width 2 or more, or drop ce from --losses")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deltacheck.campaign import planning
+from deltacheck.campaign import exact, planning
 from deltacheck.campaign.planning import (
     PROFILES,
     Config,
@@ -78,6 +78,8 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     slices: list[Slice] = []
     total = config.examples or PROFILES[config.profile].examples
     acts = None if config.replay is not None else drawn_activations(config)
+    if acts is not None and config.widths is not None:  # one per hidden layer, in order
+        acts = list(exact.hidden_activations(config.widths, config.activations, config.impl))
     interrupted = False  # Ctrl-C: stop, and keep every case checked until then
     if acts is None:
         assert config.replay is not None  # acts is None only for a replay
@@ -118,6 +120,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
         "shrink_steps": shrink_steps,
         "max_layers": config.max_layers, "max_width": config.max_width,
         "max_batch": config.max_batch, "workers": config.workers,
+        "widths": None if config.widths is None else list(config.widths),
         "shard": None if config.shard is None else "{}/{}".format(*config.shard),
         "slices": [s.index for s in slices], "slice_cases": planning.SLICE_CASES,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

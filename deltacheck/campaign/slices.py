@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
-from deltacheck.campaign import regions, strategies
+from deltacheck.campaign import exact, regions, strategies
 from deltacheck.campaign.planning import MAX_FAILURES, PROFILES, Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core.case import LOSSES, Case
@@ -111,9 +111,11 @@ class Campaign:
             self.failed_count += 1
             if len(self.failures) < MAX_FAILURES or phase in ("minimal", "replay"):
                 # every case is in the JSON's case list; these also carry their values
-                self.failures.append(results.failure_json(
-                    len(self.records) - 1, result, minimal=phase == "minimal",
-                    repro=self.repro(case)))
+                failure = results.failure_json(len(self.records) - 1, result,
+                                               minimal=phase == "minimal", repro=self.repro(case))
+                if isinstance(case, exact.SeededCase):  # at real size: its seed, not arrays
+                    failure = exact.compact_failure(failure, case)
+                self.failures.append(failure)
         return result
 
     def repro(self, case: Case) -> str:
@@ -154,6 +156,13 @@ class Campaign:
     def strategy(self, loss: str, acts: list[str]) -> Any:
         """The cases of one loss, built once per campaign: building one costs ~15 ms a slice."""
         key = (loss, tuple(acts))
+        widths = self.config.widths
+        if key not in self._strategies and widths is not None:
+            cfg = self.config
+            self._strategies[key] = exact.cases(
+                widths, exact.hidden_activations(widths, cfg.activations, cfg.impl),
+                loss, dtype=cfg.dtype, max_batch=cfg.max_batch,
+                one_hot=cfg.conventions.targets == "labels")
         if key not in self._strategies:
             cfg = self.config
             # now and then sizes well past the bounds: they break fixed buffers and chunking

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ def add_parser(sub: Any) -> None:
                      help=f"comma-separated subset of {','.join(LOSSES)} (default: those the "
                           f"implementation declares, else {','.join(DEFAULT_LOSSES)})")
     run.add_argument("--activations", type=o.names_arg,
-                     help="comma-separated activation names to draw (default: all registered)")
+                     help="comma-separated activation names to draw (default: all registered); "
+                          "with --widths, one per hidden layer, or one for all")
+    run.add_argument("--widths", type=_widths, metavar="N0,...,NL",
+                     help="check exactly this network (e.g. 784,30,10): only its weights, "
+                          "batch, inputs and targets are drawn")
     run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
                      help="add a user's activation to the registry (repeatable)")
     o.oracle_option(run)
@@ -48,6 +53,15 @@ def add_parser(sub: Any) -> None:
     o.convention_options(run)
     o.output_options(run, "JSON results")
     _scale_options(run)
+
+
+def _widths(arg: str) -> tuple[int, ...]:
+    from deltacheck.campaign import exact
+
+    try:
+        return exact.parse_widths(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--widths {arg!r} ")) from None
 
 
 def _workers(arg: str) -> int | str:
@@ -73,12 +87,21 @@ def _scale_options(run: argparse.ArgumentParser) -> None:
                           "shards' JSON with 'deltacheck merge'")
 
 
+def _load_case(text: str) -> Case:
+    """A saved case: in full, or (at real size, ``--widths``) the seed that regenerates it."""
+    from deltacheck.campaign import exact
+
+    if '"schema":"' + exact.SCHEMA + '"' in text[:200]:
+        return exact.regenerate(json.loads(text))
+    return Case.loads(text)
+
+
 def _replay_case(arg: str) -> Case:
     path = Path(arg)
     if not path.is_file():
         raise DeltacheckError(f"--replay {arg!r}: no such file; give a case JSON saved by a run")
     try:
-        case = Case.loads(path.read_text(encoding="utf-8"))
+        case = _load_case(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise DeltacheckError(f"--replay {arg!r} is not UTF-8 text; give a case JSON saved by "
                               f"a run") from None
@@ -152,6 +175,7 @@ def _checked_run(args: argparse.Namespace) -> int:
             activations=args.activations, oracles=args.oracles,
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
+            widths=None if replay else args.widths,
             user_activations=args.activation, replay=replay, replay_path=args.replay,
             failures_dir=str(reproduce.cases_dir(args.json)),
             workers=1 if replay else args.workers, shard=None if replay else args.shard)
