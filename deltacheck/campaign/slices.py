@@ -66,6 +66,20 @@ class _Enough(Exception):
     """Raised inside the Hypothesis test once a slice has checked its budget of new cases."""
 
 
+def _admit(case: Case, state: dict[str, Any], budget: int, *, shrink: bool) -> bool:
+    """Whether to check a drawn case: a new one, within the budget (counted here); past it,
+    the first pass ends (a shrink pass must not shrink that: it only stops checking)."""
+    if state["checked"] >= budget:
+        state["enough"] = not shrink
+        if shrink:
+            return False
+        raise _Enough
+    if not _new(case, state["seen"]):
+        return False
+    state["checked"] += 1
+    return True
+
+
 def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
     """Point Hypothesis toward the largest error per oracle (and toward large a)."""
     for name, r in result.oracles.items():
@@ -75,6 +89,21 @@ def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
         # pull toward large pre-activations finds the threshold
         target(regions.log_magnitude(result.case, result.forward.a if result.forward else None),
                label="log10(1 + max |a|)")
+
+
+def slice_cases(cfg: Config, loss: str, acts: list[str]) -> Any:
+    """The strategy of one loss's cases: exactly ``--widths``, or within the bounds."""
+    one_hot = cfg.conventions.targets == "labels"
+    if cfg.widths is not None:
+        return exact.cases(cfg.widths, exact.hidden_activations(cfg.widths, cfg.activations,
+                                                                cfg.impl),
+                           loss, dtype=cfg.dtype, max_batch=cfg.max_batch, one_hot=one_hot)
+    # now and then sizes well past the bounds: they break fixed buffers and chunking
+    return strategies.cases(
+        min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
+        max_width=cfg.max_width, activations=acts, losses=[loss],
+        wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16),
+        one_hot=one_hot)
 
 
 class Campaign:
@@ -156,21 +185,8 @@ class Campaign:
     def strategy(self, loss: str, acts: list[str]) -> Any:
         """The cases of one loss, built once per campaign: building one costs ~15 ms a slice."""
         key = (loss, tuple(acts))
-        widths = self.config.widths
-        if key not in self._strategies and widths is not None:
-            cfg = self.config
-            self._strategies[key] = exact.cases(
-                widths, exact.hidden_activations(widths, cfg.activations, cfg.impl),
-                loss, dtype=cfg.dtype, max_batch=cfg.max_batch,
-                one_hot=cfg.conventions.targets == "labels")
         if key not in self._strategies:
-            cfg = self.config
-            # now and then sizes well past the bounds: they break fixed buffers and chunking
-            self._strategies[key] = strategies.cases(
-                min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
-                max_width=cfg.max_width, activations=acts, losses=[loss],
-                wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16),
-                one_hot=cfg.conventions.targets == "labels")
+            self._strategies[key] = slice_cases(self.config, loss, acts)
         return self._strategies[key]
 
     def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0, *,
@@ -212,15 +228,8 @@ class Campaign:
             # Once a case has failed, Hypothesis stops enforcing max_examples and its target
             # phase may go on calling: those calls must neither be checked nor recorded.
             raise _Disagreement(state["failing"].first_message())
-        if state["failing"] is None:  # the shrinker replays what it likes: only until then
-            if state["checked"] >= budget:
-                state["enough"] = not shrink  # (a shrink pass must not shrink this: it ends)
-                if shrink:
-                    return
-                raise _Enough
-            if not _new(case, state["seen"]):
-                return
-            state["checked"] += 1
+        if state["failing"] is None and not _admit(case, state, budget, shrink=shrink):
+            return
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
             result = check_case(case, self.config.impl, self.config.oracles,
                                 conventions=self.config.conventions, checks=self.config.checks)
