@@ -80,3 +80,22 @@ def test_a_seed_regenerates_the_same_case():
                     (*two.weights, *two.biases, two.x, two.t), strict=True):
         np.testing.assert_array_equal(a, b)
     assert two.seed == 123 and two.widths == (7, 5, 3)
+
+
+@pytest.mark.parametrize(("widths", "acts", "loss", "batch"), [
+    ((100, 9, 3), ("tanh",), "ce", 5), ((70, 66, 2), ("relu",), "bce", 3), ((65, 4), (), "mse", 2)])
+def test_jax_at_real_size_agrees_with_torch(widths, acts, loss, batch):
+    # wider than jax_large.LARGE: the real widths, not a square bucket of 128 × 128 per layer
+    from deltacheck.judging.check import activation_objects
+    from deltacheck.oracles import jax_large, jax_oracle, torch_oracle
+
+    case = exact.exact_case(widths, acts, loss, "float64", batch, 11)
+    assert jax_large.large(case.weights, case.x)
+    args = (list(case.weights), list(case.biases), activation_objects(case.activations),
+            case.loss, case.x, case.t)
+    got, ref = jax_oracle.gradients(*args), torch_oracle.gradients(*args)
+    assert got.loss == pytest.approx(ref.loss, rel=1e-12, abs=1e-12)
+    for key in ("deltas", "grad_weights", "grad_biases"):
+        for g, r in zip(getattr(got, key), getattr(ref, key), strict=True):
+            assert g.shape == r.shape
+            np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(r).max()))
