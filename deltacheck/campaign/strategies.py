@@ -229,8 +229,8 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
     that attribute), as a campaign does. With ``regions`` (the default) a share of the cases is
     moved on purpose into the regions where bugs hide (deltacheck.regions): overflow, the
     neighbourhood of a kink, exact labels, inputs over several magnitudes. ``wide_width`` and
-    ``wide_batch`` let one case in 16 have a layer wider than the bounds (up to
-    ``wide_width``) and one in 16 a larger batch: sizes that break fixed buffers and chunking.
+    ``wide_batch`` let one case in 8 have a layer wider than the bounds (up to
+    ``wide_width``) and one in 8 a larger batch: sizes that break fixed buffers and chunking.
     ``one_hot`` draws one-hot ce targets (for implementations that take class labels).
     """
     _check_bounds("batch", min_batch, max_batch, 1)
@@ -264,10 +264,10 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         arch = draw_architecture(draw)
         n = arch.widths
         N = draw(batch_s)
-        if wide_batch_s is not None and draw(_ONE_IN[16]):
+        if wide_batch_s is not None and draw(_ONE_IN[8]):
             N = draw(wide_batch_s)
             event("a large batch")
-        if wide_width is not None and max(n) < wide_width and draw(_ONE_IN[16]):
+        if wide_width is not None and max(n) < wide_width and draw(_ONE_IN[8]):
             wide = list(n)
             wide[draw(_integers(0, len(n) - 1))] = draw(_integers(max(n) + 1, wide_width))
             n = tuple(wide)
