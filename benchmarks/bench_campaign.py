@@ -15,6 +15,9 @@ Parts (all by default):
   and ``--workers 2``, alternately: the process's wall time and the campaign's own
   (``run.wall_time_s``), the most the process could gain, and whether both documents hold
   the same cases.
+- ``auto`` (not by default): ``--workers auto`` against ``--workers 1`` on runs of
+  ``--auto-sizes`` cases (20, 600, 3,000), alone and beside another CPU-bound job; the ratio
+  of the medians must stay ≥ 0.95.
 - ``size``: JSON bytes per case and the HTML size of the default run, and of a 600-case run
   of an implementation that fails most cases.
 
@@ -240,6 +243,38 @@ def part_workers(repeats: int, seed: int, examples: int) -> None:
               f"{'equal' if docs[1]['summary'] == docs[2]['summary'] else 'differ'}")
 
 
+def part_auto(repeats: int, seed: int, sizes: list[int]) -> None:
+    """``--workers auto`` against one process on runs of ``sizes`` cases, alone and with another
+    CPU-bound job (a spinning Python process) running: medians of wall times and their ratio
+    (one process's time over auto's: ≥ 0.95 means auto is never more than 5 % slower), and the
+    number of processes auto chose."""
+    print(f"[auto] {_load()}; {os.cpu_count()} cores; medians of {repeats}")
+    for busy in (False, True):
+        spin = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None)
+        try:
+            time.sleep(1.0 if busy else 0.0)  # the job is running before the runs start
+            for examples in sizes:
+                walls: dict[str, list[float]] = {"1": [], "auto": []}
+                chosen = []
+                with tempfile.TemporaryDirectory() as tmp:
+                    for r in range(repeats):
+                        for n in (("1", "auto") if r % 2 == 0 else ("auto", "1")):
+                            seconds, doc = _deltacheck(Path(tmp), f"a{n}", "--examples",
+                                                       str(examples), "--seed", str(seed),
+                                                       "--workers", n)
+                            walls[n].append(seconds)
+                            if n == "auto":
+                                chosen.append(doc["run"]["workers"])
+                one, auto = statistics.median(walls["1"]), statistics.median(walls["auto"])
+                print(f"  {examples:>5} cases, {'with' if busy else 'without'} another "
+                      f"CPU-bound job: one process {one:6.2f} s, auto {auto:6.2f} s "
+                      f"(chose {chosen}), ratio {one / auto:.2f} ({_load()})", flush=True)
+        finally:
+            if spin is not None:
+                spin.kill()
+                spin.wait()
+
+
 def part_size(seed: int) -> None:
     """Bytes of the JSON per case and of the HTML, passing and mostly failing."""
     planted = ROOT / "tests" / "impls" / "planted.py"
@@ -267,6 +302,8 @@ def main() -> None:
     parser.add_argument("--parts", default="gradcheck,throughput,workers,size")
     parser.add_argument("--workers-examples", type=int, default=600,
                         help="cases of each run in --parts workers")
+    parser.add_argument("--auto-sizes", default="20,600,3000",
+                        help="cases of the runs in --parts auto")
     args = parser.parse_args()
     _deltacheck(Path(tempfile.mkdtemp()), "warm", "--examples", "3")  # fill the JAX cache
     for part in args.parts.split(","):
@@ -274,6 +311,8 @@ def main() -> None:
             part_size(args.seed)
         elif part == "workers":
             part_workers(args.repeats, args.seed, args.workers_examples)
+        elif part == "auto":
+            part_auto(args.repeats, args.seed, [int(n) for n in args.auto_sizes.split(",")])
         else:
             globals()[f"part_{part}"](args.repeats, args.seed)
 

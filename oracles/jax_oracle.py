@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.gradients import Gradients
+from deltacheck.oracles import jax_large
 from deltacheck.oracles.base import as_float64, check_float64, input_eps, kink_taint
 from deltacheck.oracles.jax_cache import jax_modules
 from deltacheck.oracles.jax_padding import (
@@ -223,6 +224,9 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     identity = next(i for i, act in enumerate(branches) if act is builtin("identity"))
     if loss not in LOSS_ORDER:
         raise ValueError(f"unknown loss {loss!r}")
+    if jax_large.large(W64, x64):  # a network at real size: its own widths, no square bucket
+        return jax_large.start(W64, b64, x64, t64, activations, loss, weights, reach, _jax(),
+                               _losses, _branch)
     padded = pad(W64, b64, x64, t64, act_index, identity=identity, loss=loss)
     with jax.enable_x64(True):
         flat = _compiled(tuple(branches))(*inputs(padded))

@@ -52,6 +52,8 @@ def _cell(oracle: str, result: Mapping[str, Any], q: str, layer: Any) -> dict[st
            f"normwise {fmt_err(qd.get('norm'))}; {qd.get('judged', 0)} judged"
            + (f" ({n} unresolved)" if n else "")
            + f", {qd.get('not_judged', 0)} not judged")
+    if v in ("not provided", "not checked"):  # out of the verdict: no error to grade
+        return {"text": v, "tip": f"{oracle} {label(q, layer)}: {v}", "cls": "nj"}
     return {"text": "n.j." if v == NOT_JUDGED else fmt_err(qd.get("err")), "tip": tip,
             "cls": grade(qd.get("err"), result.get("rtol"), v)}
 
@@ -92,7 +94,8 @@ def _failure(f: Mapping[str, Any], oracles: list[str], index: int) -> dict[str, 
 
 def _mark(verdict: Any) -> tuple[str, str]:
     """A verdict as a short word and its colour class."""
-    return {"pass": ("right", "ok"), FAIL: ("wrong", "bad"), ERROR: ("wrong", "bad")}.get(
+    return {"pass": ("right", "ok"), FAIL: ("wrong", "bad"), ERROR: ("wrong", "bad"),
+            "not provided": ("not provided", "nj"), "not checked": ("not checked", "nj")}.get(
         verdict, ("n.j.", "nj"))
 
 

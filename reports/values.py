@@ -128,6 +128,10 @@ def side_by_side(q: str, layer: int | None, failure: Mapping[str, Any],
     out: dict[str, Any] = {"label": label(q, layer), "axes": AXES.get(q, ("", "")),
                            "messages": [], "tables": []}
     x = _grid(_pick(values.get("impl"), q, layer))
+    if x is None and failure.get("compact"):
+        out["note"] = ("Stored compactly at this size (its seed and the worst entries): replay "
+                       "it to see every value.")
+        return out
     if x is None:
         out["note"] = "The implementation returned no usable values for this quantity."
         return out

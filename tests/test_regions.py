@@ -101,3 +101,16 @@ def test_log_magnitude_grows_with_the_pre_activations(rng):
     big = Case(widths=case.widths, activations=case.activations, loss="mse", dtype="float64",
                weights=[w * 1000 for w in case.weights], biases=case.biases, x=case.x, t=case.t)
     assert regions.log_magnitude(big) > regions.log_magnitude(case) + 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overflow_meets_both_signs_in_a_wider_layer(seed):
+    # eᵃ/(1 + eᵃ) breaks only above +710, e^-a only below −710: a layer in the overflow
+    # regime holds units past the limit on both sides, whichever sign was drawn first
+    rng = np.random.default_rng(seed)
+    case = random_case(rng, (3, 4, 4, 3), ("sigmoid", "softplus"), "ce", batch=3)
+    W, b = [w.copy() for w in case.weights], [v.copy() for v in case.biases]
+    regions.overflow(rng, W, b, case.activations, case.x, 1, "float64")
+    a = regions.pre_activations(W, b, case.activations, case.x)[1]
+    assert a.max() > 710 and a.min() < -710, a
+    assert np.abs(a).max() <= regions.HIDDEN_REACH * (1 + 1e-9)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from deltacheck.campaign import exact
 from deltacheck.campaign.planning import MAX_FAILURES, Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
@@ -43,7 +44,7 @@ class Ledger:
         self.in_progress = (case, phase)
         result = check_case(case, self.config.impl, self.config.oracles,
                             repeat=phase in ("minimal", "replay"), earlier=earlier,
-                            conventions=self.config.conventions,
+                            conventions=self.config.conventions, checks=self.config.checks,
                             timeout=self.config.case_timeout)
         self.in_progress = None
         return self.keep(diagnosed(result), phase)
@@ -68,9 +69,12 @@ class Ledger:
             if (len(self.failures) < MAX_FAILURES or phase in ("minimal", "replay")
                     or result.timed_out is not None):
                 # every case is in the JSON's case list; these also carry their values
-                self.failures.append(results.failure_json(
-                    len(self.records) - 1, result, minimal=phase == "minimal",
-                    repro=self.repro(result.case)))
+                failure = results.failure_json(len(self.records) - 1, result,
+                                               minimal=phase == "minimal",
+                                               repro=self.repro(result.case))
+                if isinstance(result.case, exact.SeededCase):  # at real size: its seed only
+                    failure = exact.compact_failure(failure, result.case)
+                self.failures.append(failure)
         if result.timed_out is not None:
             raise CaseTimedOut(result.timed_out)
         return result

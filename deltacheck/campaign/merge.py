@@ -21,7 +21,8 @@ from deltacheck.results import document as results
 
 # What must agree for documents to be shards of one campaign.
 SAME = ("impl", "profile", "seed", "dtype", "examples", "losses", "activations",
-        "user_activations", "oracles", "max_layers", "max_width", "max_batch", "slice_cases")
+        "user_activations", "oracles", "max_layers", "max_width", "max_batch", "slice_cases",
+        "checks", "widths")
 
 
 def load(path: str | Path) -> dict[str, Any]:

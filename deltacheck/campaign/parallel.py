@@ -34,14 +34,6 @@ _PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy",
             "deltacheck.oracles.torch_oracle", "deltacheck.oracles.jax_oracle"]
 
 
-def cores() -> int:
-    """The number of cores this process may run on (``--workers auto``)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")

@@ -14,7 +14,7 @@ from typing import Any
 from deltacheck.core import activations as registry
 from deltacheck.core.activations import declared_activations
 from deltacheck.core.case import DEFAULT_LOSSES, Case
-from deltacheck.core.conventions import Conventions
+from deltacheck.core.conventions import GRADIENTS, OUTPUTS, Conventions
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.judging.check import CaseResult
 
@@ -106,6 +106,8 @@ class Config:
     losses: Sequence[str] = DEFAULT_LOSSES
     conventions: Conventions = field(default_factory=Conventions)  # declared, or from options
     convention_options: Sequence[str] = ()  # those given as options, for the repro command
+    checks: frozenset[str] = frozenset(OUTPUTS)  # the quantities that make the verdict
+    widths: tuple[int, ...] | None = None  # --widths: exactly this network, its values drawn
     activations: Sequence[str] | None = None
     oracles: Sequence[str] = ("torch", "jax", "fd")
     dtype: str = "float64"
@@ -128,6 +130,11 @@ class Config:
         if self.case_timeout is not None and not self.case_timeout > 0:
             raise DeltacheckError(f"--case-timeout {self.case_timeout!r} must be a number of "
                                   f"seconds above 0")
+        if not self.checks & self.conventions.provides & set(GRADIENTS):
+            raise DeltacheckError(f"--checks {','.join(sorted(self.checks))} leaves no gradient "
+                                  f"that the implementation provides "
+                                  f"({', '.join(sorted(self.conventions.provides))}); check "
+                                  f"grad_weights or grad_biases")
         if self.profile not in PROFILES:
             raise DeltacheckError(f"--profile {self.profile!r} must be one of "
                                   f"{', '.join(PROFILES)}")
@@ -138,7 +145,12 @@ class Config:
                                   f"{len(self.losses)} losses ({', '.join(self.losses)}), so "
                                   f"some would not be checked at all; give --examples "
                                   f"{len(self.losses)} or more, or fewer --losses")
-        if self.replay is None and "ce" in self.losses and self.max_width < 2:
+        if self.replay is None and self.widths is not None:
+            if "ce" in self.losses and self.widths[-1] < 2:
+                raise DeltacheckError(f"--widths {','.join(map(str, self.widths))} leaves ce "
+                                      f"with one class, where E ≡ 0; give two or more outputs, "
+                                      f"or drop ce from --losses")
+        elif self.replay is None and "ce" in self.losses and self.max_width < 2:
             raise DeltacheckError(f"--max-width {self.max_width} leaves ce with one class, where "
                                   f"E ≡ 0; use --max-width 2 or more, or drop ce from --losses")
 
@@ -186,3 +198,8 @@ def drawn_activations(config: Config) -> list[str]:
                                   f"--activations among them")
         chosen = supported
     return chosen
+
+
+def checks_json(config: Config) -> list[str]:
+    """The quantities that make the verdict, in the protocol's order (JSON ``run.checks``)."""
+    return [q for q in OUTPUTS if q in config.checks]

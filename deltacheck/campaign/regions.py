@@ -76,12 +76,14 @@ def _cap(weights: list[np.ndarray], biases: list[np.ndarray], activations: Seque
 
 def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
              activations: Sequence[str], x: np.ndarray, layer: int, dtype: str) -> float:
-    """Scale one layer so its largest a of a drawn sign lies beyond the dtype's overflow.
+    """Scale one layer so its largest a of a drawn sign lies beyond the dtype's overflow, and
+    move one other unit beyond it with the other sign.
 
     The sign matters: eᵃ/(1 + eᵃ) overflows only above +710, a softmax's row maxima only where
-    they are positive. The other units and samples of that layer scale with it (never beyond
-    the stated range), so row maxima land far apart and many units saturate or underflow at
-    once. Returns the largest |a| reached.
+    they are positive; with units of both signs, a layer wider than one unit meets both. The
+    other units and samples of that layer scale with it (never beyond the stated range), so
+    row maxima land far apart and many units saturate or underflow at once. Returns the largest
+    |a| reached.
     """
     a = _affine(_inputs_of(weights, biases, activations, x, layer), weights[layer], biases[layer])
     sign = float(rng.choice([-1.0, 1.0]))
@@ -95,13 +97,35 @@ def overflow(rng: np.random.Generator, weights: list[np.ndarray], biases: list[n
     scale = min(scale, reach / top)  # the other sign's units stay in range
     weights[layer] = (weights[layer] * scale).astype(dtype)
     biases[layer] = (biases[layer] * scale).astype(dtype)
+    _other_sign(rng, a * scale, biases, layer, -sign, reach, dtype)
     _cap(weights, biases, activations, x, layer + 1)
-    return top * scale
+    return float(np.abs(_affine(_inputs_of(weights, biases, activations, x, layer),
+                                weights[layer], biases[layer])).max())
+
+
+def _other_sign(rng: np.random.Generator, a: np.ndarray, biases: list[np.ndarray], layer: int,
+                sign: float, reach: float, dtype: str) -> None:
+    """Shift the bias of the unit reaching furthest toward ``sign`` (not the one that already
+    overflows the other way) so that it lies beyond the overflow with that sign, if every
+    sample of that unit stays within ``reach``."""
+    if a.shape[1] < 2:
+        return
+    first = int(np.unravel_index(np.argmax(-sign * a), a.shape)[1])
+    extreme = (sign * a).max(axis=0)
+    extreme[first] = -np.inf
+    unit = int(np.argmax(extreme))
+    if (a[:, unit] == 0).any():  # exactly on a kink (a sample at the origin): it stays there
+        return
+    shift = sign * rng.uniform(OVERFLOW[dtype], reach) - sign * extreme[unit]
+    if np.abs(a[:, unit] + shift).max() <= reach:
+        biases[layer][unit] = biases[layer][unit] + shift
+        biases[layer] = biases[layer].astype(dtype)
 
 
 def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
               activations: Sequence[str], x: np.ndarray, choice: int, dtype: str) -> int:
-    """Put units of every layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13].
+    """Put units of every layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13], or exactly
+    at k.
 
     In each such layer, unit j (picked by ``choice``) goes just above a kink in sample n and,
     when the layer is wider, unit j + 1 just below one in sample n + 1, each with its own u;
@@ -119,8 +143,16 @@ def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[
             width = weights[l].shape[0]
             j, n = choice % width, (choice // width) % N
             sides = (1.0, -1.0) if width > 1 else (float(rng.choice([-1.0, 1.0])),)
+            # now and then unit j sits exactly on the kink in every sample, in any
+            # implementation: no incoming weight, its bias the kink (a = 0·z + k)
+            exact = rng.random() < 0.5
             for step, sign in enumerate(sides):
                 unit, sample = (j + step) % width, (n + step) % N
+                if exact and step == 0:
+                    weights[l][unit] = 0
+                    biases[l][unit] = float(rng.choice(kinks[l]))
+                    placed += 1
+                    continue
                 offset = sign * 10.0 ** -rng.uniform(1.0, 13.0)
                 biases[l][unit] += float(rng.choice(kinks[l])) + offset - a[sample, unit]
                 placed += 1

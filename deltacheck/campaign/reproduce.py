@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deltacheck.core.case import Case
+from deltacheck.core.conventions import OUTPUTS
 from deltacheck.results.output import write_text
 
 
@@ -45,6 +46,9 @@ def reproduce_command(config: Any, case: Case) -> str:
     for spec in config.user_activations:
         words += ["--activation", spec]
     words += list(getattr(config, "convention_options", ()))
+    checks = getattr(config, "checks", None)
+    if checks is not None and len(checks) < len(OUTPUTS):  # what was kept out stays out
+        words += ["--checks", ",".join(q for q in OUTPUTS if q in checks)]
     return shlex.join(words)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deltacheck.campaign import planning
+from deltacheck.campaign import exact, planning
 from deltacheck.campaign.planning import (
     PROFILES,
     Config,
@@ -93,7 +93,8 @@ class _Run:
         config, slices = self.config, self.slices
         run_info = {
             "impl": config.impl_spec, "profile": config.profile, "seed": self.campaign.seed,
-            "conventions": config.conventions.to_json(),
+            "conventions": config.conventions.to_json(), "checks": planning.checks_json(config),
+            "widths": None if config.widths is None else list(config.widths),
             "dtype": config.dtype, "examples": self.total,
             "losses": list(config.losses), "activations": self.acts,
             "user_activations": list(config.user_activations),
@@ -143,6 +144,8 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     this = _Run(config, Campaign(config, progress),
                 config.examples or PROFILES[config.profile].examples,
                 None if config.replay is not None else drawn_activations(config))
+    if this.acts is not None and config.widths is not None:  # one per hidden layer, in order
+        this.acts = list(exact.hidden_activations(config.widths, config.activations, config.impl))
     release = watchdog.on_stuck(lambda seconds: on_stuck(this.rescue(seconds))) \
         if on_stuck is not None else (lambda: None)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
-from deltacheck.campaign import regions, strategies
+from deltacheck.campaign import exact, regions, strategies
 from deltacheck.campaign.ledger import Ledger
 from deltacheck.campaign.planning import PROFILES, Config, Slice, SliceOutcome
 from deltacheck.core import interrupts
@@ -44,6 +45,48 @@ def _log10_err(err: float, rtol: float) -> float:
     return min(50.0, max(-30.0, math.log10(err) - math.log10(rtol)))
 
 
+def fingerprint(case: Case) -> bytes:
+    """A digest of everything a case holds: two draws with one fingerprint are one case."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((case.widths, case.activations, case.loss, case.dtype)).encode())
+    for array in (*case.weights, *case.biases, case.x, case.t):
+        digest.update(array.tobytes())
+    return digest.digest()
+
+
+def _new(case: Case, seen: set[bytes]) -> bool:
+    """Whether the case is new to this slice (and remember it).
+
+    Many choices draw the same case (a "no" among several in a sampled_from, a gain of 1, a
+    kink unit picked modulo the width), and the target phase mutates them: nearly half the
+    cases of a slice would otherwise be checked twice, at the cost of distinct ones. A repeat
+    is neither checked nor counted, and Hypothesis is allowed twice the budget in calls.
+    """
+    key = fingerprint(case)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+class _Enough(Exception):
+    """Raised inside the Hypothesis test once a slice has checked its budget of new cases."""
+
+
+def _admit(case: Case, state: dict[str, Any], budget: int, *, shrink: bool) -> bool:
+    """Whether to check a drawn case: a new one, within the budget (counted here); past it,
+    the first pass ends (a shrink pass must not shrink that: it only stops checking)."""
+    if state["checked"] >= budget:
+        state["enough"] = not shrink
+        if shrink:
+            return False
+        raise _Enough
+    if not _new(case, state["seen"]):
+        return False
+    state["checked"] += 1
+    return True
+
+
 def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
     """Point Hypothesis toward the largest error per oracle (and toward large a)."""
     for name, r in result.oracles.items():
@@ -53,6 +96,21 @@ def _steer(result: CaseResult, *, toward_large_a: bool) -> None:
         # pull toward large pre-activations finds the threshold
         target(regions.log_magnitude(result.case, result.forward.a if result.forward else None),
                label="log10(1 + max |a|)")
+
+
+def slice_cases(cfg: Config, loss: str, acts: list[str]) -> Any:
+    """The strategy of one loss's cases: exactly ``--widths``, or within the bounds."""
+    one_hot = cfg.conventions.targets == "labels"
+    if cfg.widths is not None:
+        return exact.cases(cfg.widths, exact.hidden_activations(cfg.widths, cfg.activations,
+                                                                cfg.impl),
+                           loss, dtype=cfg.dtype, max_batch=cfg.max_batch, one_hot=one_hot)
+    # now and then sizes well past the bounds: they break fixed buffers and chunking
+    return strategies.cases(
+        min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
+        max_width=cfg.max_width, activations=acts, losses=[loss],
+        wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16),
+        one_hot=one_hot)
 
 
 class Campaign(Ledger):
@@ -102,13 +160,7 @@ class Campaign(Ledger):
         """The cases of one loss, built once per campaign: building one costs ~15 ms a slice."""
         key = (loss, tuple(acts))
         if key not in self._strategies:
-            cfg = self.config
-            # now and then sizes well past the bounds: they break fixed buffers and chunking
-            self._strategies[key] = strategies.cases(
-                min_batch=1, max_batch=cfg.max_batch, dtype=cfg.dtype, max_layers=cfg.max_layers,
-                max_width=cfg.max_width, activations=acts, losses=[loss],
-                wide_width=max(2 * cfg.max_width, 16), wide_batch=max(2 * cfg.max_batch, 16),
-                one_hot=cfg.conventions.targets == "labels")
+            self._strategies[key] = slice_cases(self.config, loss, acts)
         return self._strategies[key]
 
     def run_loss(self, loss: str, budget: int, acts: list[str], number: int = 0, *,
@@ -118,13 +170,13 @@ class Campaign(Ledger):
         Returns whether a generated case failed.
         """
         strategy = self.strategy(loss, acts)
-        state: dict[str, Any] = {"failing": None, "checked": 0}
+        state: dict[str, Any] = {"failing": None, "checked": 0, "seen": set(), "enough": False}
 
         def test(case: Case) -> None:  # one line: Hypothesis reads its source on every run
             self._drawn(case, loss, budget, state, shrink=shrink)
 
         run = hypothesis_seed(self.seed + LOSSES.index(loss) + 3 * number)(settings(
-            max_examples=budget, deadline=None, database=None, derandomize=False,
+            max_examples=2 * budget, deadline=None, database=None, derandomize=False,
             phases=(Phase.generate, Phase.target, *([Phase.shrink] if shrink else [])),
             report_multiple_bugs=False,
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
@@ -132,7 +184,7 @@ class Campaign(Ledger):
         try:
             run()
         except Exception:
-            if state["failing"] is None:  # not a disagreement: a bug of deltacheck's own
+            if state["failing"] is None and not state["enough"]:  # a bug of deltacheck's own
                 raise
             if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
                 self.minimal.append(self.check(state["failing"].case, "minimal",
@@ -140,7 +192,7 @@ class Campaign(Ledger):
                 return True
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
-            self._continue(loss, strategy, remaining, budget - remaining, number)
+            self._continue(loss, strategy, remaining, budget - remaining, number, state["seen"])
         return state["failing"] is not None
 
     def _drawn(self, case: Case, loss: str, budget: int, state: dict[str, Any], *,
@@ -150,11 +202,13 @@ class Campaign(Ledger):
             # Once a case has failed, Hypothesis stops enforcing max_examples and its target
             # phase may go on calling: those calls must neither be checked nor recorded.
             raise _Disagreement(state["failing"].first_message())
+        if state["failing"] is None and not _admit(case, state, budget, shrink=shrink):
+            return
         if shrink:  # finding and shrinking again: judge, but keep only the minimal
             interrupts.checkpoint()
             self.in_progress = (case, "shrink")
             result = check_case(case, self.config.impl, self.config.oracles,
-                                conventions=self.config.conventions,
+                                conventions=self.config.conventions, checks=self.config.checks,
                                 timeout=self.config.case_timeout)
             self.in_progress = None
             self.shrink_steps += state["failing"] is not None
@@ -162,7 +216,6 @@ class Campaign(Ledger):
                 self.keep(diagnosed(result), "shrink")
         else:
             result = self.check(case, "generate")
-            state["checked"] += 1
             self.progress(loss, state["checked"], budget, self.failed_count)
         _steer(result, toward_large_a=True)
         if result.verdict == FAIL:
@@ -170,10 +223,14 @@ class Campaign(Ledger):
             raise _Disagreement(result.first_message())
 
     def _continue(self, loss: str, strategy: Any, remaining: int, done: int,
-                  number: int) -> None:
+                  number: int, seen: set[bytes]) -> None:
         checked = {"n": done}
 
         def test(case: Case) -> None:
+            if checked["n"] >= done + remaining:
+                raise _Enough
+            if not _new(case, seen):
+                return
             result = self.check(case, "continue")
             checked["n"] += 1
             self.progress(loss, checked["n"], done + remaining, self.failed_count)
@@ -181,10 +238,11 @@ class Campaign(Ledger):
 
         # a seed range of its own, apart from every slice's first pass
         run = hypothesis_seed(self.seed + 2**32 + LOSSES.index(loss) + 3 * number)(settings(
-            max_examples=remaining, deadline=None, database=None, phases=(Phase.generate,),
+            max_examples=2 * remaining, deadline=None, database=None, phases=(Phase.generate,),
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
             print_blob=False)(given(strategy)(test)))
-        run()
+        with contextlib.suppress(_Enough):
+            run()
 
 
 @contextlib.contextmanager

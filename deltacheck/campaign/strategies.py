@@ -5,7 +5,8 @@ biases, inputs and targets. Values are well-conditioned: weights are scaled by 1
 pre-activations stay O(1) at any depth, and targets are valid for their loss (bce in [0, 1],
 ce rows on the simplex). A quarter of the cases have a weight gain of 3 or 10, which saturates
 tanh and sigmoid and makes logits large. A share of the cases is then moved on purpose into
-the regions where bugs hide (deltacheck.regions): one case in five into the overflow regime,
+the regions where bugs hide (deltacheck.regions): one case in two into the overflow regime
+(every layer, or one, with units past the limit of both signs),
 one in three gets units at k ± 10⁻ᵘ of their kinks, one in eight inputs over several magnitudes,
 half of the bce and ce cases exact 0/1 labels or one-hot rows (all rows or some). The
 architecture shrinks toward one layer, one unit and one sample, the gain toward 1, and every
@@ -37,7 +38,7 @@ GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 10.0)
 # about as much as drawing from it.
 _GAIN = st.sampled_from(GAINS)
 # yes/no with odds of one in k; "no" comes first, so that it is what a case shrinks to
-_ONE_IN = {k: st.sampled_from((False,) * (k - 1) + (True,)) for k in (3, 5, 8, 16)}
+_ONE_IN = {k: st.sampled_from((False,) * (k - 1) + (True,)) for k in (2, 3, 5, 8, 16)}
 _LABELS = st.sampled_from(("soft", "soft", "exact", "mixed"))
 _SEED = st.integers(0, 2**32 - 1)
 _KINK_CHOICE = st.integers(0, 2**16)
@@ -199,10 +200,15 @@ def _visit_regions(draw: Any, rng: np.random.Generator, arch: Architecture,
     if draw(_ONE_IN[8]):
         regions_.spread_magnitudes(rng, x)
         event("inputs over several magnitudes")
-    if draw(_ONE_IN[5]):
-        layer = draw(_integers(0, len(weights) - 1))
-        regions_.overflow(rng, weights, biases, arch.activations, x, layer, dtype)
-        event(f"overflow regime ({'logits' if layer == len(weights) - 1 else 'hidden'})")
+    if draw(_ONE_IN[2]):
+        # every layer, or (one case in three) only one: an overflow bug of one activation
+        # needs the layer that has it, wherever the architecture put it
+        layers = range(len(weights))
+        if draw(_ONE_IN[3]):
+            layers = range(draw(_integers(0, len(weights) - 1)), len(weights))[:1]
+        for m in layers:
+            regions_.overflow(rng, weights, biases, arch.activations, x, m, dtype)
+        event(f"overflow regime ({'every layer' if len(layers) > 1 else 'one layer'})")
     if draw(_ONE_IN[3]):
         choice = draw(_KINK_CHOICE)
         if regions_.near_kink(rng, weights, biases, arch.activations, x, choice, dtype):
@@ -223,8 +229,8 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
     that attribute), as a campaign does. With ``regions`` (the default) a share of the cases is
     moved on purpose into the regions where bugs hide (deltacheck.regions): overflow, the
     neighbourhood of a kink, exact labels, inputs over several magnitudes. ``wide_width`` and
-    ``wide_batch`` let one case in 16 have a layer wider than the bounds (up to
-    ``wide_width``) and one in 16 a larger batch: sizes that break fixed buffers and chunking.
+    ``wide_batch`` let one case in 8 have a layer wider than the bounds (up to
+    ``wide_width``) and one in 8 a larger batch: sizes that break fixed buffers and chunking.
     ``one_hot`` draws one-hot ce targets (for implementations that take class labels).
     """
     _check_bounds("batch", min_batch, max_batch, 1)
@@ -258,10 +264,10 @@ def cases(architecture: Architecture | st.SearchStrategy[Architecture] | None = 
         arch = draw_architecture(draw)
         n = arch.widths
         N = draw(batch_s)
-        if wide_batch_s is not None and draw(_ONE_IN[16]):
+        if wide_batch_s is not None and draw(_ONE_IN[8]):
             N = draw(wide_batch_s)
             event("a large batch")
-        if wide_width is not None and max(n) < wide_width and draw(_ONE_IN[16]):
+        if wide_width is not None and max(n) < wide_width and draw(_ONE_IN[8]):
             wide = list(n)
             wide[draw(_integers(0, len(n) - 1))] = draw(_integers(max(n) + 1, wide_width))
             n = tuple(wide)

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from deltacheck import oracles
-from deltacheck.core.conventions import OUTPUTS, REDUCTIONS, TARGETS, WEIGHT_LAYOUTS, Conventions
+from deltacheck.core.conventions import (
+    OUTPUTS,
+    REDUCTIONS,
+    TARGETS,
+    WEIGHT_LAYOUTS,
+    Conventions,
+    parse_checks,
+)
 from deltacheck.core.errors import DeltacheckError
 
 DEFAULT_DIR = Path("deltacheck-reports")
@@ -41,6 +48,18 @@ def convention_options(run: argparse.ArgumentParser) -> None:
                       help="probabilities: t has shape (N, K); labels: integer classes (N,), ce")
     conv.add_argument("--provides", type=lambda a: names_arg(a, OUTPUTS),
                       help=f"comma-separated subset of {','.join(OUTPUTS)} that it returns")
+    run.add_argument("--checks", type=checks_arg, default=frozenset(OUTPUTS),
+                     help="the quantities that make the verdict: 'grads' or a comma list of "
+                          f"{','.join(OUTPUTS)}; the others are reported 'not checked' "
+                          "(default: all)")
+
+
+def checks_arg(arg: str) -> frozenset[str]:
+    """--checks as a set of quantities; argparse turns a mistake into one line, exit 2."""
+    try:
+        return parse_checks(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--checks ")) from None
 
 
 def losses_for(asked: Sequence[str] | None, conventions: Conventions) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from deltacheck import campaign, oracles
-from deltacheck.campaign import reproduce
+from deltacheck.campaign import cores, reproduce
 from deltacheck.commands import options as o
 from deltacheck.core import activations as registry
 from deltacheck.core import interrupts
@@ -36,7 +37,11 @@ def add_parser(sub: Any) -> None:
                      help=f"comma-separated subset of {','.join(LOSSES)} (default: those the "
                           f"implementation declares, else {','.join(DEFAULT_LOSSES)})")
     run.add_argument("--activations", type=o.names_arg,
-                     help="comma-separated activation names to draw (default: all registered)")
+                     help="comma-separated activation names to draw (default: all registered); "
+                          "with --widths, one per hidden layer, or one for all")
+    run.add_argument("--widths", type=_widths, metavar="N0,...,NL",
+                     help="check exactly this network (e.g. 784,30,10): only its weights, "
+                          "batch, inputs and targets are drawn")
     run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
                      help="add a user's activation to the registry (repeatable)")
     o.oracle_option(run)
@@ -52,11 +57,18 @@ def add_parser(sub: Any) -> None:
     _scale_options(run)
 
 
-def _workers(arg: str) -> int:
-    if arg.strip().lower() == "auto":
-        from deltacheck.campaign.parallel import cores
+def _widths(arg: str) -> tuple[int, ...]:
+    from deltacheck.campaign import exact
 
-        return cores()
+    try:
+        return exact.parse_widths(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--widths {arg!r} ")) from None
+
+
+def _workers(arg: str) -> int | str:
+    if arg.strip().lower() == "auto":
+        return "auto"  # decided once the run's size is known
     return o.positive(arg)
 
 
@@ -79,7 +91,8 @@ def _shard(arg: str) -> tuple[int, int]:
 
 def _scale_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=_workers, default=1, metavar="N",
-                     help="check cases in N processes, or 'auto' for one per core; the results "
+                     help="check cases in N processes, or 'auto': as many as there are free "
+                          "cores and the run is long enough to pay for (often 1); the results "
                           "are the same as with 1 (default: 1)")
     run.add_argument("--case-timeout", type=_seconds, default=60.0, metavar="SECONDS",
                      help="the longest one call of the implementation may take; a call that "
@@ -90,12 +103,21 @@ def _scale_options(run: argparse.ArgumentParser) -> None:
                           "shards' JSON with 'deltacheck merge'")
 
 
+def _load_case(text: str) -> Case:
+    """A saved case: in full, or (at real size, ``--widths``) the seed that regenerates it."""
+    from deltacheck.campaign import exact
+
+    if '"schema":"' + exact.SCHEMA + '"' in text[:200]:
+        return exact.regenerate(json.loads(text))
+    return Case.loads(text)
+
+
 def _replay_case(arg: str) -> Case:
     path = Path(arg)
     if not path.is_file():
         raise DeltacheckError(f"--replay {arg!r}: no such file; give a case JSON saved by a run")
     try:
-        case = Case.loads(path.read_text(encoding="utf-8"))
+        case = _load_case(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise DeltacheckError(f"--replay {arg!r} is not UTF-8 text; give a case JSON saved by "
                               f"a run") from None
@@ -127,13 +149,18 @@ def _checked_run(args: argparse.Namespace) -> int:
 
     impl = load_implementation(args.impl)
     interrupts.checkpoint()  # each step of start-up is a place to stop
-    if args.workers > 1 and not args.replay:
+    if args.workers == "auto" or (args.workers > 1 and not args.replay):
         # the other workers import torch and jax and warm up while this process does; no
         # more of them than there are slices to share out
         total = args.examples or campaign.PROFILES[args.profile].examples
         losses = o.losses_for(args.losses, declared(impl, targets=args.targets))
         slices = campaign.planned(total, losses, args.shard)
-        parallel.prestart(min(args.workers, len(slices)), args.oracles)
+        if args.workers == "auto":
+            args.workers, why = (1, "a replay") if args.replay else cores.auto_workers(
+                sum(s.budget for s in slices), len(slices))
+            print(f"workers: {args.workers} ({why})", file=sys.stderr)
+        if args.workers > 1 and not args.replay:
+            parallel.prestart(min(args.workers, len(slices)), args.oracles)
     o.output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
@@ -163,10 +190,11 @@ def _checked_run(args: argparse.Namespace) -> int:
         config = campaign.Config(
             impl=impl, impl_spec=args.impl, profile=args.profile, examples=args.examples,
             seed=args.seed, losses=[replay.loss] if replay else losses, conventions=conventions,
-            convention_options=o.given_conventions(args),
+            convention_options=o.given_conventions(args), checks=args.checks,
             activations=args.activations, oracles=args.oracles,
             dtype=replay.dtype if replay else args.dtype or "float64", max_layers=args.max_layers,
             max_width=args.max_width, max_batch=args.max_batch,
+            widths=None if replay else args.widths,
             user_activations=args.activation, replay=replay, replay_path=args.replay,
             failures_dir=str(reproduce.cases_dir(args.json)),
             workers=1 if replay else args.workers, shard=None if replay else args.shard,

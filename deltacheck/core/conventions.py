@@ -25,6 +25,24 @@ LOSSES = ("mse", "bce", "ce", "mse_sigmoid", "mse_tanh")
 DEFAULT_LOSSES = ("mse", "bce", "ce")
 OUTPUTS = ("loss", "deltas", "grad_weights", "grad_biases")
 GRADIENTS = ("grad_weights", "grad_biases")
+CHECK_GROUPS = {"grads": GRADIENTS, "all": OUTPUTS}  # shorthands of --checks
+
+
+def parse_checks(text: str) -> frozenset[str]:
+    """``--checks``: a comma list of quantities (or ``grads``, ``all``) that make the verdict."""
+    names: set[str] = set()
+    for word in (w.strip() for w in text.split(",")):
+        if word in CHECK_GROUPS:
+            names |= set(CHECK_GROUPS[word])
+        elif word in OUTPUTS:
+            names.add(word)
+        elif word:
+            raise DeltacheckError(f"--checks has unknown {word!r}; choose from "
+                                  f"{', '.join(OUTPUTS)}, or grads or all")
+    if not names & set(GRADIENTS):
+        raise DeltacheckError(f"--checks {text!r} must include grad_weights or grad_biases "
+                              f"(or grads): there is nothing to check")
+    return frozenset(names)
 
 
 def _repr(value: Any) -> str:

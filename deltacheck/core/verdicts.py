@@ -18,6 +18,7 @@ class Verdict(str, Enum):
     ERROR = "error"
     NOT_JUDGED = "not judged"
     NOT_PROVIDED = "not provided"  # the implementation declares it does not return it
+    NOT_CHECKED = "not checked"  # provided, but kept out of the verdict (--checks)
 
     def __str__(self) -> str:
         return self.value
@@ -27,7 +28,7 @@ class Verdict(str, Enum):
 
 
 PASS, FAIL, ERROR, NOT_JUDGED = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.NOT_JUDGED
-NOT_PROVIDED = Verdict.NOT_PROVIDED
+NOT_PROVIDED, NOT_CHECKED = Verdict.NOT_PROVIDED, Verdict.NOT_CHECKED
 # A run's verdict (never a case's): stopped by Ctrl-C before its cases were all checked, with no
 # disagreement found until then. It is never a pass.
 INTERRUPTED = "interrupted"
@@ -39,9 +40,11 @@ UNRESOLVED_WORD = "unresolved"  # judged, but only to the oracle's own error bar
 
 def worst(verdicts: Iterable[str]) -> Verdict:
     """Fail beats error beats pass beats not judged (also when nothing was judged) beats not
-    provided."""
+    checked beats not provided."""
     seen = {Verdict(v) for v in verdicts}
     for v in (FAIL, ERROR, PASS):
         if v in seen:
             return v
-    return NOT_PROVIDED if seen == {NOT_PROVIDED} else NOT_JUDGED
+    if seen and seen <= {NOT_PROVIDED, NOT_CHECKED}:  # nothing was even compared
+        return NOT_CHECKED if NOT_CHECKED in seen else NOT_PROVIDED
+    return NOT_JUDGED

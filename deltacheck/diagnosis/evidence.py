@@ -190,7 +190,7 @@ class Evidence:
     def __init__(self, result: Any, truth_name: str) -> None:
         self.case = result.case
         self.truth: Gradients = result.oracle_values[truth_name]
-        self.impl: Gradients = _seen(result.impl_values, self.truth, result.conventions.provides)
+        self.impl: Gradients = _seen(result.impl_values, self.truth, result.seen)
         self.res = {(q.quantity, q.layer): q for q in result.oracles[truth_name].quantities}
         self.net = true_forward(result)
         self.registry: dict[str, Any] = result.registry

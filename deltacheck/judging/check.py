@@ -12,11 +12,11 @@ import numpy as np
 import deltacheck.oracles as oracles
 from deltacheck.core import activations as registry
 from deltacheck.core.case import Case
-from deltacheck.core.conventions import Conventions
+from deltacheck.core.conventions import OUTPUTS, Conventions
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.gradients import Gradients
 from deltacheck.core.tolerances import lookup
-from deltacheck.core.verdicts import ERROR, FAIL, NOT_PROVIDED, worst
+from deltacheck.core.verdicts import ERROR, FAIL, NOT_CHECKED, NOT_PROVIDED, Verdict, worst
 from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.core.words import a_type
 from deltacheck.judging import rounding
@@ -45,6 +45,12 @@ class CaseResult:
     conventions: Conventions = field(default_factory=Conventions)  # the implementation's
     timed_out: float | None = None  # the limit (s) the implementation's call outlived
     warnings: list[dict[str, Any]] = field(default_factory=list)  # the implementation's own
+    checks: frozenset[str] = frozenset(OUTPUTS)  # the quantities that make the verdict
+
+    @property
+    def seen(self) -> frozenset[str]:
+        """The quantities provided and checked: what a diagnosis may read of the implementation."""
+        return self.conventions.provides & self.checks
 
     @property
     def err(self) -> dict[str, float]:
@@ -142,7 +148,8 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
 
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                repeat: bool = False, earlier: Gradients | None = None,
-               conventions: Conventions = DEFAULT, timeout: float | None = None) -> CaseResult:
+               conventions: Conventions = DEFAULT, timeout: float | None = None,
+               checks: frozenset[str] = frozenset(OUTPUTS)) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle.
 
     With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
@@ -151,7 +158,8 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     implementation that outlives ``timeout`` seconds fails the case with ``timed_out`` set (the
     caller decides whether the run goes on). ``conventions`` are
     the implementation's own (``deltacheck.core.conventions.declared(impl)``): what it does not
-    provide is "not provided", never failed and never passed.
+    provide is "not provided", never failed and never passed; what ``checks`` leaves out is
+    compared but "not checked", kept out of the verdict (``--checks grads``).
     """
     if not isinstance(case, Case):
         raise DeltacheckError(f"case must be a deltacheck.Case, not {a_type(case)}")
@@ -162,7 +170,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     forward, broken = analysis(case)
     values = oracle_values(case, oracle_names, forward=forward)
     result = CaseResult(case=case, verdict=FAIL, forward=forward, registry=dict(registry.REGISTRY),
-                        conventions=conventions)
+                        conventions=conventions, checks=frozenset(checks))
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
@@ -198,7 +206,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.oracles[name] = OracleResult(oracle=name, rtol=tol, verdict=FAIL,
                                                 message=about_implementation(result.impl_problem))
         else:
-            result.oracles[name] = not_provided(compared[name], conventions.provides)
+            result.oracles[name] = set_aside(compared[name], conventions.provides, checks)
             if result.impl_problem:  # values were readable but the call misbehaved
                 result.oracles[name].verdict = FAIL
                 result.oracles[name].message = about_implementation(result.impl_problem)
@@ -216,11 +224,20 @@ def compare_tol(case: Case, oracle_name: str) -> float:
 def not_provided(result: OracleResult, provides: frozenset[str]) -> OracleResult:
     """The quantities the implementation does not provide marked so, and the verdict without
     them: never failed, never passed."""
-    if len(provides) == 4:
+    return set_aside(result, provides, frozenset(OUTPUTS))
+
+
+def set_aside(result: OracleResult, provides: frozenset[str],
+              checks: frozenset[str]) -> OracleResult:
+    """The quantities not provided, or provided but not in ``checks``, marked so, and the
+    verdict without them: never failed, never passed."""
+    if len(provides & checks) == len(OUTPUTS):  # everything provided and checked
         return result
     for q in result.quantities:
-        if q.quantity not in provides:
-            q.verdict, q.err, q.message = NOT_PROVIDED, 0.0, ""
+        mark: Verdict | None = (NOT_PROVIDED if q.quantity not in provides else
+                                NOT_CHECKED if q.quantity not in checks else None)
+        if mark is not None:
+            q.verdict, q.err, q.message = mark, 0.0, ""
             q.max_abs = q.max_rel = q.norm_rel = 0.0
             q.worst = q.impl_value = q.oracle_value = None
     result.verdict = worst([q.verdict for q in result.quantities])

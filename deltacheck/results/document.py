@@ -22,6 +22,7 @@ from deltacheck.core.verdicts import (
     ERROR,
     FAIL,
     INTERRUPTED,
+    NOT_CHECKED,
     NOT_JUDGED,
     NOT_PROVIDED,
     PASS,
@@ -87,7 +88,8 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
 
     Compact records (every quantity passed or was not judged) hold ``errs``: the error of each
     quantity in the order E, δ[0..L−1], ∂W[0..L−1], ∂b[0..L−1], to three digits, null
-    where nothing was judged, and "not provided" where the implementation does not return it.
+    where nothing was judged, "not provided" where the implementation does not return it, and
+    "not checked" where ``--checks`` leaves it out of the verdict.
     Full records hold ``quantities`` with every detail.
     """
     totals = {"judged": sum(q.judged for q in r.quantities),
@@ -97,7 +99,7 @@ def oracle_json(r: OracleResult, *, compact: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"verdict": r.verdict, "rtol": r.rtol, "err": json_number(r.err),
                            "not_judged": r.not_judged, **totals,
                            "errs": [None if q.verdict == NOT_JUDGED else
-                                    NOT_PROVIDED.value if q.verdict == NOT_PROVIDED else
+                                    str(q.verdict) if q.verdict in (NOT_PROVIDED, NOT_CHECKED) else
                                     _short(q.err) for q in r.quantities]}
     if r.message:
         out["message"] = r.message
