@@ -8,8 +8,14 @@ import numpy as np
 
 
 def sigmoid(x):
-    """A numerically stable sigmoid."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    """A numerically stable sigmoid, as the course writes it."""
+    pos_mask, neg_mask = x >= 0, x < 0
+    z = np.zeros_like(x)
+    z[pos_mask] = np.exp(-x[pos_mask])
+    z[neg_mask] = np.exp(x[neg_mask])
+    top = np.ones_like(x)
+    top[neg_mask] = z[neg_mask]
+    return top / (1 + z)
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):

@@ -5,8 +5,9 @@
     (torch's own LSTM uses i, f, g, o and stores Wx as (4H, D)); c_t = f c_{t−1} + i g,
     h_t = o tanh(c_t), and ``lstm`` starts from c_0 = 0;
   - lstm_step returns next_h and next_c stacked into one (2, N, H) output (``Kind.outputs``);
-  - the sigmoid is ½(1 + tanh(a/2)): exact, and its autograd stays finite where a gate
-    saturates (1/(1 + e^{−a}) gives inf/inf = NaN for a ≈ −1000);
+  - the sigmoid is evaluated on the side of 0 where it is accurate (1/(1 + e^{−a}) alone
+    loses σ(−30) ≈ 1e−13 to cancellation in ½(1 + tanh(a/2)), and its autograd gives NaN at
+    a ≈ −1000), so saturated gates keep their relative accuracy;
   - word_embedding gathers rows of W (V, D) by the integer words x (N, T), not differentiated;
   - temporal_softmax_loss sums −log softmax(x)[y] over the unmasked steps and divides by N.
 """
@@ -19,7 +20,12 @@ from deltacheck.oracles.layers.definitions import Extras, _is_label
 
 
 def _sigmoid(xp: Any, a: Any) -> Any:
-    return 0.5 * (1.0 + xp.tanh(0.5 * a))
+    """σ(a) to full relative accuracy on both sides (e^a / (1 + e^a) below 0); each branch sees
+    only the arguments it is taken for, so no inf · 0 reaches the autograd of the other."""
+    zero = xp.zeros_like(a)
+    above, below = xp.where(a >= 0, a, zero), xp.where(a < 0, a, zero)
+    e = xp.exp(below)
+    return xp.where(a >= 0, 1.0 / (1.0 + xp.exp(-above)), e / (1.0 + e))
 
 
 def _rnn_cell(be: Any, x: Any, prev_h: Any, Wx: Any, Wh: Any, b: Any) -> Any:
