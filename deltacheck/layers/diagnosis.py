@@ -11,7 +11,7 @@
 | ``kernel not rotated`` | conv: g is the gradient of the kernel flipped in both spatial axes |
 | ``routing`` | max pool: g is the window gradient written, not added, where windows overlap |
 | ``missing path`` | norms: g = a T₀ + b T₁ + c T₂ (dout, mean and variance terms) with b or c off |
-| ``across time steps``, ``gate order``, ``mask``, ``repeated indices`` | the recurrent kinds: see ``recurrent_diagnosis`` |
+| ``across time steps``, ``gate order``, ``mask``, ``repeated indices`` | see ``recurrent_diagnosis`` |
 | ``unknown`` | none of these; the normwise relative error is given |
 """
 
@@ -213,5 +213,6 @@ def _norm_terms(case: LayerCase, o: Any) -> tuple[np.ndarray, ...] | None:
 # the recurrent slips first: on the small cases a failure shrinks to, most of them also read as
 # a scalar factor (a T = 1 sequence whose dh was dropped is 0 × the truth)
 _TESTS = (("nonfinite", _nonfinite), *recurrent_diagnosis.TESTS, ("sign", _sign),
-          ("factor", _factor), ("transposed or reshaped", _transposed), ("kernel not rotated", _not_rotated),
-          ("routing", _routing), ("missing path", _missing_path))
+          ("factor", _factor), ("transposed or reshaped", _transposed),
+          ("kernel not rotated", _not_rotated), ("routing", _routing),
+          ("missing path", _missing_path))

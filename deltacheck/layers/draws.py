@@ -14,7 +14,8 @@ regions are where layer bugs hide:
 | ``huge`` | losses: logits of size 1e3; svm: margins of exactly 0 |
 
 The recurrent kinds' regions (``saturated``, ``long``, ``repeated``, ``masked``) are in
-``recurrent_draws``. Max pooling away from the ``ties`` region draws well separated values, so a tie never decides.
+``recurrent_draws``. Max pooling away from the ``ties`` region draws well separated values, so
+a tie never decides.
 """
 
 from __future__ import annotations

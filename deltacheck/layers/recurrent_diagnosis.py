@@ -2,11 +2,15 @@
 
 | cause | test on the user's g |
 |---|---|
-| ``across time steps`` | rnn, lstm: g is the truth with the hidden state's (or the cell's) gradient not carried back from step t + 1 to step t, with dh at the last step dropped, or, for dWx, dWh, db, one step's share written instead of all steps' added up |
+| ``across time steps`` | rnn, lstm: g is the truth with a slip put in (below) |
 | ``gate order`` | lstm: the gate blocks of db hold the truth's in another order (torch's i, f, g, o) |
 | ``missing path`` | lstm_step: dprev_c is the truth without the forget gate f (dc, not dc ⊙ f) |
 | ``repeated indices`` | word_embedding: dW is dout written at the words' rows, not added (np.add.at) |
-| ``mask`` | temporal_softmax_loss: dx is the gradient with the mask ignored, or wrong only at masked steps |
+| ``mask`` | temporal_softmax_loss: dx ignores the mask, or is wrong only at masked steps |
+
+Across time steps: the hidden state's (or the cell's) gradient not carried back from step t + 1
+to step t; dh at the last step dropped; or, for dWx, dWh, db, one step's share written instead
+of all steps' added up.
 
 The truths through time are rebuilt from the step kinds' reference VJPs (torch autograd), one
 step at a time, with the slip put in.
@@ -42,7 +46,7 @@ def _through_time(case: LayerCase, dout: np.ndarray, *, carry_h: bool = True,
     v = _inputs(case)
     lstm = case.kind == "lstm"
     step = "lstm_step" if lstm else "rnn_step"
-    N, T, _ = v["x"].shape
+    T = v["x"].shape[1]
     h, c, states = v["h0"], np.zeros_like(v["h0"]), []
     for t in range(T):  # the states each step starts from, by the step reference
         states.append((h, c))

@@ -14,11 +14,11 @@
 | ``softmax_loss``, ``svm_loss`` | x (N, C) | y (N,) integer labels | dx (with the loss) |
 | ``rnn_step`` | x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,) | – | dx, dprev_h, dWx, dWh, db |
 | ``rnn`` | x (N, T, D), h0 (N, H), Wx, Wh, b | – | dx, dh0, dWx, dWh, db |
-| ``lstm_step`` | x, prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) | – | dx, dprev_h, dprev_c, dWx, dWh, db |
+| ``lstm_step`` | x, prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b | – | dx, dprev_h, dprev_c, … |
 | ``lstm`` | x (N, T, D), h0, Wx (D, 4H), Wh, b | – | dx, dh0, dWx, dWh, db |
 | ``word_embedding`` | W (V, D) | x (N, T) integer words, called first | dW |
 | ``temporal_affine`` | x (N, T, D), w (D, M), b (M,) | – | dx, dw, db |
-| ``temporal_softmax_loss`` | x (N, T, V) | y (N, T) integer labels, mask (N, T) bool | dx (with the loss) |
+| ``temporal_softmax_loss`` | x (N, T, V) | y (N, T) integer labels, mask (N, T) | dx (with the loss) |
 
 ``bn_param`` holds ``mode`` ("train" or "test") and optionally ``eps`` (1e-5), ``momentum``
 (0.9), ``running_mean`` and ``running_var`` (zeros when absent); ``forward`` returns the new
