@@ -60,6 +60,10 @@ class LayerCase:
         """One line: shapes, hyperparameters, region and dtype."""
         shapes = ", ".join(f"{k} {tuple(s)}" for k, s in self.shapes().items())
         settings = ", ".join(f"{k}={v}" for k, v in self.settings().items())
+        # the words of an embedding and a loss's mask decide what a slip there shows
+        shown = ", ".join(f"{k}={np.asarray(self.params[k]).astype(int).tolist()}"
+                          for k in ("x", "mask") if k in self.params)
+        settings = ", ".join(filter(None, (settings, shown)))
         return f"{shapes}" + (f"; {settings}" if settings else "") + \
             f"; {self.region}; {self.dtype}"
 
