@@ -117,3 +117,19 @@ def test_a_backward_that_changes_dnext_c_in_place_is_reported(rng):
                          ["torch"])
     assert outcome.verdict == "fail" and outcome.stage == "modified"
     assert "changed dnext_c in place" in outcome.message
+
+
+@pytest.mark.parametrize("kind", ["rnn_step", "rnn", "lstm_step", "lstm"])
+def test_a_saturated_correct_layer_passes_and_its_floor_names_every_gradient(kind, rng):
+    from deltacheck.layers.draws import LayerCase
+    from deltacheck.layers.recurrent_floors import saturation_scale
+
+    case = draw_cases(kind, rng)[1]  # T = 1, weights ×6: tanh and the gates at 0 or ±1
+    forward_fn, backward_fn = _functions(kind)
+    spec = LayerSpec(kind, forward_fn, backward_fn, forward_fn.__name__, backward_fn.__name__)
+    outcome = check_case(spec, LayerCase(kind, "float64", case.inputs, {}, 0), ["torch", "fd"])
+    assert outcome.verdict == "pass", outcome.message
+    out, _ = forward(kind, "numpy", case.inputs, {})
+    scale = saturation_scale(kind, case.inputs, np.ones(out.shape))
+    assert scale is not None and set(scale) == set(get_kind(kind).grads)
+    assert saturation_scale("temporal_affine", case.inputs, np.ones(out.shape)) is None
