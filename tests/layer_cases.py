@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from deltacheck.oracles.layers import KINDS, dropout_mask, forward, get_kind
+from deltacheck.oracles.layers.kinds import RECURRENT
 from deltacheck.tolerances import FD_STEP
 
 
@@ -40,6 +41,8 @@ def draw_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
         return [C("(3, 4)", _normal(rng, x=(3, 4)), {}),
                 C("N = 1, (1, 2, 3)", _normal(rng, x=(1, 2, 3)), {})]
     labels = {"y": rng.integers(0, 5, 4)}
+    if k.name in RECURRENT:
+        return recurrent_cases(k.name, rng)
     return {
         "affine": [C("x (2, 3, 2)", _normal(rng, x=(2, 3, 2), w=(6, 4), b=(4,)), {}),
                    C("N = 1", _normal(rng, x=(1, 5), w=(5, 3), b=(3,)), {})],
@@ -108,17 +111,18 @@ def run_course_layer(kind: str, forward_fn: Callable, backward_fn: Callable | No
     """Forward on copies of the case's arrays, then backward on a drawn dout (a loss: dout = 1)."""
     k = get_kind(kind)
     params = copy.deepcopy(case.params)
-    args = [case.inputs[n].copy() for n in k.inputs] + [params[n] for n in k.params]
+    args = [case.inputs[n].copy() if n in k.inputs else params[n] for n in k.signature]
     if k.loss:
         loss, dx = forward_fn(*args)
         return CourseRun(np.asarray(loss), {"dx": dx}, params, 1.0, case.params)
-    out, cache = forward_fn(*args)
+    *outs, cache = forward_fn(*args)
+    out = outs[0] if len(outs) == 1 else np.stack(outs)  # lstm_step: next_h, next_c stacked
     mask = (dropout_mask(case.inputs["x"], out, case.params["dropout_param"])
             if k.name == "dropout" else None)
     dout = rng.standard_normal(out.shape)
     if backward_fn is None or not trains(case):
         return CourseRun(out, None, params, dout, with_mask(kind, case, mask))
-    grads = backward_fn(dout, cache)
+    grads = backward_fn(*(dout if len(outs) > 1 else [dout]), cache)
     grads = grads if isinstance(grads, tuple) else (grads,)
     return CourseRun(out, dict(zip(k.grads, grads, strict=True)), params, dout,
                      with_mask(kind, case, mask))
@@ -144,4 +148,31 @@ def central_differences(kind: str, inputs: dict[str, np.ndarray], params: dict[s
     return grads
 
 
-FIXED_KINDS = tuple(name for name in KINDS if not name.startswith("act:"))
+def recurrent_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
+    """Two cases of a recurrent kind: one with several steps, one with T = 1 (or N = 1)."""
+    C, normal = LayerCase, rng.standard_normal
+    if kind == "word_embedding":  # words repeat: the gradient of a row adds up
+        return [C("repeated words", {"W": normal((4, 3))}, {"x": np.array([[0, 3, 0], [3, 3, 1]])}),
+                C("T = 1", {"W": normal((2, 2))}, {"x": np.array([[1], [1]])})]
+    if kind == "temporal_affine":
+        return [C("(2, 3, 4)", _normal(rng, x=(2, 3, 4), w=(4, 5), b=(5,)), {}),
+                C("T = 1", _normal(rng, x=(1, 1, 2), w=(2, 3), b=(3,)), {})]
+    if kind == "temporal_softmax_loss":
+        mask = np.array([[True, True, False], [True, False, False]])
+        return [C("masked", _normal(rng, x=(2, 3, 4)), {"y": rng.integers(0, 4, (2, 3)), "mask": mask}),
+                C("T = 1", _normal(rng, x=(2, 1, 3)), {"y": np.array([[2], [0]]),
+                                                        "mask": np.array([[True], [True]])})]
+    G = 4 if kind.startswith("lstm") else 1
+    cases = []
+    for label, N, T, D, H, scale in (("T = 3", 2, 3, 3, 2, 1.0), ("T = 1, saturated", 1, 1, 2, 3, 6.0)):
+        inputs = {"x": normal((N, D) if kind.endswith("_step") else (N, T, D)),
+                  "prev_h" if kind.endswith("_step") else "h0": normal((N, H)),
+                  "Wx": scale * normal((D, G * H)), "Wh": scale * normal((H, G * H)),
+                  "b": scale * normal((G * H,))}
+        if kind == "lstm_step":
+            inputs["prev_c"] = normal((N, H))
+        cases.append(C(label, inputs, {}))
+    return cases
+
+
+FIXED_KINDS = tuple(name for name in KINDS if not name.startswith("act:") and name not in RECURRENT)

@@ -25,7 +25,9 @@ def add_parser(sub: Any) -> None:
     layer.add_argument("--as", dest="as_kind", metavar="KIND",
                        help="the kind of a named pair: affine, relu, act:NAME, batchnorm, "
                             "layernorm, dropout, conv, max_pool, spatial_batchnorm, "
-                            "spatial_groupnorm, softmax_loss, svm_loss")
+                            "spatial_groupnorm, softmax_loss, svm_loss, rnn_step, rnn, "
+                            "lstm_step, lstm, word_embedding, temporal_affine, "
+                            "temporal_softmax_loss")
     layer.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="a convention of the layer: dropout_p=drop (p is the drop "
                             "probability), or a fixed hyperparameter, e.g. eps=1e-5")

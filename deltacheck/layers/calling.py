@@ -49,18 +49,32 @@ def call_forward(spec: LayerSpec, kind: Kind, inputs: Mapping[str, np.ndarray],
                  params: Mapping[str, Any], *, copies: bool = True) -> tuple[Any, Any]:
     """``forward(*inputs, *params)`` (on copies unless ``copies=False``; params in the user's
     convention)."""
-    args = [np.array(inputs[n], order="K") if copies else inputs[n] for n in kind.inputs]
-    return spec.forward(*args, *[params[n] for n in kind.params])
+    args = {n: np.array(inputs[n], order="K") if copies else inputs[n] for n in kind.inputs}
+    result = spec.forward(*[args[n] if n in args else params[n] for n in kind.signature])
+    return stacked(kind, result)
+
+
+def stacked(kind: Kind, result: Any) -> Any:
+    """``(out, cache)``: a forward's several outputs (lstm_step's next_h, next_c) stacked into
+    one ``out``, as the reference has them; a result of any other form is left as it is."""
+    count = len(kind.outputs)
+    if count == 1 or not isinstance(result, (tuple, list)) or len(result) != count + 1:
+        return result
+    try:
+        out = np.stack([np.asarray(v) for v in result[:count]])
+    except (TypeError, ValueError):
+        return result
+    return out, result[count]
 
 
 def _raised(where: str, exc: BaseException) -> str:
     return f"{where} raised {type(exc).__name__}: {exception_text(exc)}"
 
 
-def _pair(value: Any, what: str, loss: bool) -> tuple[Any, Any] | str:
+def _pair(value: Any, what: str, kind: Kind) -> tuple[Any, Any] | str:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        wanted = "(loss, dx)" if loss else "(out, cache)"
-        return f"{what} returned {type(value).__name__}, not a pair {wanted}"
+        wanted = "(loss, dx)" if kind.loss else f"({', '.join(kind.outputs)}, cache)"
+        return f"{what} returned {type(value).__name__}, not {wanted}"
     return value[0], value[1]
 
 
@@ -82,7 +96,7 @@ def run_user(spec: LayerSpec, case: LayerCase) -> UserRun:
     except Exception as exc:
         run.problem, run.stage = _raised(spec.forward_name, exc), "forward"
         return run
-    pair = _pair(result, spec.forward_name, kind.loss)
+    pair = _pair(result, spec.forward_name, kind)
     if isinstance(pair, str):
         run.problem, run.stage = pair, "forward"
         return run
@@ -144,10 +158,12 @@ def _read_mask(run: UserRun, case: LayerCase) -> None:
 
 def _backward(spec: LayerSpec, kind: Kind, run: UserRun, cache: Any) -> None:
     assert spec.backward is not None
-    dout = np.array(run.dout, order="K")
+    # one upstream gradient per output (lstm_step: dnext_h, dnext_c), each the user's own copy
+    douts = [np.array(d, order="K") for d in
+             (run.dout if len(kind.outputs) > 1 else [run.dout])]
     try:
         with np.errstate(all="ignore"):
-            grads = spec.backward(dout, cache)
+            grads = spec.backward(*douts, cache)
     except Exception as exc:
         run.problem, run.stage = _raised(spec.backward_name, exc), "backward"
         return
@@ -159,8 +175,13 @@ def _backward(spec: LayerSpec, kind: Kind, run: UserRun, cache: Any) -> None:
                                   f"return ({', '.join(kind.grads)})"), "backward"
         return
     run.grads = dict(zip(kind.grads, grads, strict=True))
-    if not np.array_equal(dout, run.dout, equal_nan=True):
-        run.problem, run.stage = f"{spec.backward_name} changed dout in place", "modified"
+    given = run.dout if len(kind.outputs) > 1 else [run.dout]
+    for name, dout, before in zip(kind.outputs, douts, given, strict=True):
+        if not np.array_equal(dout, before, equal_nan=True):
+            upstream = "dout" if name == "out" else f"d{name}"
+            run.problem, run.stage = (f"{spec.backward_name} changed {upstream} in place",
+                                      "modified")
+            return
 
 
 def _check_unchanged(run: UserRun, pristine: Mapping[str, np.ndarray],

@@ -28,7 +28,7 @@ SUFFIXES = ("", "_naive", "_fast", "_alt")
 ALIASES = {"pool": "max_pool", "maxpool": "max_pool", "bn": "batchnorm", "ln": "layernorm",
            "spatial_bn": "spatial_batchnorm", "groupnorm": "spatial_groupnorm",
            "spatial_gn": "spatial_groupnorm"}
-LOSSES = ("softmax_loss", "svm_loss")
+LOSSES = ("softmax_loss", "svm_loss", "temporal_softmax_loss")
 CONVENTIONS = {"dropout_p": ("keep", "drop")}  # --param KEY=VALUE that changes a meaning
 
 

@@ -13,7 +13,9 @@ regions are where layer bugs hide:
 | ``ties`` | max pooling: windows with tied maxima (not judged there) |
 | ``huge`` | losses: logits of size 1e3; svm: margins of exactly 0 |
 
-Max pooling away from the ``ties`` region draws well separated values, so a tie never decides.
+The recurrent kinds' regions (``saturated``, ``long``, ``repeated``, ``masked``) are in
+``recurrent_draws``. Max pooling away from the ``ties`` region draws well separated values, so
+a tie never decides.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from deltacheck.core import activations as registry
+from deltacheck.layers import recurrent_draws
 from deltacheck.oracles.layers import Kind, get_kind
 
 
@@ -51,12 +54,16 @@ class LayerCase:
             if isinstance(v, dict):
                 return {k: plain(x) for k, x in v.items() if not isinstance(x, np.ndarray)}
             return v.tolist() if isinstance(v, np.ndarray) else v
-        return {k: plain(v) for k, v in self.params.items() if k != "y"}
+        return {k: plain(v) for k, v in self.params.items() if k not in ("y", "x", "mask")}
 
     def describe(self) -> str:
         """One line: shapes, hyperparameters, region and dtype."""
         shapes = ", ".join(f"{k} {tuple(s)}" for k, s in self.shapes().items())
         settings = ", ".join(f"{k}={v}" for k, v in self.settings().items())
+        # the words of an embedding and a loss's mask decide what a slip there shows
+        shown = ", ".join(f"{k}={np.asarray(self.params[k]).astype(int).tolist()}"
+                          for k in ("x", "mask") if k in self.params)
+        settings = ", ".join(filter(None, (settings, shown)))
         return f"{shapes}" + (f"; {settings}" if settings else "") + \
             f"; {self.region}; {self.dtype}"
 
@@ -100,6 +107,8 @@ def _shapes_and_params(draw: Any, kind: Kind, rng: np.random.Generator,
                        region: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     N = draw(st.integers(1, 4))
     name = kind.name
+    if name in recurrent_draws.REGIONS or name == "temporal_affine":
+        return draw(recurrent_draws.recurrent_inputs(name, rng, region, N))
     if kind.activation is not None:
         shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
         x = _normal(rng, (N, *shape[1:]))
@@ -177,6 +186,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "relu": ("at_kink",), "batchnorm": ("near_constant",), "layernorm": ("near_constant",),
     "spatial_batchnorm": ("near_constant",), "spatial_groupnorm": ("near_constant",),
     "max_pool": ("ties",), "softmax_loss": ("huge",), "svm_loss": ("huge",),
+    **recurrent_draws.REGIONS,
 }
 
 

@@ -10,7 +10,8 @@
   computes the exact gradient of inputs perturbed by about ε relatively; so the floor is
   FLOOR_FACTOR ε times how far the true gradient moves per unit relative perturbation of the
   inputs and dout (measured on the reference VJP along two random sign directions), plus the
-  same of the value itself.
+  same of the value itself; for gated recurrent layers, plus the rounding of the local
+  derivatives where a gate saturates (``recurrent_floors``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from deltacheck.core.tolerances import (
     FLOOR_FACTOR,
     KINK_SLACK_FACTOR,
 )
+from deltacheck.layers import recurrent_floors
 from deltacheck.layers.calling import call_forward, user_params
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase
@@ -65,6 +67,9 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
     scale = max(float(np.max(np.abs(v), initial=0.0)) for v in truth.values())
     out = {name: FLOOR_FACTOR * eps * (moved[name] + np.abs(value) + scale) + eps**2
            for name, value in truth.items()}
+    saturated = recurrent_floors.saturation_scale(kind.name, inputs, dout64)
+    for name, bound in (saturated or {}).items():
+        out[name] = out[name] + FLOOR_FACTOR * eps * bound
     if "gamma" in inputs:  # a norm's dx is a difference of terms of size |γ dout| / σ
         out["dx"] = out["dx"] + FLOOR_FACTOR * eps * float(
             np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
@@ -101,7 +106,9 @@ def forward_floor(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
 
 def _key(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any]) -> str:
     settings = {k: v for k, v in case.settings().items() if k != "dropout_param"}
-    return repr((kind.name, sorted(case.shapes().items()), sorted(settings.items())))
+    words = np.asarray(case.params["x"]).tolist() if "x" in kind.params else None
+    # which outputs a word_embedding row reaches depends on the words themselves
+    return repr((kind.name, sorted(case.shapes().items()), sorted(settings.items()), words))
 
 
 _GROUPS: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {}
@@ -222,7 +229,7 @@ def _shares(psi: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndar
 def unjudged(kind: Kind, case: LayerCase, oracle: str) -> dict[str, np.ndarray | None]:
     """Per gradient, the entries ``oracle`` cannot judge (None: it judges them all)."""
     eps = float(np.finfo(case.dtype).eps)
-    x = np.array(case.inputs["x"], dtype=np.float64)
+    x = np.array(case.inputs.get("x", np.zeros(0)), dtype=np.float64)
     near = 4 * FD_STEP if oracle == "fd" else KINK_SLACK_FACTOR * eps
     mask = None
     if kind.activation is not None:

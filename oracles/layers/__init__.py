@@ -12,6 +12,13 @@
 | ``spatial_batchnorm`` | x (N, C, H, W), gamma (C,), beta (C,) | bn_param | dx, dgamma, dbeta |
 | ``spatial_groupnorm`` | x (N, C, H, W), gamma, beta (1, C, 1, 1) | G, gn_param | dx, dgamma, dbeta |
 | ``softmax_loss``, ``svm_loss`` | x (N, C) | y (N,) integer labels | dx (with the loss) |
+| ``rnn_step`` | x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,) | – | dx, dprev_h, dWx, dWh, db |
+| ``rnn`` | x (N, T, D), h0 (N, H), Wx, Wh, b | – | dx, dh0, dWx, dWh, db |
+| ``lstm_step`` | x, prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b | – | dx, dprev_h, dprev_c, … |
+| ``lstm`` | x (N, T, D), h0, Wx (D, 4H), Wh, b | – | dx, dh0, dWx, dWh, db |
+| ``word_embedding`` | W (V, D) | x (N, T) integer words, called first | dW |
+| ``temporal_affine`` | x (N, T, D), w (D, M), b (M,) | – | dx, dw, db |
+| ``temporal_softmax_loss`` | x (N, T, V) | y (N, T) integer labels, mask (N, T) | dx (with the loss) |
 
 ``bn_param`` holds ``mode`` ("train" or "test") and optionally ``eps`` (1e-5), ``momentum``
 (0.9), ``running_mean`` and ``running_var`` (zeros when absent); ``forward`` returns the new
@@ -20,6 +27,7 @@ never draws its mask: ``params["mask"]`` is the scaled mask (0 or 1/p) the user'
 drew, which ``dropout_mask`` reads back from its output. Max pooling sends each window's
 gradient to its first maximal element in row-major order (see ``definitions``).
 
+lstm_step's two outputs come stacked as one (2, N, H) ``out`` (see ``recurrent``).
 Every output is float64; torch and jax are imported only when asked for.
 """
 
@@ -32,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
-from deltacheck.oracles.layers import definitions
+from deltacheck.oracles.layers import definitions, recurrent
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
 from deltacheck.oracles.layers.kinds import KINDS, Kind, get_kind
 
@@ -84,7 +92,8 @@ def _definition(kind: Kind, be: Backend) -> Any:
     """The forward of ``kind`` in ``be``: native where the framework matches the course."""
     if kind.activation is not None:
         return partial(definitions.elementwise, be, activation=kind.activation)
-    return partial(be.native.get(kind.name) or definitions.GENERIC[kind.name], be)
+    return partial(be.native.get(kind.name) or definitions.GENERIC.get(kind.name)
+                   or recurrent.GENERIC[kind.name], be)
 
 
 def _checked(kind: Kind, inputs: Mapping[str, Any],
@@ -109,10 +118,11 @@ def _check_names(kind: Kind, what: str, given: Mapping[str, Any], names: tuple[s
 
 def _parameter(name: str, value: Any) -> Any:
     """A copy of a parameter: labels as integers, arrays (masks, statistics) as float64."""
-    if name == "y":
+    if name in ("y", "x"):  # x: a parameter only as word_embedding's integer words
         y = np.asarray(value)
         if not np.issubdtype(y.dtype, np.integer):
-            raise DeltacheckError(f"y must hold integer class labels, got dtype {y.dtype}")
+            what = "class labels" if name == "y" else "word indices"
+            raise DeltacheckError(f"{name} must hold integer {what}, got dtype {y.dtype}")
         return y
     if name == "mode" and value not in ("train", "test"):
         raise DeltacheckError(f"mode={value!r}: choose 'train' or 'test'")

@@ -18,7 +18,11 @@ class Kind:
     ``grads`` are what ``<backward_name>(dout, cache)`` returns, one per input, in order. A loss
     (``loss=True``) has no backward: ``<forward_name>(*inputs, *params)`` returns ``(loss, dx)``.
     ``reference_params`` are what the reference needs beyond the course's call: the random
-    draws of the user's forward, read back from it (dropout's ``mask``).
+    draws of the user's forward, read back from it (dropout's ``mask``). ``outputs`` names what
+    a forward returns before its cache when it returns more than one array (lstm_step's
+    ``next_h, next_c``): the reference stacks them into one ``out`` and the backward takes one
+    upstream gradient per output. ``signature`` is the user's call order where it is not
+    ``inputs + params`` (word_embedding takes the integer words before ``W``).
     """
 
     name: str
@@ -29,6 +33,8 @@ class Kind:
     forward_name: str = ""
     backward_names: tuple[str, ...] = ()
     reference_params: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ("out",)
+    signature: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.grads) != len(self.inputs):
@@ -38,6 +44,8 @@ class Kind:
             object.__setattr__(self, "forward_name", f"{self.base}_forward")
         if not self.backward_names and not self.loss:
             object.__setattr__(self, "backward_names", (f"{self.base}_backward",))
+        if not self.signature:
+            object.__setattr__(self, "signature", self.inputs + self.params)
 
     @property
     def base(self) -> str:
@@ -78,7 +86,23 @@ _FIXED = (
          forward_name="softmax_loss"),
     Kind("svm_loss", inputs=("x",), params=("y",), grads=("dx",), loss=True,
          forward_name="svm_loss"),
+    # the recurrent kinds (course conventions: LSTM gates i, f, o, g; Wx (D, 4H))
+    Kind("rnn_step", inputs=("x", "prev_h", "Wx", "Wh", "b"), params=(),
+         grads=("dx", "dprev_h", "dWx", "dWh", "db")),
+    Kind("rnn", inputs=("x", "h0", "Wx", "Wh", "b"), params=(),
+         grads=("dx", "dh0", "dWx", "dWh", "db")),
+    Kind("lstm_step", inputs=("x", "prev_h", "prev_c", "Wx", "Wh", "b"), params=(),
+         grads=("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), outputs=("next_h", "next_c")),
+    Kind("lstm", inputs=("x", "h0", "Wx", "Wh", "b"), params=(),
+         grads=("dx", "dh0", "dWx", "dWh", "db")),
+    Kind("word_embedding", inputs=("W",), params=("x",), grads=("dW",), signature=("x", "W")),
+    Kind("temporal_affine", inputs=("x", "w", "b"), params=(), grads=("dx", "dw", "db")),
+    Kind("temporal_softmax_loss", inputs=("x",), params=("y", "mask"), grads=("dx",), loss=True,
+         forward_name="temporal_softmax_loss"),
 )
+
+RECURRENT = ("rnn_step", "rnn", "lstm_step", "lstm", "word_embedding", "temporal_affine",
+             "temporal_softmax_loss")
 
 KINDS: dict[str, Kind] = {
     **{kind.name: kind for kind in _FIXED},
