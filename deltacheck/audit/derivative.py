@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from deltacheck.audit import conditioning
 from deltacheck.audit.frameworks import FrameworkFailure, NumpyEval, evaluator
 from deltacheck.core import tolerances
 from deltacheck.core.tolerances import (
@@ -68,9 +69,10 @@ def points_strategy() -> st.SearchStrategy[list[float]]:
     return st.lists(st.one_of(uniform, log_uniform), min_size=1, max_size=BATCH)
 
 
-def fd_derivative(ev: NumpyEval, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fd_derivative(ev: NumpyEval, a: np.ndarray, h_err: np.ndarray | float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences of h with an error bar fitted to the steps s, 2s and 4s (as the fd
-    oracle), plus the rounding of h; and the step s."""
+    oracle), plus the rounding of h (at least ``h_err``, its measured error); and the step s."""
     s = FD_STEP * np.maximum(1.0, np.abs(a))
     with np.errstate(all="ignore"):
         D1, D2, D4 = ((ev.h(a + k * s) - ev.h(a - k * s)) / (2 * k * s) for k in (1, 2, 4))
@@ -79,7 +81,8 @@ def fd_derivative(ev: NumpyEval, a: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         # each h(a ± s) is off by ε (|h| + |a| + |a h'|), as in the rounding floor: a Φ(a) and
         # friends cancel for a < 0, and the argument a ± s is rounded too
         size = np.abs(ev.h(a)) + np.abs(a) * (1.0 + np.abs(D1))
-        noise = FD_ROUNDING_FACTOR * rounding.EPS64 * size / s
+        # log cosh near 0: cosh rounds to 1, so h is off by ε however small |h| + |a| is
+        noise = FD_ROUNDING_FACTOR * np.maximum(rounding.EPS64 * size, h_err) / s
         return D1, FD_BAR_FACTOR * (np.abs(c1) + np.abs(c2)) + noise, s
 
 
@@ -97,13 +100,16 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
     num = evals["numpy"]
     dh = num.dh(a)
     slope, curve = rounding.derivative_bounds(act, a)
-    floor = rounding.elementwise_floor(a, slope, curve, "float64")
+    # the conditioning of h′ itself: what a few ulp in tanh, exp, cosh… do to dh and to h′
+    floor = rounding.elementwise_floor(a, slope, curve, "float64") + np.maximum(
+        conditioning.dh_error(act, a, dh), conditioning.grad_error(act, a))
+    h_err = conditioning.h_error(act, a, num.h(a))
     out: dict[str, Any] = {"a": a, "dh": dh, "values": {}, "bar": {}, "err": {}, "judged": {},
                            "problem": {}}
     for name in oracles:
         rtol = tolerances.lookup(name, "float64").rtol
         if name == "fd":
-            y, u, s = fd_derivative(num, a)
+            y, u, s = fd_derivative(num, a, h_err)
             # within the largest step (4s) of a kink, the difference straddles it
             judged = ~_near(a, kinks, 4 * s + 4 * rounding.EPS64 * np.abs(a))
         else:
