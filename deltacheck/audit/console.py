@@ -67,7 +67,9 @@ def frameworks_line(f: dict[str, Any]) -> str:
             continue
         if r["verdict"] == "pass":
             worst = max((e for e in r["err"].values() if not isinstance(e, str)), default=0.0)
-            parts.append(f"{name} agrees with numpy (worst err {worst:.2g})")
+            what = "h agrees with numpy; dh numpy only" if r.get("numpy_only") else \
+                "agrees with numpy"
+            parts.append(f"{name} {what} (worst err {worst:.2g})")
         else:
             parts.append(f"{name}: {r['message']}")
     left_out = [name for name in ("torch", "jax") if name not in f]

@@ -26,6 +26,7 @@ import numpy as np
 from hypothesis.errors import HypothesisException
 
 from deltacheck import campaign
+from deltacheck.audit import conditioning
 from deltacheck.audit import derivative as audit_derivative
 from deltacheck.audit import frameworks as audit_frameworks
 from deltacheck.audit import shape as audit_shape
@@ -141,6 +142,16 @@ def _failed_kinks(declared: Sequence[float], why: str) -> dict[str, Any]:
             "searched": [float(audit_derivative.GRID[0]), float(audit_derivative.GRID[1])]}
 
 
+def _frameworks(act: Any, kinks: Sequence[float], config: AuditConfig) -> dict[str, Any]:
+    """Check 3 on the special points and every tenth point of the grids."""
+    a = np.concatenate([audit_derivative.special_points(kinks), audit_derivative.grid()[::10]])
+    num = NumpyEval(act)
+    return audit_frameworks.check_frameworks(
+        act, a, ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))],
+        h_err=conditioning.h_error(act, a, num.h(a)),
+        dh_err=conditioning.dh_error(act, a, num.dh(a)))
+
+
 def _reference() -> Callable[..., Any]:
     from deltacheck.reference_impl import backprop
 
@@ -174,11 +185,9 @@ def audit_one(act: Any, spec: str, config: AuditConfig, seed: int) -> dict[str, 
     derivative, plot = guarded("derivative", lambda: audit_derivative.check_derivative(
         act, config.oracles, every_kink, batches=config.batches, seed=seed),
         lambda why: (_failed("derivative", why), {}))
-    frameworks = guarded("frameworks", lambda: audit_frameworks.check_frameworks(
-        act, np.concatenate([audit_derivative.special_points(every_kink),
-                             audit_derivative.grid()[::10]]),
-        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))]),
-        lambda why: {"verdict": "fail", "numpy": {"verdict": "fail", "message": why}})
+    frameworks = guarded("frameworks", lambda: _frameworks(act, every_kink, config),
+                         lambda why: {"verdict": "fail", "numpy": {"verdict": "fail",
+                                                                   "message": why}})
     finite = timed("finite", lambda: audit_shape.check_range(act))
     networks = timed("networks", lambda: check_networks(act, spec, every_kink, config, seed))
     if plot:
