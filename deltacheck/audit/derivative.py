@@ -44,10 +44,30 @@ DRAW_RANGE, LOG_MAX = 50.0, 4.0
 KINK_SIDES = (1e-9, 1e-5)  # relative distances from a kink at which both sides are checked
 
 
+# Beyond the dense grid, fixed grids out to the draws' reach: a band 0.5 wide beyond ±20
+# holds 50 of their points (5 beyond ±100), whatever the seed.
+FAR = ((20.0, 100.0, 0.01), (100.0, 1000.0, 0.1))
+KINK_FAR = ((20.0, 100.0, 0.01), (100.0, 10.0**LOG_MAX, 0.1))  # the kink search: every draw
+
+
 def grid() -> np.ndarray:
     """The dense grid over [−20, 20]."""
     lo, hi, n = GRID
     return np.linspace(lo, hi, n)
+
+
+def far_segments(far: Sequence[tuple[float, float, float]] = FAR) -> list[np.ndarray]:
+    """Evenly spaced grids on either side beyond the dense one, each open at its inner end."""
+    out = []
+    for lo, hi, step in far:
+        side = np.linspace(lo, hi, round((hi - lo) / step) + 1)[1:]
+        out += [side, -side[::-1]]
+    return out
+
+
+def far_grid() -> np.ndarray:
+    """The fixed points beyond the dense grid: 0.01 apart out to ±100, 0.1 out to ±1000."""
+    return np.concatenate(far_segments())
 
 
 def special_points(kinks: Sequence[float]) -> np.ndarray:
@@ -302,7 +322,8 @@ def check_derivative(act: Any, oracles: Sequence[str], kinks: Sequence[float], *
                      batches: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check 1; returns its JSON record and the plot data."""
     evals = setup(act, oracles)
-    fixed = judge(act, np.concatenate([special_points(kinks), grid()]), oracles, kinks, evals)
+    fixed = judge(act, np.concatenate([special_points(kinks), grid(), far_grid()]), oracles,
+                  kinks, evals)
     parts = [fixed]
     if batches:
         parts.append(drawn(act, oracles, kinks, evals, batches=batches, seed=seed))
