@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 from deltacheck.audit import conditioning
 from deltacheck.audit.frameworks import FrameworkFailure, NumpyEval, evaluator
+from deltacheck.audit.summary import json_value, summarise, widen
+from deltacheck.audit.summary import score as _score
 from deltacheck.core import tolerances
 from deltacheck.core.tolerances import (
     FD_BAR_FACTOR,
@@ -154,6 +156,7 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
         out["values"][name], out["bar"][name], out["err"][name] = y, u, err
         # a non-finite dh fails wherever it sits, judged or not
         out["judged"][name] = judged | ~np.isfinite(dh)
+    widen(out, floor)
     return out
 
 
@@ -161,19 +164,14 @@ def concat(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One judgement from several."""
     first = parts[0]
     out: dict[str, Any] = {"a": np.concatenate([p["a"] for p in parts]),
-                           "dh": np.concatenate([p["dh"] for p in parts]), "problem": {}}
+                           "dh": np.concatenate([p["dh"] for p in parts]), "problem": {},
+                           "widened": np.concatenate([p["widened"] for p in parts])}
     for key in ("values", "bar", "err", "judged"):
         out[key] = {o: np.concatenate([p[key][o] for p in parts]) for o in first[key]}
     for p in parts:
         for o, msg in p["problem"].items():
             out["problem"].setdefault(o, msg)
     return out
-
-
-def _score(j: dict[str, Any], oracle: str) -> np.ndarray:
-    """err / rtol on judged points (inf for non-finite), −1 elsewhere."""
-    rtol = tolerances.lookup(oracle, "float64").rtol
-    return np.where(j["judged"][oracle], j["err"][oracle] / rtol, -1.0)
 
 
 def drawn(act: Any, oracles: Sequence[str], kinks: Sequence[float], evals: dict[str, Any], *,
@@ -197,82 +195,6 @@ def drawn(act: Any, oracles: Sequence[str], kinks: Sequence[float], evals: dict[
         print_blob=False)(given(points_strategy())(test)))
     run()
     return concat(parts)
-
-
-def _runs(a: np.ndarray, bad: np.ndarray, limit: int = 8) -> list[list[float]]:
-    """The intervals of sorted points where ``bad`` holds, as [first, last] pairs."""
-    order = np.argsort(a, kind="stable")
-    a, bad = a[order], bad[order]
-    out: list[list[float]] = []
-    start = None
-    for i in range(len(a) + 1):
-        if i < len(a) and bad[i]:
-            start = i if start is None else start
-        elif start is not None:
-            out.append([float(a[start]), float(a[i - 1])])
-            start = None
-    return out[:limit]
-
-
-def json_value(v: float) -> float | str:
-    """A float for JSON; inf, -inf and nan as strings."""
-    v = float(v)
-    return v if math.isfinite(v) else str(v)
-
-
-def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
-    """The verdict of check 1 and its worst point, per oracle and overall."""
-    per: dict[str, Any] = {}
-    best: tuple[float, str, int] | None = None
-    failing = np.zeros(j["a"].shape, dtype=bool)
-    for name in oracles:
-        rtol = tolerances.lookup(name, "float64").rtol
-        score = _score(j, name)
-        score = np.where(np.isnan(score), np.inf, score)
-        bad = j["judged"][name] & ~(j["err"][name] <= rtol)
-        failing |= bad
-        i = int(np.argmax(score))
-        per[name] = {"verdict": "fail" if bad.any() or name in j["problem"] else "pass",
-                     "rtol": rtol, "err": json_value(float(j["err"][name][i])),
-                     "a": float(j["a"][i]), "judged": int(j["judged"][name].sum()),
-                     "not_judged": int((~j["judged"][name]).sum()),
-                     "failing_points": int(bad.sum())}
-        if name in j["problem"]:
-            per[name]["message"] = j["problem"][name]
-        if best is None or score[i] > best[0]:
-            best = (float(score[i]), name, i)
-    assert best is not None
-    _, oracle, i = best
-    worst: dict[str, float | str | None] = {"a": float(j["a"][i]),
-                                            "dh": json_value(float(j["dh"][i]))}
-    for name in ("torch", "jax", "fd"):
-        worst[name] = json_value(float(j["values"][name][i])) if name in j["values"] else None
-    worst["err"] = json_value(float(j["err"][oracle][i]))
-    worst["oracle"] = oracle
-    worst["rtol"] = tolerances.lookup(oracle, "float64").rtol
-    if "fd" in j["bar"]:
-        worst["fd_bar"] = json_value(float(j["bar"]["fd"][i]))
-    verdict = "fail" if any(p["verdict"] == "fail" for p in per.values()) else "pass"
-    return {"verdict": verdict, "points": int(j["a"].size), "worst": worst, "oracles": per,
-            "failing_points": int(failing.sum()), "failing_ranges": _runs(j["a"], failing),
-            "message": _message(worst, per, verdict)}
-
-
-def _message(worst: dict[str, Any], per: dict[str, Any], verdict: str) -> str:
-    problems = [f"{o}: {p['message']}" for o, p in per.items() if "message" in p]
-    if problems:
-        return "; ".join(problems)
-    if verdict == "pass":
-        return ""
-    o = worst["oracle"]
-    dh, y = worst["dh"], worst[o]
-    if isinstance(dh, str):
-        return f"dh({worst['a']:.6g}) = {dh}: a non-finite derivative never passes"
-    if isinstance(y, str):
-        return (f"dh({worst['a']:.6g}) = {dh:.6g}, but {o} gives {y} from h: h is not finite or "
-                f"not differentiable there (an xp.where branch that overflows?)")
-    return (f"dh({worst['a']:.6g}) = {dh:.10g}, but {o} says {y:.10g} "
-            f"(err {float(worst['err']):.2g} > {worst['rtol']:.0e})")
 
 
 def plot_data(j: dict[str, Any], oracles: Sequence[str], bins: int = 800) -> dict[str, Any]:
