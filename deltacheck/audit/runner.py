@@ -91,7 +91,27 @@ def resolve(spec: str) -> Any:
         except FrameworkFailure as exc:
             raise DeltacheckError(f"audit {spec!r}: {exc}; {what} must take a float64 numpy "
                                   f"array and return one of the same shape") from None
+    _elementwise(act, spec, ev)
     return act
+
+
+def _elementwise(act: Any, spec: str, ev: NumpyEval) -> None:
+    """DeltacheckError unless h(a)[i] depends on a[i] alone (h of each entry by itself, and of
+    the entries reversed, give the same values to rounding)."""
+    whole = ev.h(PROBE.copy())
+    alone = np.concatenate([ev.h(PROBE[i:i + 1].copy()) for i in range(PROBE.size)])
+    turned = ev.h(PROBE[::-1].copy())[::-1]
+    with np.errstate(all="ignore"):
+        off = np.maximum(np.abs(whole - alone), np.abs(whole - turned))
+    scale = 1e3 * tolerances.floor_scale("float64") * np.maximum(1.0, np.abs(whole))
+    bad = np.flatnonzero(~(off <= scale) & np.isfinite(whole))
+    if bad.size:
+        i = int(bad[0])
+        raise DeltacheckError(
+            f"audit {spec!r}: h is not elementwise: h(a)[{i}] = {whole[i]:.6g} for a = "
+            f"{tuple(float(v) for v in PROBE)}, but {alone[i]:.6g} for a[{i}] = {PROBE[i]:g} "
+            f"alone; an activation maps each entry by itself (a softmax is a loss's output "
+            f"function, not an activation)")
 
 
 def _union(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
