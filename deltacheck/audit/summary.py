@@ -1,8 +1,9 @@
 """Check 1's verdict from its judged points: where oracles disagree, the headline, the message.
 
 Where the oracles disagree with each other beyond their floors at a point (torch against jax:
-an inaccurate framework primitive), or finite differences disagree while every autograd
-oracle agrees with dh (h ill-conditioned there), the point is judged only to the widest of
+an inaccurate framework primitive; finite differences while every autograd oracle agrees with
+dh: h ill-conditioned there; autograd against finite differences otherwise: an expression at
+a tie, such as minimum(a, 0) at 0, whose autograd takes half of each side), the point is judged only to the widest of
 their error bars: the spread of the oracles' values plus the largest bar. A gross error of dh
 still fails; such points are counted with the reason.
 
@@ -21,7 +22,8 @@ import numpy as np
 from deltacheck.core import tolerances
 
 HEADLINE = 20.0  # the headline's worst point has |a| ≤ this
-REASONS = {1: "an inaccurate framework primitive", 2: "h ill-conditioned there"}
+REASONS = {1: "an inaccurate framework primitive", 2: "h ill-conditioned there",
+           3: "autograd and finite differences disagree (a tie in max, min or where?)"}
 AUTOGRAD = ("torch", "jax")
 # e^a overflows past ln(max) = 709.8 in float64; a sum of a few such terms a little earlier
 OVERFLOW = float(np.log(np.finfo(np.float64).max)) - float(np.log(16.0))
@@ -56,6 +58,7 @@ def widen(j: dict[str, Any], floor: np.ndarray) -> None:
             for o in autos:
                 fd_off |= apart("fd", o)
             code[(code == 0) & agree & fd_off] = 2
+            code[(code == 0) & fd_off] = 3
         if not code.any():
             return
         stack = np.stack([vals[o] for o in names])

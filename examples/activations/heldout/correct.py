@@ -102,3 +102,25 @@ def _np_dtanh(a, xp):
 
 
 TANH_NUMPY_DH = Activation("tanh_numpy_dh", h=lambda a, xp: xp.tanh(a), dh=_np_dtanh)
+
+
+# SELU, kink at 0 declared
+_L, _A = 1.0507009873554805, 1.6732632423543772
+SELU = Activation("selu_act", h=lambda a, xp: _L * xp.where(a > 0, a, _A * xp.expm1(xp.minimum(a, 0.0))),
+                  dh=lambda a, xp: _L * xp.where(a > 0, xp.ones_like(a), _A * xp.exp(xp.minimum(a, 0.0))),
+                  kinks=(0.0,))
+
+# ELU through expm1 (a primitive a few ulp off in some frameworks), undeclared kink at 0
+ELU_EXPM1 = Activation("elu_expm1", h=lambda a, xp: xp.where(a > 0, a, xp.expm1(xp.minimum(a, 0.0))),
+                       dh=lambda a, xp: xp.where(a > 0, xp.ones_like(a), xp.exp(xp.minimum(a, 0.0))))
+
+# log σ(a) = −logaddexp(0, −a), derivative σ(−a)
+LOG_SIGMOID = Activation("log_sigmoid", h=lambda a, xp: -xp.logaddexp(xp.zeros_like(a), -a),
+                         dh=lambda a, xp: _sigmoid(-a, xp))
+
+# squareplus (a + √(a² + 4))/2: h and 1 + a/√(a² + 4) both cancel for a ≪ 0
+SQUAREPLUS = Activation("squareplus", h=lambda a, xp: (a + xp.sqrt(a * a + 4)) / 2,
+                        dh=lambda a, xp: (1 + a / xp.sqrt(a * a + 4)) / 2)
+
+EXPECTED = {name: "pass" for name, v in dict(globals()).items()
+            if isinstance(v, Activation)}
