@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deltacheck.audit import console
+from deltacheck.audit import console, summary
 from deltacheck.audit import derivative as audit_derivative
 from deltacheck.audit import runner as audit
 from deltacheck.audit import shape as audit_shape
-from deltacheck.audit import summary
 from deltacheck.core import tolerances
 from deltacheck.core.errors import DeltacheckError
 

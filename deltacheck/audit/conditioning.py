@@ -74,11 +74,16 @@ class _Act:
         return self._act.dh(a, self._xp_of(xp))
 
 
+def _shifted(shift: float, wrap: Callable[[str, Callable[..., Any], float], Callable[..., Any]]
+             ) -> Callable[[Any], Any]:
+    return lambda xp: Shifted(xp, shift, wrap)
+
+
 def _numpy_moves(act: Any, a: np.ndarray, key: str) -> list[np.ndarray]:
     out = []
     for s in (SHIFT, -SHIFT):
         try:
-            ev = NumpyEval(_Act(act, lambda xp, s=s: Shifted(xp, s, _scaled)))
+            ev = NumpyEval(_Act(act, _shifted(s, _scaled)))
             out.append(getattr(ev, key)(a))
         except FrameworkFailure:
             pass
@@ -100,7 +105,7 @@ def grad_error(act: Any, a: np.ndarray) -> np.ndarray:
     where torch is not installed or h does not run under it."""
     try:
         base = TorchEval(act).grad(a)
-        moved = [TorchEval(_Act(act, lambda xp, s=s: Shifted(xp, s, _torch_shifted))).grad(a)
+        moved = [TorchEval(_Act(act, _shifted(s, _torch_shifted))).grad(a)
                  for s in (SHIFT, -SHIFT)]
     except FrameworkFailure:
         return np.zeros(a.shape)

@@ -3,8 +3,9 @@
 Where the oracles disagree with each other beyond their floors at a point (torch against jax:
 an inaccurate framework primitive; finite differences while every autograd oracle agrees with
 dh: h ill-conditioned there; autograd against finite differences otherwise: an expression at
-a tie, such as minimum(a, 0) at 0, whose autograd takes half of each side), the point is judged only to the widest of
-their error bars: the spread of the oracles' values plus the largest bar. A gross error of dh
+a tie, such as minimum(a, 0) at 0, whose autograd takes half of each side), the point is
+judged only to the widest of their error bars: the spread of the oracles' values plus the
+largest bar. A gross error of dh
 still fails; such points are counted with the reason.
 
 The headline is the worst point with |a| ≤ 20, the range a reader recognises; the worst

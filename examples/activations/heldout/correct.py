@@ -106,9 +106,10 @@ TANH_NUMPY_DH = Activation("tanh_numpy_dh", h=lambda a, xp: xp.tanh(a), dh=_np_d
 
 # SELU, kink at 0 declared
 _L, _A = 1.0507009873554805, 1.6732632423543772
-SELU = Activation("selu_act", h=lambda a, xp: _L * xp.where(a > 0, a, _A * xp.expm1(xp.minimum(a, 0.0))),
-                  dh=lambda a, xp: _L * xp.where(a > 0, xp.ones_like(a), _A * xp.exp(xp.minimum(a, 0.0))),
-                  kinks=(0.0,))
+SELU = Activation(
+    "selu_act", h=lambda a, xp: _L * xp.where(a > 0, a, _A * xp.expm1(xp.minimum(a, 0.0))),
+    dh=lambda a, xp: _L * xp.where(a > 0, xp.ones_like(a), _A * xp.exp(xp.minimum(a, 0.0))),
+    kinks=(0.0,))
 
 # ELU through expm1 (a primitive a few ulp off in some frameworks), undeclared kink at 0
 ELU_EXPM1 = Activation("elu_expm1", h=lambda a, xp: xp.where(a > 0, a, xp.expm1(xp.minimum(a, 0.0))),
