@@ -50,7 +50,11 @@ def widen(j: dict[str, Any], floor: np.ndarray) -> None:
 
         autos = [o for o in names if o in AUTOGRAD]
         if len(autos) == 2:
-            code[apart(*autos)] = 1
+            # torch and jax apart; unless fd, sharp enough, sides with exactly one of them: then
+            # the other is wrong, and fails as any oracle would
+            sided = (apart("fd", autos[0]) ^ apart("fd", autos[1]) if "fd" in names
+                     else np.zeros(dh.shape, dtype=bool))
+            code[apart(*autos) & ~sided] = 1
         if "fd" in names and autos:
             agree = np.ones(dh.shape, dtype=bool)
             for o in autos:
@@ -59,7 +63,8 @@ def widen(j: dict[str, Any], floor: np.ndarray) -> None:
             for o in autos:
                 fd_off |= apart("fd", o)
             code[(code == 0) & agree & fd_off] = 2
-            code[(code == 0) & fd_off] = 3
+            together = (~apart(*autos) if len(autos) == 2 else np.ones(dh.shape, dtype=bool))
+            code[(code == 0) & fd_off & together] = 3
         if not code.any():
             return
         stack = np.stack([vals[o] for o in names])
