@@ -2,17 +2,22 @@
 
 Points: batches drawn by Hypothesis (uniform over [−50, 50] and log-uniform magnitudes up to
 1e4, steered by ``target()`` toward the largest error), the special points 0, ±1e-300, ±1e-8,
-a fixed ladder of magnitudes from 1e-8 to 1e4, both sides of every kink, and a dense grid
-over [−20, 20] that finds a derivative wrong only in a narrow band. Every point is judged by
-the rule of ``run``, with s = |y| of that point:
+a fixed ladder of magnitudes from 1e-8 to 1e4, both sides of every kink, a dense grid over
+[−20, 20] that finds a derivative wrong only in a narrow band, and fixed grids beyond it (0.01
+apart out to ±100, 0.1 out to ±1000) so that a narrow band far out is met by every seed. Every
+point is judged by the rule of ``run``, with s = |y| of that point:
 
     |dh − y| ≤ rtol |y| + u + floor,
 
-rtol from the tolerance table (float64 rows), u the finite differences' own error bar and the
-floor 16 ε (max(1, |h'|) + |a| |h''|) of deltacheck.judging.rounding. err = |dh − y| / (|y| + (u +
-floor) / rtol), so a point passes iff err ≤ rtol; a non-finite dh or oracle value never passes.
-Exactly at a kink torch and jax follow their own conventions, and a central difference within
-its steps of a kink straddles it: those points are counted as not judged.
+rtol from the tolerance table (float64 rows), u the finite differences' own error bar (with
+the measured error of h: log cosh near 0 is off by ε however small h is) and the floor 16 ε
+(max(1, |h'|) + |a| |h''|) of deltacheck.judging.rounding plus the conditioning of h' itself
+(``conditioning``: how far dh and autograd's h' move when tanh, exp, cosh… are 16 ε off).
+err = |dh − y| / (|y| + (u + floor) / rtol), so a point passes iff err ≤ rtol; a non-finite dh
+or oracle value never passes. Where the oracles disagree with each other, ``summary.widen``
+judges the point to the widest of their bars. Exactly at a kink torch and jax follow their own
+conventions, and a central difference within its steps of a kink straddles it: those points
+are counted as not judged.
 """
 
 from __future__ import annotations

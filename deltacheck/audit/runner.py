@@ -152,7 +152,8 @@ def check_networks(act: Any, spec: str, kinks: tuple[float, ...], config: AuditC
 def _failed(check: str, why: str) -> dict[str, Any]:
     """The record of a check that could not finish: it fails, with the reason."""
     worst = {"a": None, "dh": None, "torch": None, "jax": None, "fd": None, "err": "inf"}
-    return {"verdict": "fail", "points": 0, "worst": worst, "oracles": {}, "failing_points": 0,
+    return {"verdict": "fail", "points": 0, "worst": worst, "worst_beyond": [], "widened": {},
+            "oracles": {}, "failing_points": 0,
             "failing_ranges": [], "message": f"the {check} check stopped: {why}"}
 
 
