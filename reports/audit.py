@@ -103,7 +103,8 @@ def _section(i: int, act: Mapping[str, Any]) -> dict[str, Any]:
                         "cls": _cls(verdicts[key])} for key, title in CHECKS],
             "frameworks": [{"name": name, **r} for name, r in f.items() if isinstance(r, Mapping)],
             "finite": _finite_rows(act.get("finite") or {}),
-            "worst": d.get("worst") or {}, "oracles": _worst_rows(d), "plots": _plots(act)}
+            "worst": d.get("worst") or {}, "beyond": d.get("worst_beyond") or [],
+            "widened": d.get("widened") or {}, "oracles": _worst_rows(d), "plots": _plots(act)}
 
 
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:

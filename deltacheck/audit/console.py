@@ -34,6 +34,12 @@ def derivative_line(d: dict[str, Any]) -> str:
     values = ", ".join(f"{o} {_v(w.get(o))}" for o in ("torch", "jax", "fd") if w.get(o) is not None)
     line = (f"{d['points']} points; worst a = {w['a']:.6g}: dh {_v(w['dh'])}, {values} "
             f"({w['oracle']} err {_err(w['err'])}, tol {w['rtol']:.0e})")
+    beyond = d.get("worst_beyond") or []
+    if beyond:
+        line += "; beyond ±20: " + ", ".join(f"dh({p['a']:.6g}) = {_v(p['dh'])} ({p['oracle']} "
+                                            f"{_v(p.get(p['oracle']))})" for p in beyond)
+    for why, n in (d.get("widened") or {}).items():
+        line += f"; {plural(n, 'point')} judged to the widest error bar ({why})"
     if d["verdict"] != "pass":
         bands = ", ".join(f"[{lo:.6g}, {hi:.6g}]" for lo, hi in d["failing_ranges"][:4])
         line += f"; {d['failing_points']} points fail" + (f", in {bands}" if bands else "")
@@ -67,7 +73,9 @@ def frameworks_line(f: dict[str, Any]) -> str:
             continue
         if r["verdict"] == "pass":
             worst = max((e for e in r["err"].values() if not isinstance(e, str)), default=0.0)
-            parts.append(f"{name} agrees with numpy (worst err {worst:.2g})")
+            what = "h agrees with numpy; dh numpy only" if r.get("numpy_only") else \
+                "agrees with numpy"
+            parts.append(f"{name} {what} (worst err {worst:.2g})")
         else:
             parts.append(f"{name}: {r['message']}")
     left_out = [name for name in ("torch", "jax") if name not in f]

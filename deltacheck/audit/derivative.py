@@ -2,17 +2,22 @@
 
 Points: batches drawn by Hypothesis (uniform over [−50, 50] and log-uniform magnitudes up to
 1e4, steered by ``target()`` toward the largest error), the special points 0, ±1e-300, ±1e-8,
-a fixed ladder of magnitudes from 1e-8 to 1e4, both sides of every kink, and a dense grid
-over [−20, 20] that finds a derivative wrong only in a narrow band. Every point is judged by
-the rule of ``run``, with s = |y| of that point:
+a fixed ladder of magnitudes from 1e-8 to 1e4, both sides of every kink, a dense grid over
+[−20, 20] that finds a derivative wrong only in a narrow band, and fixed grids beyond it (0.01
+apart out to ±100, 0.1 out to ±1000) so that a narrow band far out is met by every seed. Every
+point is judged by the rule of ``run``, with s = |y| of that point:
 
     |dh − y| ≤ rtol |y| + u + floor,
 
-rtol from the tolerance table (float64 rows), u the finite differences' own error bar and the
-floor 16 ε (max(1, |h'|) + |a| |h''|) of deltacheck.judging.rounding. err = |dh − y| / (|y| + (u +
-floor) / rtol), so a point passes iff err ≤ rtol; a non-finite dh or oracle value never passes.
-Exactly at a kink torch and jax follow their own conventions, and a central difference within
-its steps of a kink straddles it: those points are counted as not judged.
+rtol from the tolerance table (float64 rows), u the finite differences' own error bar (with
+the measured error of h: log cosh near 0 is off by ε however small h is) and the floor 16 ε
+(max(1, |h'|) + |a| |h''|) of deltacheck.judging.rounding plus the conditioning of h' itself
+(``conditioning``: how far dh and autograd's h' move when tanh, exp, cosh… are 16 ε off).
+err = |dh − y| / (|y| + (u + floor) / rtol), so a point passes iff err ≤ rtol; a non-finite dh
+or oracle value never passes. Where the oracles disagree with each other, ``summary.widen``
+judges the point to the widest of their bars. Exactly at a kink torch and jax follow their own
+conventions, and a central difference within its steps of a kink straddles it: those points
+are counted as not judged.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from deltacheck.audit import conditioning
 from deltacheck.audit.frameworks import FrameworkFailure, NumpyEval, evaluator
+from deltacheck.audit.summary import json_value, summarise, widen
+from deltacheck.audit.summary import score as _score
 from deltacheck.core import tolerances
 from deltacheck.core.tolerances import (
     FD_BAR_FACTOR,
@@ -43,10 +51,30 @@ DRAW_RANGE, LOG_MAX = 50.0, 4.0
 KINK_SIDES = (1e-9, 1e-5)  # relative distances from a kink at which both sides are checked
 
 
+# Beyond the dense grid, fixed grids out to the draws' reach: a band 0.5 wide beyond ±20
+# holds 50 of their points (5 beyond ±100), whatever the seed.
+FAR = ((20.0, 100.0, 0.01), (100.0, 1000.0, 0.1))
+KINK_FAR = ((20.0, 100.0, 0.01), (100.0, 10.0**LOG_MAX, 0.1))  # the kink search: every draw
+
+
 def grid() -> np.ndarray:
     """The dense grid over [−20, 20]."""
     lo, hi, n = GRID
     return np.linspace(lo, hi, n)
+
+
+def far_segments(far: Sequence[tuple[float, float, float]] = FAR) -> list[np.ndarray]:
+    """Evenly spaced grids on either side beyond the dense one, each open at its inner end."""
+    out = []
+    for lo, hi, step in far:
+        side = np.linspace(lo, hi, round((hi - lo) / step) + 1)[1:]
+        out += [side, -side[::-1]]
+    return out
+
+
+def far_grid() -> np.ndarray:
+    """The fixed points beyond the dense grid: 0.01 apart out to ±100, 0.1 out to ±1000."""
+    return np.concatenate(far_segments())
 
 
 def special_points(kinks: Sequence[float]) -> np.ndarray:
@@ -68,9 +96,10 @@ def points_strategy() -> st.SearchStrategy[list[float]]:
     return st.lists(st.one_of(uniform, log_uniform), min_size=1, max_size=BATCH)
 
 
-def fd_derivative(ev: NumpyEval, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fd_derivative(ev: NumpyEval, a: np.ndarray, h_err: np.ndarray | float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences of h with an error bar fitted to the steps s, 2s and 4s (as the fd
-    oracle), plus the rounding of h; and the step s."""
+    oracle), plus the rounding of h (at least ``h_err``, its measured error); and the step s."""
     s = FD_STEP * np.maximum(1.0, np.abs(a))
     with np.errstate(all="ignore"):
         D1, D2, D4 = ((ev.h(a + k * s) - ev.h(a - k * s)) / (2 * k * s) for k in (1, 2, 4))
@@ -79,7 +108,8 @@ def fd_derivative(ev: NumpyEval, a: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         # each h(a ± s) is off by ε (|h| + |a| + |a h'|), as in the rounding floor: a Φ(a) and
         # friends cancel for a < 0, and the argument a ± s is rounded too
         size = np.abs(ev.h(a)) + np.abs(a) * (1.0 + np.abs(D1))
-        noise = FD_ROUNDING_FACTOR * rounding.EPS64 * size / s
+        # log cosh near 0: cosh rounds to 1, so h is off by ε however small |h| + |a| is
+        noise = FD_ROUNDING_FACTOR * np.maximum(rounding.EPS64 * size, h_err) / s
         return D1, FD_BAR_FACTOR * (np.abs(c1) + np.abs(c2)) + noise, s
 
 
@@ -97,13 +127,16 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
     num = evals["numpy"]
     dh = num.dh(a)
     slope, curve = rounding.derivative_bounds(act, a)
-    floor = rounding.elementwise_floor(a, slope, curve, "float64")
+    # the conditioning of h′ itself: what a few ulp in tanh, exp, cosh… do to dh and to h′
+    floor = rounding.elementwise_floor(a, slope, curve, "float64") + np.maximum(
+        conditioning.dh_error(act, a, dh), conditioning.grad_error(act, a))
+    h_err = conditioning.h_error(act, a, num.h(a))
     out: dict[str, Any] = {"a": a, "dh": dh, "values": {}, "bar": {}, "err": {}, "judged": {},
                            "problem": {}}
     for name in oracles:
         rtol = tolerances.lookup(name, "float64").rtol
         if name == "fd":
-            y, u, s = fd_derivative(num, a)
+            y, u, s = fd_derivative(num, a, h_err)
             # within the largest step (4s) of a kink, the difference straddles it
             judged = ~_near(a, kinks, 4 * s + 4 * rounding.EPS64 * np.abs(a))
         else:
@@ -128,6 +161,7 @@ def judge(act: Any, a: np.ndarray, oracles: Sequence[str], kinks: Sequence[float
         out["values"][name], out["bar"][name], out["err"][name] = y, u, err
         # a non-finite dh fails wherever it sits, judged or not
         out["judged"][name] = judged | ~np.isfinite(dh)
+    widen(out, floor)
     return out
 
 
@@ -135,19 +169,14 @@ def concat(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One judgement from several."""
     first = parts[0]
     out: dict[str, Any] = {"a": np.concatenate([p["a"] for p in parts]),
-                           "dh": np.concatenate([p["dh"] for p in parts]), "problem": {}}
+                           "dh": np.concatenate([p["dh"] for p in parts]), "problem": {},
+                           "widened": np.concatenate([p["widened"] for p in parts])}
     for key in ("values", "bar", "err", "judged"):
         out[key] = {o: np.concatenate([p[key][o] for p in parts]) for o in first[key]}
     for p in parts:
         for o, msg in p["problem"].items():
             out["problem"].setdefault(o, msg)
     return out
-
-
-def _score(j: dict[str, Any], oracle: str) -> np.ndarray:
-    """err / rtol on judged points (inf for non-finite), −1 elsewhere."""
-    rtol = tolerances.lookup(oracle, "float64").rtol
-    return np.where(j["judged"][oracle], j["err"][oracle] / rtol, -1.0)
 
 
 def drawn(act: Any, oracles: Sequence[str], kinks: Sequence[float], evals: dict[str, Any], *,
@@ -171,82 +200,6 @@ def drawn(act: Any, oracles: Sequence[str], kinks: Sequence[float], evals: dict[
         print_blob=False)(given(points_strategy())(test)))
     run()
     return concat(parts)
-
-
-def _runs(a: np.ndarray, bad: np.ndarray, limit: int = 8) -> list[list[float]]:
-    """The intervals of sorted points where ``bad`` holds, as [first, last] pairs."""
-    order = np.argsort(a, kind="stable")
-    a, bad = a[order], bad[order]
-    out: list[list[float]] = []
-    start = None
-    for i in range(len(a) + 1):
-        if i < len(a) and bad[i]:
-            start = i if start is None else start
-        elif start is not None:
-            out.append([float(a[start]), float(a[i - 1])])
-            start = None
-    return out[:limit]
-
-
-def json_value(v: float) -> float | str:
-    """A float for JSON; inf, -inf and nan as strings."""
-    v = float(v)
-    return v if math.isfinite(v) else str(v)
-
-
-def summarise(j: dict[str, Any], oracles: Sequence[str]) -> dict[str, Any]:
-    """The verdict of check 1 and its worst point, per oracle and overall."""
-    per: dict[str, Any] = {}
-    best: tuple[float, str, int] | None = None
-    failing = np.zeros(j["a"].shape, dtype=bool)
-    for name in oracles:
-        rtol = tolerances.lookup(name, "float64").rtol
-        score = _score(j, name)
-        score = np.where(np.isnan(score), np.inf, score)
-        bad = j["judged"][name] & ~(j["err"][name] <= rtol)
-        failing |= bad
-        i = int(np.argmax(score))
-        per[name] = {"verdict": "fail" if bad.any() or name in j["problem"] else "pass",
-                     "rtol": rtol, "err": json_value(float(j["err"][name][i])),
-                     "a": float(j["a"][i]), "judged": int(j["judged"][name].sum()),
-                     "not_judged": int((~j["judged"][name]).sum()),
-                     "failing_points": int(bad.sum())}
-        if name in j["problem"]:
-            per[name]["message"] = j["problem"][name]
-        if best is None or score[i] > best[0]:
-            best = (float(score[i]), name, i)
-    assert best is not None
-    _, oracle, i = best
-    worst: dict[str, float | str | None] = {"a": float(j["a"][i]),
-                                            "dh": json_value(float(j["dh"][i]))}
-    for name in ("torch", "jax", "fd"):
-        worst[name] = json_value(float(j["values"][name][i])) if name in j["values"] else None
-    worst["err"] = json_value(float(j["err"][oracle][i]))
-    worst["oracle"] = oracle
-    worst["rtol"] = tolerances.lookup(oracle, "float64").rtol
-    if "fd" in j["bar"]:
-        worst["fd_bar"] = json_value(float(j["bar"]["fd"][i]))
-    verdict = "fail" if any(p["verdict"] == "fail" for p in per.values()) else "pass"
-    return {"verdict": verdict, "points": int(j["a"].size), "worst": worst, "oracles": per,
-            "failing_points": int(failing.sum()), "failing_ranges": _runs(j["a"], failing),
-            "message": _message(worst, per, verdict)}
-
-
-def _message(worst: dict[str, Any], per: dict[str, Any], verdict: str) -> str:
-    problems = [f"{o}: {p['message']}" for o, p in per.items() if "message" in p]
-    if problems:
-        return "; ".join(problems)
-    if verdict == "pass":
-        return ""
-    o = worst["oracle"]
-    dh, y = worst["dh"], worst[o]
-    if isinstance(dh, str):
-        return f"dh({worst['a']:.6g}) = {dh}: a non-finite derivative never passes"
-    if isinstance(y, str):
-        return (f"dh({worst['a']:.6g}) = {dh:.6g}, but {o} gives {y} from h: h is not finite or "
-                f"not differentiable there (an xp.where branch that overflows?)")
-    return (f"dh({worst['a']:.6g}) = {dh:.10g}, but {o} says {y:.10g} "
-            f"(err {float(worst['err']):.2g} > {worst['rtol']:.0e})")
 
 
 def plot_data(j: dict[str, Any], oracles: Sequence[str], bins: int = 800) -> dict[str, Any]:
@@ -296,7 +249,8 @@ def check_derivative(act: Any, oracles: Sequence[str], kinks: Sequence[float], *
                      batches: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check 1; returns its JSON record and the plot data."""
     evals = setup(act, oracles)
-    fixed = judge(act, np.concatenate([special_points(kinks), grid()]), oracles, kinks, evals)
+    fixed = judge(act, np.concatenate([special_points(kinks), grid(), far_grid()]), oracles,
+                  kinks, evals)
     parts = [fixed]
     if batches:
         parts.append(drawn(act, oracles, kinks, evals, batches=batches, seed=seed))

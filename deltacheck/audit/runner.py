@@ -26,6 +26,7 @@ import numpy as np
 from hypothesis.errors import HypothesisException
 
 from deltacheck import campaign
+from deltacheck.audit import conditioning
 from deltacheck.audit import derivative as audit_derivative
 from deltacheck.audit import frameworks as audit_frameworks
 from deltacheck.audit import shape as audit_shape
@@ -90,7 +91,27 @@ def resolve(spec: str) -> Any:
         except FrameworkFailure as exc:
             raise DeltacheckError(f"audit {spec!r}: {exc}; {what} must take a float64 numpy "
                                   f"array and return one of the same shape") from None
+    _elementwise(act, spec, ev)
     return act
+
+
+def _elementwise(act: Any, spec: str, ev: NumpyEval) -> None:
+    """DeltacheckError unless h(a)[i] depends on a[i] alone (h of each entry by itself, and of
+    the entries reversed, give the same values to rounding)."""
+    whole = ev.h(PROBE.copy())
+    alone = np.concatenate([ev.h(PROBE[i:i + 1].copy()) for i in range(PROBE.size)])
+    turned = ev.h(PROBE[::-1].copy())[::-1]
+    with np.errstate(all="ignore"):
+        off = np.maximum(np.abs(whole - alone), np.abs(whole - turned))
+    scale = 1e3 * tolerances.floor_scale("float64") * np.maximum(1.0, np.abs(whole))
+    bad = np.flatnonzero(~(off <= scale) & np.isfinite(whole))
+    if bad.size:
+        i = int(bad[0])
+        raise DeltacheckError(
+            f"audit {spec!r}: h is not elementwise: h(a)[{i}] = {whole[i]:.6g} for a = "
+            f"{tuple(float(v) for v in PROBE)}, but {alone[i]:.6g} for a[{i}] = {PROBE[i]:g} "
+            f"alone; an activation maps each entry by itself (a softmax is a loss's output "
+            f"function, not an activation)")
 
 
 def _union(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
@@ -131,7 +152,8 @@ def check_networks(act: Any, spec: str, kinks: tuple[float, ...], config: AuditC
 def _failed(check: str, why: str) -> dict[str, Any]:
     """The record of a check that could not finish: it fails, with the reason."""
     worst = {"a": None, "dh": None, "torch": None, "jax": None, "fd": None, "err": "inf"}
-    return {"verdict": "fail", "points": 0, "worst": worst, "oracles": {}, "failing_points": 0,
+    return {"verdict": "fail", "points": 0, "worst": worst, "worst_beyond": [], "widened": {},
+            "oracles": {}, "failing_points": 0,
             "failing_ranges": [], "message": f"the {check} check stopped: {why}"}
 
 
@@ -139,6 +161,16 @@ def _failed_kinks(declared: Sequence[float], why: str) -> dict[str, Any]:
     return {"verdict": "warn", "declared": list(declared), "found": [], "undeclared": [],
             "at": [], "warnings": [f"the kink search stopped: {why}"],
             "searched": [float(audit_derivative.GRID[0]), float(audit_derivative.GRID[1])]}
+
+
+def _frameworks(act: Any, kinks: Sequence[float], config: AuditConfig) -> dict[str, Any]:
+    """Check 3 on the special points and every tenth point of the grids."""
+    a = np.concatenate([audit_derivative.special_points(kinks), audit_derivative.grid()[::10]])
+    num = NumpyEval(act)
+    return audit_frameworks.check_frameworks(
+        act, a, ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))],
+        h_err=conditioning.h_error(act, a, num.h(a)),
+        dh_err=conditioning.dh_error(act, a, num.dh(a)))
 
 
 def _reference() -> Callable[..., Any]:
@@ -174,11 +206,9 @@ def audit_one(act: Any, spec: str, config: AuditConfig, seed: int) -> dict[str, 
     derivative, plot = guarded("derivative", lambda: audit_derivative.check_derivative(
         act, config.oracles, every_kink, batches=config.batches, seed=seed),
         lambda why: (_failed("derivative", why), {}))
-    frameworks = guarded("frameworks", lambda: audit_frameworks.check_frameworks(
-        act, np.concatenate([audit_derivative.special_points(every_kink),
-                             audit_derivative.grid()[::10]]),
-        ["numpy", *(o for o in config.oracles if o in ("torch", "jax"))]),
-        lambda why: {"verdict": "fail", "numpy": {"verdict": "fail", "message": why}})
+    frameworks = guarded("frameworks", lambda: _frameworks(act, every_kink, config),
+                         lambda why: {"verdict": "fail", "numpy": {"verdict": "fail",
+                                                                   "message": why}})
     finite = timed("finite", lambda: audit_shape.check_range(act))
     networks = timed("networks", lambda: check_networks(act, spec, every_kink, config, seed))
     if plot:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from deltacheck.audit.derivative import grid
+from deltacheck.audit.derivative import KINK_FAR, far_segments, grid
 from deltacheck.audit.frameworks import FrameworkFailure, NumpyEval
 from deltacheck.core.words import tuple_text
 
@@ -102,15 +102,21 @@ def _tidy(c: float, declared: Sequence[float]) -> float:
     return c
 
 
+def segments() -> list[np.ndarray]:
+    """The grids searched: the dense one over [−20, 20] and evenly spaced ones beyond, out to
+    the largest |a| the derivative check draws (a kink at 30 must not be met by a draw first)."""
+    return [grid(), *far_segments(KINK_FAR)]
+
+
 def find_kinks(ev: NumpyEval, declared: Sequence[float]) -> list[float]:
-    """The kinks of h in the grid's range, found from one-sided difference quotients."""
-    x = grid()
-    g = float(x[1] - x[0])
+    """The kinks of h over every grid, found from one-sided difference quotients."""
     found: list[float] = []
-    for i in _candidates(ev, x):
-        c = _tidy(_zoom(ev, float(x[i]), 1.5 * g), declared)
-        if is_kink(ev, c) and not any(abs(c - f) <= MATCH * max(1.0, abs(f)) for f in found):
-            found.append(c)
+    for x in segments():
+        g = float(x[1] - x[0])
+        for i in _candidates(ev, x):
+            c = _tidy(_zoom(ev, float(x[i]), 1.5 * g), declared)
+            if is_kink(ev, c) and not any(abs(c - f) <= MATCH * max(1.0, abs(f)) for f in found):
+                found.append(c)
     return sorted(found)
 
 
@@ -127,7 +133,8 @@ def check_kinks(act: Any, declared: Sequence[float], evals: dict[str, Any]) -> d
         return any(abs(k - m) <= MATCH * max(1.0, abs(m)) for m in among)
 
     undeclared = [k for k in found if not matched(k, declared)]
-    smooth = [k for k in declared if not matched(k, found) and abs(k) <= grid()[-1]]
+    reach = max(float(x.max()) for x in segments())
+    smooth = [k for k in declared if not matched(k, found) and abs(k) <= reach]
     at = []
     for k in sorted({*declared, *found}):
         a = np.array([k])
@@ -154,7 +161,7 @@ def check_kinks(act: Any, declared: Sequence[float], evals: dict[str, Any]) -> d
                         f"near them go unjudged for nothing")
     return {"verdict": "warn" if warnings else "pass", "declared": [float(k) for k in declared],
             "found": found, "undeclared": undeclared, "at": at, "warnings": warnings,
-            "searched": [float(grid()[0]), float(grid()[-1])]}
+            "searched": [-reach, reach]}
 
 
 def _last_finite(fn: Callable[[np.ndarray], np.ndarray], good: float, bad: float,

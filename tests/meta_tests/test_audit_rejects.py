@@ -12,6 +12,7 @@ from deltacheck.audit import derivative as audit_derivative
 from deltacheck.audit import frameworks as audit_frameworks
 from deltacheck.audit import runner as audit
 from deltacheck.audit import shape as audit_shape
+from deltacheck.audit import summary
 from deltacheck.core.errors import DeltacheckError
 
 pytest.importorskip("torch")
@@ -83,7 +84,8 @@ def test_derivative_fails_far_out_where_the_grid_does_not_reach():
     act = Activation("far", h=_swish, dh=lambda a, xp: xp.where(a > 1000, 0.5 * xp.ones_like(a),
                                                                   _dswish(a, xp)))
     record = derivative(act, batches=0)
-    assert record["verdict"] == "fail" and record["worst"]["a"] > 1000
+    assert record["verdict"] == "fail" and abs(record["worst"]["a"]) <= 20  # the headline
+    assert record["worst_beyond"][0]["a"] > 1000 and "dh(" in record["message"]
 
 
 def test_hypothesis_draws_alone_find_a_wrong_band():
@@ -94,16 +96,32 @@ def test_hypothesis_draws_alone_find_a_wrong_band():
     assert audit_derivative.summarise(j, ORACLES)["verdict"] == "fail"
 
 
-def test_derivative_one_wrong_oracle_value_fails(monkeypatch):
-    # the judge itself: feeding a known-wrong torch value must fail torch alone
+@pytest.mark.parametrize("off", [1e-4, 1e-2])
+def test_derivative_one_wrong_oracle_value_fails(monkeypatch, off):
+    # the judge itself: a known-wrong torch value that fd can tell from jax fails torch alone
+    act = Activation("swish", h=_swish, dh=_dswish)
+    evals = audit_derivative.setup(act, ORACLES)
+    real = evals["torch"].grad
+    monkeypatch.setattr(evals["torch"], "grad", lambda a: real(a) * (1 + off))
+    j = audit_derivative.judge(act, np.linspace(-3, 3, 101), ORACLES, (), evals)
+    per = audit_derivative.summarise(j, ORACLES)["oracles"]
+    assert per["torch"]["verdict"] == "fail"
+    assert per["jax"]["verdict"] == "pass" and per["fd"]["verdict"] == "pass"
+
+
+def test_derivative_torch_and_jax_apart_below_fds_bar_is_counted_not_silent(monkeypatch):
+    # 1e-10 apart, finer than fd can tell: judged to the widest bar, counted with the reason
     act = Activation("swish", h=_swish, dh=_dswish)
     evals = audit_derivative.setup(act, ORACLES)
     real = evals["torch"].grad
     monkeypatch.setattr(evals["torch"], "grad", lambda a: real(a) * (1 + 1e-10))
     j = audit_derivative.judge(act, np.linspace(-3, 3, 101), ORACLES, (), evals)
-    per = audit_derivative.summarise(j, ORACLES)["oracles"]
-    assert per["torch"]["verdict"] == "fail"
-    assert per["jax"]["verdict"] == "pass" and per["fd"]["verdict"] == "pass"
+    record = audit_derivative.summarise(j, ORACLES)
+    assert record["widened"].get(summary.REASONS[1], 0) > 50
+    bad = Activation("swish_off", h=_swish, dh=lambda a, xp: 1.001 * _dswish(a, xp))
+    evals["numpy"] = audit_derivative.setup(bad, ())["numpy"]  # dh comes from numpy's
+    j = audit_derivative.judge(bad, np.linspace(-3, 3, 101), ORACLES, (), evals)
+    assert audit_derivative.summarise(j, ORACLES)["verdict"] == "fail"  # gross: still fails
 
 
 def test_kinks_an_undeclared_one_is_found_and_warned_with_the_fix():
