@@ -23,9 +23,9 @@ def measure(student: Student, *, cases: int, seed: int, scale: float,
     """Every section on the student's code."""
     outputs = timed("your output δ", lambda: demo_student.output_rows(
         student, cases=max(1, min(cases, 50)), seed=seed))
-    if "mse" in student.losses:
+    if "mse" in student.losses and student_training.hidden_activation(student) == "tanh":
         worked = timed("worked example", lambda: demo_student.worked(student))
-    else:  # the worked example is MSE: shown with the equations' numbers, claimed for no one
+    else:  # the worked example is MSE and tanh: the equations' numbers, claimed for no one
         worked = {**demo_worked.run(demo_student.ORACLES), "student": False, "failure": None}
     training = timed("training loop", lambda: student_training.run(
         student, seed, scale=scale, frameworks=demo_student.ORACLES))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -113,9 +114,25 @@ def holds(task: dict[str, Any]) -> bool:
     return s["failure"] is None and s["completed"] == task["steps"]
 
 
+def hidden_activation(student: Student) -> str | None:
+    """tanh, the tasks' own, unless the student declares activations without it: then the
+    first of relu and sigmoid it supports (the frameworks' loops know these three)."""
+    supported = getattr(student.impl, "activations", None)
+    if supported is None:
+        return "tanh"
+    return next((name for name in ("tanh", "relu", "sigmoid") if name in supported), None)
+
+
 def run(student: Student, seed: int = 0, *, scale: float = 1.0,
         frameworks: Sequence[str] = ("torch", "jax")) -> list[dict[str, Any]]:
-    """Every demo task whose loss the student supports, trained and judged."""
-    return [run_task(student, task, seed + i, frameworks)
-            for i, task in enumerate(demo_training.tasks(seed, scale=scale))
-            if task.loss in student.losses]
+    """Every demo task whose loss the student supports, trained and judged (with its hidden
+    activation replaced by one the student supports, where it declares which)."""
+    hidden = hidden_activation(student)
+    if hidden is None:
+        return []
+    out = []
+    for i, task in enumerate(demo_training.tasks(seed, scale=scale)):
+        if task.loss in student.losses:
+            task = replace(task, activations=tuple(hidden for _ in task.activations))
+            out.append(run_task(student, task, seed + i, frameworks))
+    return out
