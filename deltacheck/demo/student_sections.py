@@ -53,7 +53,7 @@ def claims(yours: dict[str, Any]) -> list[tuple[bool, str]]:
         if s["failure"] is None and s["completed"] < task["steps"]:
             where = f" — the loop stopped at step {s['completed'] + 1}"
         out.append((ok, f"{task['task']} ({task['loss']}): your gradients agree with torch and "
-                        f"jax at all {plural(task['steps'], 'step')}{where}"))
+                        f"jax at every step ({plural(task['steps'], 'step')}){where}"))
     return out
 
 
