@@ -53,6 +53,8 @@ def student_backprop(slip=None):
             y = _sigmoid(aL) if loss == "mse_sigmoid" else np.tanh(aL)
             g_prime = y * (1 - y) if loss == "mse_sigmoid" else 1 - y**2
             E, d = 0.5 * np.sum((y - t) ** 2), g_prime * (y - t)  # δ = g′(a)(y − t)
+        if slip == "loss_doubled":
+            E = 2 * E
         if slip == "extra_g_prime":
             d = d * g_prime
         if slip == "delta_averaged":
@@ -124,6 +126,13 @@ def test_each_classic_slip_fails_the_claim_it_breaks_and_says_where(slip, broken
         assert why in hits[0], hits[0]
     for claim in holding:
         assert not [t for t in failing if t.startswith(claim)], (slip, claim, failing)
+
+
+def test_a_wrong_loss_alone_leaves_the_output_delta_claims_and_fails_the_loop():
+    _, claims = measured(student_backprop("loss_doubled"))
+    failing = _broken(claims)
+    assert not [t for t in failing if t.startswith("your output δ")], failing
+    assert [t for t in failing if t.startswith("sine")] and "E = " in failing[-1], failing
 
 
 def test_a_broken_claim_keeps_the_case_both_numbers_and_the_diagnosis():

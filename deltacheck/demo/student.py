@@ -21,6 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from deltacheck.campaign import strategies
 from deltacheck.core.case import Case
 from deltacheck.core.conventions import Conventions
+from deltacheck.core.verdicts import ERROR, FAIL
 from deltacheck.demo import worked as demo_worked
 from deltacheck.demo.output_errors import OUTPUTS, general_form, y_minus_t
 from deltacheck.diagnosis import check_case
@@ -62,16 +63,25 @@ def _at(index: tuple[int, ...] | None) -> list[int]:
     return [int(i) for i in index] if index is not None else []
 
 
-def failure(claim: str, result: CaseResult) -> dict[str, Any]:
-    """What a broken claim shows: the case, the first place it differs, both numbers, why."""
-    first = None
-    for r in result.oracles.values():
-        q = r.first_failure()
+def _failing(result: CaseResult, label: str | None = None) -> list[Any]:
+    """The failing quantities of every oracle (only ``label``'s, e.g. δ[0], when given)."""
+    return [(r, q) for r in result.oracles.values() for q in r.quantities
+            if q.verdict in (FAIL, ERROR) and (label is None or q.label == label)]
+
+
+def failure(claim: str, result: CaseResult, label: str | None = None) -> dict[str, Any]:
+    """What a broken claim shows: the case, the first place it differs (in ``label`` when
+    given, e.g. δ[0]), both numbers, and why."""
+    chosen = _failing(result, label)[:1] or [(r, r.first_failure())
+                                             for r in result.oracles.values()]
+    first, message = None, result.first_message()
+    for r, q in chosen:
         if q is not None:
             first = {"oracle": r.oracle, "quantity": q.label, "entry": _at(q.worst),
                      "theirs": q.impl_value, "truth": q.oracle_value, "rel_err": q.err}
+            message = q.message or message
             break
-    return {"claim": claim, "case": result.case.summary(), "message": result.first_message(),
+    return {"claim": claim, "case": result.case.summary(), "message": message,
             "first": first, "diagnosis": result.diagnosis}
 
 
@@ -150,8 +160,13 @@ def output_rows(student: Student, *, cases: int, seed: int) -> list[dict[str, An
                 if len(shown) < 3:
                     shown.append({"theirs": delta[0].tolist(), "y_minus_t": ymt[0].tolist(),
                                   "general": general[0].tolist()})
-            if result.verdict != "pass" and first_fail is None:
-                first_fail = failure(claim, result)
+            # the claim is about the output δ (∂b[0] where δ is read from it): a wrong loss
+            # alone is for the training loop to show
+            label = "δ[0]" if student.gives_deltas else "∂b[0]"
+            broken = bool(result.impl_problem or result.nondeterministic
+                          or _failing(result, label))
+            if broken and first_fail is None:
+                first_fail = failure(claim, result, label)
         rows.append({"loss": loss, "output": PAIR_OF_LOSS[loss][1],
                      "canonical": loss in CANONICAL, "claim": claim, "cases": len(drawn),
                      "holds": first_fail is None and bool(drawn),
