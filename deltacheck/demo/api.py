@@ -3,6 +3,7 @@ as one call whose result renders in a notebook as a card beside the full report.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +40,19 @@ def card(outcome: runner.Outcome, report: str | None) -> Card:
 
 
 def run_demo(impl: Any = None, *, cases: int = 200, seed: int = 0, training_scale: float = 1.0,
-             report: str | Path | None = "deltacheck-reports/demo.html",
+             report: str | Path | None = "deltacheck-reports/demo.html", progress: bool = True,
              **conventions: Any) -> Result:
     """``deltacheck demo`` (``--impl`` when ``impl`` is given) as one call; conventions as keywords."""
     student = None
     if impl is not None:
         backprop, spec = implementation(impl)
         student = Student(backprop, spec, declared(backprop, **conventions))
+    def say(step: str) -> None:
+        if progress:  # one line per section: a notebook shows stderr as it comes
+            print(f"  {step}", file=sys.stderr, flush=True)
+
     outcome = runner.run(runner.Config(cases=cases, seed=seed, training_scale=training_scale,
-                                       student=student))
+                                       student=student), progress=say)
     written = None
     if report is not None:
         output.write_outputs(outcome.document, json_path=Path(report).with_suffix(".json"))

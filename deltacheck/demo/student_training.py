@@ -106,9 +106,11 @@ def run_task(student: Student, task: Task, seed: int,
                       "diffs": demo_training._thin(diffs),
                       "epoch_loss": demo_training._epoch_sums(losses, per_epoch),
                       "score": demo_training.score(task, params[-1])}
-    finite = bool(mine) and all(np.isfinite(p).all() for p in mine[-1])
-    score = demo_training.score(task, mine[-1]) if finite else {"train": math.nan,
-                                                                 "test": math.nan}
+    # the score of the last finite weights (the initial ones if the loop stopped at once):
+    # a report shows a number, never NaN
+    last = next((ps for ps in reversed(mine) if all(np.isfinite(p).all() for p in ps)),
+                [*W, *b])
+    score = demo_training.score(task, last)
     return {"task": task.name, "title": task.title, "loss": task.loss, "steps": len(batches),
             "widths": list(task.widths), "activations": list(task.activations),
             "learning_rate": task.learning_rate, "batch_size": task.batch_size,
