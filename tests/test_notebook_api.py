@@ -89,3 +89,18 @@ def test_bad_arguments_are_one_deltacheck_error(beside):
         deltacheck.check_backprop(np.zeros(3))
     with pytest.raises(deltacheck.DeltacheckError, match="oracles"):
         deltacheck.check_backprop(oracles="fd")
+
+
+def test_run_demo_on_an_implementation_that_raises_fails_every_claim_on_it(beside, monkeypatch):
+    real = demo_runner.Config
+    monkeypatch.setattr(demo_runner, "Config", lambda **kw: real(
+        **{**kw, "training_scale": 0.02, "widths": (8, 16)}))
+
+    def broken(weights, biases, activations, loss, x, t):
+        raise ValueError("not written yet")
+
+    result = deltacheck.run_demo(impl=broken, cases=3, progress=False)
+    assert result.verdict == "fail" and "raised ValueError" in result._repr_html_()
+    yours = result.document["implementation"]
+    assert not any(r["holds"] for r in yours["output_delta"])
+    assert not any(t["holds"] for t in yours["training"])
