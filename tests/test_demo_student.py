@@ -186,10 +186,12 @@ def test_convention_options_need_an_implementation(options, capsys):
     assert "--impl" in capsys.readouterr().err
 
 
-def test_declared_conventions_labels_mean_in_out_pass(tmp_path):
+def test_declared_conventions_labels_mean_in_out_pass():
+    from pathlib import Path
+
     from deltacheck.core.loading import load_implementation
 
-    spec = "examples/implementations/fc_net.py:backprop"
+    spec = f"{Path(__file__).parents[1] / 'examples/implementations/fc_net.py'}:backprop"
     impl = load_implementation(spec)
     yours, claims = measured(impl, spec)
     assert all(ok for ok, _ in claims), claims
