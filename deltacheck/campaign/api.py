@@ -3,6 +3,7 @@ renders in a notebook as a card beside a full report written to disk."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def check_backprop(backprop: Any = None, *, examples: int = 100, seed: int | Non
                     conventions=conv, activations=activations, oracles=names, dtype=dtype,
                     failures_dir=str(reproduce.cases_dir(json_path or Path("results.json"))))
     bar = console.Progress() if progress else None
+    if bar is not None and "ipykernel" in sys.modules:
+        bar.tty = True  # Jupyter redraws a line on "\r": the bar, not one line per loss
     outcome = run(config, bar)
     if bar is not None:
         bar.finish()
