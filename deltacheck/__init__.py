@@ -13,10 +13,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from deltacheck.audit.api import audit_activation
+    from deltacheck.campaign.api import check_backprop
     from deltacheck.campaign.strategies import Architecture, architectures, cases
     from deltacheck.core.activations import Activation
     from deltacheck.core.case import Case
     from deltacheck.core.errors import DeltacheckError
+    from deltacheck.demo.api import run_demo
     from deltacheck.diagnosis import check_case
     from deltacheck.judging.check import CaseResult
     from deltacheck.judging.compare import compare
@@ -28,7 +31,9 @@ _HOMES = {"Activation": "deltacheck.core.activations", "Architecture": _STRATEGI
           "DeltacheckError": "deltacheck.core.errors", "architectures": _STRATEGIES,
           "cases": _STRATEGIES, "check_case": "deltacheck.diagnosis",
           "compare": "deltacheck.judging.compare",
-          "check_layer": "deltacheck.layers.api"}
+          "check_layer": "deltacheck.layers.api",
+          "check_backprop": "deltacheck.campaign.api",
+          "audit_activation": "deltacheck.audit.api", "run_demo": "deltacheck.demo.api"}
 
 __all__ = [
     "Activation",
@@ -37,10 +42,13 @@ __all__ = [
     "CaseResult",
     "DeltacheckError",
     "architectures",
+    "audit_activation",
     "cases",
+    "check_backprop",
     "check_case",
     "check_layer",
     "compare",
+    "run_demo",
 ]
 
 # Names the next jobs add at the top of the package (one call each from Python); no module or

@@ -40,7 +40,8 @@ def _output_panels(rows: list[dict], details: list[dict]) -> list[dict]:
 def _training(tasks: list[dict], agree: float) -> list[dict]:
     out = []
     for task in tasks:
-        curves = [demo_plots.Line("reference", COLOURS["reference"],
+        mine = "yours" if task.get("student") else "reference"
+        curves = [demo_plots.Line(mine, COLOURS["reference"],
                                   list(enumerate(task["reference"]["epoch_loss"], 1)), width=2.4)]
         diffs = []
         for fw, r in task["frameworks"].items():
@@ -61,7 +62,8 @@ def _training(tasks: list[dict], agree: float) -> list[dict]:
             log_y=True),
             "diff_plot": demo_plots.chart(
                 diffs, title="weights: largest relative difference", x_label="step",
-                y_label="max |Δw| / max |w|", log_y=True, hline=(agree, f"limit {agree:.0e}")),
+                y_label="max |Δw| / max |w|", log_y=True,
+                hline=None if task.get("student") else (agree, f"limit {agree:.0e}")),
             "picture_plot": pic})
     return out
 
@@ -96,6 +98,7 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         if details else [],
         "training_rows": doc.get("training") or [],
         "worked": doc.get("worked_example") or {},
+        "yours": doc.get("implementation"),
         "cost_rows": doc.get("cost") or [],
         "cost": details.get("cost"),
         "cost_plot": _cost(details["cost"]) if details.get("cost") else None,

@@ -223,9 +223,11 @@ def audit_one(act: Any, spec: str, config: AuditConfig, seed: int) -> dict[str, 
 
 
 def run(specs: Sequence[str], config: AuditConfig,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Audit every SPEC (resolved first, so bad input stops before any work) into one document."""
-    acts = [resolve(spec) for spec in specs]
+        progress: Callable[[str], None] | None = None, *,
+        acts: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Audit every SPEC (resolved first, so bad input stops before any work) into one document;
+    ``acts`` gives the activation objects themselves (from Python), SPEC only naming them."""
+    acts = [resolve(spec) for spec in specs] if acts is None else list(acts)
     seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
     started = time.time()
     records = []

@@ -24,9 +24,11 @@ from deltacheck.core.numbers import json_clean
 from deltacheck.core.words import plural
 from deltacheck.demo import cost as demo_cost
 from deltacheck.demo import output_errors as demo_output_errors
+from deltacheck.demo import student_sections
 from deltacheck.demo import training as demo_training
 from deltacheck.demo import worked as demo_worked
 from deltacheck.demo.output_errors import PAIRS, Pair
+from deltacheck.demo.student import Student
 from deltacheck.results import document
 
 SCHEMA = "deltacheck-demo/1"
@@ -42,6 +44,7 @@ class Config:
     training_scale: float = 1.0  # multiplies the epochs of every task
     widths: Sequence[int] = demo_cost.WIDTHS
     pairs: Sequence[Pair] = PAIRS
+    student: Student | None = None  # the demo on the student's backprop instead of the reference
 
     def __post_init__(self) -> None:
         if not isinstance(self.cases, int) or self.cases < 1:
@@ -74,7 +77,7 @@ def environment() -> dict[str, Any]:
 
 
 def claims(output_rows: Sequence[dict[str, Any]], training_rows: Sequence[dict[str, Any]],
-           worked: dict[str, Any]) -> list[tuple[bool, str]]:
+           worked: dict[str, Any] | None) -> list[tuple[bool, str]]:
     """Every claim the demo shows, with whether it holds."""
     out = []
     for row in output_rows:
@@ -91,6 +94,8 @@ def claims(output_rows: Sequence[dict[str, Any]], training_rows: Sequence[dict[s
                         f"{task['task']} ({task['loss']}): reference and {fw} weights agree at all "
                         f"{plural(task['steps'], 'step')} "
                         f"(max rel diff {r['max_rel_weight_diff']:.1e})"))
+    if worked is None:  # the student's worked example is claimed by student_sections
+        return out
     out.append((bool(worked["matches"]),
                 "worked example: every formula's numbers equal autograd's "
                 f"(max abs diff {max(s['max_abs_diff'] for s in worked['steps']):.1e})"))
@@ -125,11 +130,18 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
 
     output_rows = timed("output errors", lambda: demo_output_errors.run(
         config.pairs, cases=config.cases, seed=config.seed, oracles=FRAMEWORKS))
-    worked = timed("worked example", lambda: demo_worked.run(FRAMEWORKS))
-    training = timed("training loop", lambda: demo_training.run(
-        config.seed, scale=config.training_scale, frameworks=FRAMEWORKS))
+    if config.student is None:
+        worked = timed("worked example", lambda: demo_worked.run(FRAMEWORKS))
+        training = timed("training loop", lambda: demo_training.run(
+            config.seed, scale=config.training_scale, frameworks=FRAMEWORKS))
+        yours: dict[str, Any] | None = None
+    else:
+        yours = student_sections.measure(config.student, cases=config.cases, seed=config.seed,
+                                         scale=config.training_scale, timed=timed)
+        worked, training = yours["worked"], yours["training"]
     cost = timed("cost", lambda: demo_cost.run(config.widths, seed=config.seed))
-    shown = claims(output_rows, training, worked)
+    shown = claims(output_rows, training, worked) if yours is None else \
+        claims(output_rows, [], None) + student_sections.claims(yours)
     verdict = "pass" if all(ok for ok, _ in shown) else "fail"
     document = json_clean({
         "schema": SCHEMA,
@@ -144,6 +156,7 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
         "worked_example": worked,
         "cost": [{k: row[k] for k in ("params", "forward_s", "backprop_s", "fd_s")}
                  for row in cost["rows"]],
+        **({"implementation": student_sections.document(yours)} if yours else {}),
     })
     report = {**document, "details": json_clean({
         "output_errors": [row["detail"] for row in output_rows],
