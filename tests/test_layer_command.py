@@ -145,3 +145,12 @@ def test_every_seeded_slip_is_caught_and_no_correct_layer_is():
     correct = deltacheck.check_layer(str(EXAMPLES / "layers.py"), examples=20,
                                      oracles=("torch", "fd"))
     assert correct.passed, correct
+
+
+def test_an_unplaced_pair_is_named_forward_then_backward():
+    from deltacheck.layers.document import unplaced_hints
+
+    hints = unplaced_hints("l.py", ["affine_relu_forward", "affine_relu_backward", "odd_forward"])
+    assert [h["hint"] for h in hints] == [
+        "l.py:affine_relu_forward,affine_relu_backward --as KIND",
+        "l.py:odd_forward,BACKWARD --as KIND"]

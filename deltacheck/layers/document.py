@@ -42,8 +42,7 @@ def run_layers(found: Found, config: Settings,
            "environment": {"python": platform.python_version(), "numpy": np.__version__,
                            "platform": sys.platform},
            "tolerances": tolerances.as_dicts(), "layers": records,
-           "unplaced": [{"name": n, "hint": f"{found.source}:{n},BACKWARD --as KIND"}
-                        for n in found.unplaced]}
+           "unplaced": unplaced_hints(found.source, found.unplaced)}
     doc["summary"] = summary(records, interrupted)
     return doc
 
@@ -118,3 +117,17 @@ def junit(doc: dict[str, Any]) -> str:
     suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def unplaced_hints(source: str, names: list[str]) -> list[dict[str, str]]:
+    """How to check each name the file defines but no kind took: a forward with its backward
+    (``X_forward`` with ``X_backward`` when both are there), one name otherwise."""
+    hints = []
+    for name in names:
+        stem, _, role = name.rpartition("_")
+        if role == "backward" and f"{stem}_forward" in names:
+            continue  # named with its forward
+        pair = f"{stem}_backward" if role == "forward" and f"{stem}_backward" in names \
+            else "BACKWARD"
+        hints.append({"name": name, "hint": f"{source}:{name},{pair} --as KIND"})
+    return hints
