@@ -43,3 +43,17 @@ def perturbed(out: dict, key: str, layer: int, index: tuple[int, ...], factor: f
     new = {k: ([np.array(v, copy=True) for v in out[k]] if k != "loss" else out[k]) for k in out}
     new[key][layer][index] *= factor
     return new
+
+# An implementation that raises KeyboardInterrupt after LIMIT calls (LIMIT is prepended).
+INTERRUPTING = """
+from deltacheck import reference_impl
+
+calls = {"n": 0}
+
+
+def backprop(*args):
+    calls["n"] += 1
+    if calls["n"] > LIMIT:
+        raise KeyboardInterrupt
+    return reference_impl.backprop(*args)
+"""

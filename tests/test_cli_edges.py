@@ -10,6 +10,7 @@ import pytest
 
 from deltacheck import oracles
 from deltacheck.commands import cli
+from tests.helpers import INTERRUPTING
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
 
@@ -118,18 +119,6 @@ def test_an_implementation_file_may_import_its_neighbours_when_called(tmp_path):
                 "--report", str(tmp_path / "r.html")) == 0
 
 
-INTERRUPTING = """
-from deltacheck import reference_impl
-
-calls = {"n": 0}
-
-
-def backprop(*args):
-    calls["n"] += 1
-    if calls["n"] > LIMIT:
-        raise KeyboardInterrupt
-    return reference_impl.backprop(*args)
-"""
 
 
 @pytest.mark.parametrize("k", [0, 4])

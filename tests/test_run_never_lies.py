@@ -15,18 +15,7 @@ from deltacheck.campaign.slices import _log10_err
 from deltacheck.commands import cli
 from deltacheck.results import console, junit
 from deltacheck.results.groups import failure_groups, groups_text
-
-INTERRUPTING = """
-from deltacheck import reference_impl
-calls = {"n": 0}
-
-
-def backprop(*args):
-    calls["n"] += 1
-    if calls["n"] > LIMIT:
-        raise KeyboardInterrupt
-    return reference_impl.backprop(*args)
-"""
+from tests.helpers import INTERRUPTING
 
 
 def fast(*args):
