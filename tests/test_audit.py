@@ -141,8 +141,14 @@ def test_cli_bad_specs_exit_2_before_any_work(spec, tmp_path, capsys):
     assert not (tmp_path / "a.json").exists() or not (tmp_path / "a.json").read_text()
 
 
-def test_readme_audit_snippet_runs(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+def _docs() -> str:
+    """The pages that show the audit: the activation to copy, and the commands."""
+    return "".join((ROOT / "docs" / page).read_text(encoding="utf-8")
+                   for page in ("activations.md", "audit.md"))
+
+
+def test_docs_audit_snippet_runs(tmp_path):
+    readme = _docs()
     code = re.search(r"```python\n# my_act.py\n(.*?)```", readme, re.S).group(1)
     (tmp_path / "my_act.py").write_text(code)
     assert "deltacheck audit my_act.py:SWISH" in readme
@@ -152,11 +158,11 @@ def test_readme_audit_snippet_runs(tmp_path):
     assert rc == 0
 
 
-def test_readme_audit_commands_parse_and_run(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+def test_docs_audit_commands_parse_and_run(tmp_path):
+    readme = _docs()
     (tmp_path / "my_act.py").write_text(
         re.search(r"```python\n# my_act.py\n(.*?)```", readme, re.S).group(1))
-    commands = dict.fromkeys(tuple(line.split("#")[0].split()[2:])
+    commands = dict.fromkeys(tuple(line.split("||")[0].split("#")[0].split()[2:])
                              for line in readme.splitlines() if line.startswith("deltacheck audit "))
     assert len(commands) >= 2
     for words in commands:

@@ -16,7 +16,7 @@ from deltacheck.commands import cli
 from deltacheck.core.loading import load_implementation
 
 PLANTED = str(Path(__file__).parent / "impls" / "planted.py")
-README = Path(__file__).parents[1] / "README.md"
+SCALING = Path(__file__).parents[1] / "docs" / "scaling.md"
 
 
 @pytest.fixture
@@ -178,14 +178,14 @@ def test_every_slice_belongs_to_exactly_one_shard():
 
 
 def _workflow() -> str:
-    text = README.read_text(encoding="utf-8")
+    text = SCALING.read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     found = [b for b in blocks if "deltacheck merge" in b]
-    assert found, "the README has no CI workflow with 'deltacheck merge'"
+    assert found, "docs/scaling.md has no CI workflow with 'deltacheck merge'"
     return found[0]
 
 
-def test_the_readme_ci_workflow_runs_valid_deltacheck_commands():
+def test_the_docs_ci_workflow_runs_valid_deltacheck_commands():
     workflow = _workflow()
     shards = re.search(r"shard:\s*\[([\d,\s]+)\]", workflow)
     assert shards, "the workflow's matrix lists its shards"

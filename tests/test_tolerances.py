@@ -1,4 +1,4 @@
-"""The tolerance source: every constant of the rule in one module, and the README says what it says."""
+"""The tolerance source: every constant of the rule in one module, and the docs say what it says."""
 
 import ast
 import re
@@ -13,19 +13,19 @@ BEGIN, END = "<!-- tolerances: begin", "<!-- tolerances: end -->"
 
 
 def readme_block(text: str) -> str:
-    """The generated part of the README's tolerance section."""
+    """The generated part of the judging page's tolerance section."""
     start = text.index(BEGIN)
     return text[text.index("\n", start) + 1:text.index(END)]
 
 
 def test_readme_tolerance_section_is_rendered_from_the_code():
-    block = readme_block((ROOT / "README.md").read_text(encoding="utf-8"))
+    block = readme_block((ROOT / "docs" / "judging.md").read_text(encoding="utf-8"))
     assert block == tolerances.markdown(), \
-        "README's tolerance section drifted; paste `python -m deltacheck.tolerances` into it"
+        "docs/judging.md's tolerance section drifted; paste `python -m deltacheck.tolerances` into it"
 
 
 def test_the_drift_check_fails_on_a_changed_table(monkeypatch):
-    block = readme_block((ROOT / "README.md").read_text(encoding="utf-8"))
+    block = readme_block((ROOT / "docs" / "judging.md").read_text(encoding="utf-8"))
     row = tolerances.TABLE[0]
     changed = (tolerances.Tolerance(row.oracle, row.dtype, row.rtol * 10, row.why),
                *tolerances.TABLE[1:])

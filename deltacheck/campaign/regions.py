@@ -19,7 +19,7 @@ from deltacheck.oracles.base import kinks_of
 
 # beyond these, e^a overflows (and e^-a underflows) in the dtype
 OVERFLOW = {"float64": 710.0, "float32": 89.0}
-# the built-in activations are stable up to |a| = 1e3 (README); losses at any logit
+# the built-in activations are stable up to |a| = 1e3 (docs/activations.md); losses at any logit
 HIDDEN_REACH, LOGIT_REACH = 1e3, 1.5e3
 
 

@@ -11,10 +11,18 @@ from deltacheck.audit import runner as audit
 from deltacheck.commands import options as o
 from deltacheck.results import output
 
+EXIT_CODES = ((0, "every activation passes"), (1, "an activation fails"), o.BAD_USAGE,
+              o.INTERRUPTED)
+
 
 def add_parser(sub: Any) -> None:
-    audit_cmd = sub.add_parser("audit", help="audit an activation function: h', kinks, "
-                               "frameworks, finite range, whole networks")
+    audit_cmd = o.command(sub, "audit", summary="audit an activation function: h', kinks, "
+                          "frameworks, finite range, whole networks",
+                          description="Audit activation functions: the hand-written h' against "
+                                      "autograd and finite differences, the kinks, one "
+                                      "definition under numpy, torch and jax, where h and h' "
+                                      "stay finite, and whole networks that use it.",
+                          exit_codes=EXIT_CODES)
     audit_cmd.add_argument("specs", nargs="+", metavar="SPEC",
                            help="MODULE:NAME, path/to/file.py:NAME or a built-in name")
     audit_cmd.add_argument("--examples", type=o.whole(0), default=audit.AuditConfig.examples,
@@ -22,7 +30,9 @@ def add_parser(sub: Any) -> None:
     audit_cmd.add_argument("--batches", type=o.whole(0), default=audit.AuditConfig.batches,
                            help="Hypothesis batches of 64 points for the derivative check "
                                 "(default: %(default)s)")
-    audit_cmd.add_argument("--seed", type=o.seed, help="seed (printed and saved in the JSON)")
+    audit_cmd.add_argument("--seed", type=o.seed,
+                           help="seed of the drawn points and network cases, printed and saved "
+                                "in the JSON (default: drawn)")
     o.oracle_option(audit_cmd)
     o.report_options(audit_cmd, "audit")
 

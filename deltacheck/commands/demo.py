@@ -10,16 +10,24 @@ from deltacheck.commands import options as o
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.results import output
 
+EXIT_CODES = ((0, "every claim shown holds"), (1, "a claim does not hold"), o.BAD_USAGE,
+              o.INTERRUPTED)
+
 
 def add_parser(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="show the lecture's claims about backprop by measurement")
+    demo = o.command(sub, "demo", summary="show the lecture's claims about backprop by measurement",
+                     description="The lecture's claims about backprop, measured: output errors "
+                                 "are y − t, a worked example, the whole SGD loop against torch "
+                                 "and jax, and what a gradient costs; with --impl, on your own "
+                                 "code.", exit_codes=EXIT_CODES)
     demo.add_argument("--cases", type=o.positive, default=200,
-                      help="Hypothesis-drawn output layers per loss/output pair (default 200)")
-    demo.add_argument("--seed", type=o.seed, default=0, help="seed of every draw (default 0)")
+                      help="Hypothesis-drawn output layers per loss/output pair (default: %(default)s)")
+    demo.add_argument("--seed", type=o.seed, default=0,
+                      help="seed of every draw (default: %(default)s)")
     demo.add_argument("--impl", default=None, metavar="MODULE:NAME",
                       help="measure this implementation (MODULE:NAME or path/to/file.py:NAME) "
                            "instead of the reference: its output δ, its gradients in the SGD "
-                           "loop, its numbers in the worked example")
+                           "loop, its numbers in the worked example (default: the reference)")
     o.convention_options(demo)
     o.report_options(demo, "demo")
 

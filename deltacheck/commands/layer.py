@@ -16,10 +16,16 @@ from deltacheck.layers import document as layer_doc
 from deltacheck.layers.runner import PROFILES, Settings
 from deltacheck.results import output
 
+EXIT_CODES = ((0, "every layer agrees"), (1, "a layer disagrees"), o.BAD_USAGE, o.INTERRUPTED)
+
 
 def add_parser(sub: Any) -> None:
-    layer = sub.add_parser("layer", help="check hand-written layer backwards (a file of "
-                           "<kind>_forward/_backward pairs, or one pair with --as)")
+    layer = o.command(sub, "layer", summary="check hand-written layer backwards (a file of "
+                      "<kind>_forward/_backward pairs, or one pair with --as)",
+                      description="Check hand-written layer backwards against torch autograd, "
+                                  "jax.vjp and finite differences of your own forward: every "
+                                  "<kind>_forward/<kind>_backward pair and loss of a file, or "
+                                  "one pair named with --as.", exit_codes=EXIT_CODES)
     layer.add_argument("spec", metavar="SPEC",
                        help="FILE.py, MODULE, FILE.py:FORWARD,BACKWARD or FILE.py:LOSS")
     layer.add_argument("--as", dest="as_kind", metavar="KIND",
@@ -27,15 +33,21 @@ def add_parser(sub: Any) -> None:
                             "layernorm, dropout, conv, max_pool, spatial_batchnorm, "
                             "spatial_groupnorm, softmax_loss, svm_loss, rnn_step, rnn, "
                             "lstm_step, lstm, word_embedding, temporal_affine, "
-                            "temporal_softmax_loss")
+                            "temporal_softmax_loss (default: from the function names)")
     layer.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="a convention of the layer: dropout_p=drop (p is the drop "
-                            "probability), or a fixed hyperparameter, e.g. eps=1e-5")
+                            "probability), or a fixed hyperparameter, e.g. eps=1e-5; repeatable "
+                            "(default: none)")
     layer.add_argument("--profile", default="quick", choices=sorted(PROFILES),
-                       help="quick (default, 100 cases per layer), ci (seed 0), thorough (2000)")
-    layer.add_argument("--examples", type=o.positive, help="cases per layer")
-    layer.add_argument("--seed", type=o.seed, help="Hypothesis seed (printed and saved)")
-    layer.add_argument("--dtype", choices=DTYPES, default="float64")
+                       help="quick: 100 cases per layer, random seed; ci: 100, seed 0; thorough: "
+                            "2000 (default: %(default)s)")
+    layer.add_argument("--examples", type=o.positive,
+                       help="cases per layer (default: the profile's)")
+    layer.add_argument("--seed", type=o.seed,
+                       help="Hypothesis seed, printed and saved (default: the profile's: 0 for "
+                            "ci, else drawn)")
+    layer.add_argument("--dtype", choices=DTYPES, default="float64",
+                       help="the layers' dtype (default: %(default)s)")
     o.oracle_option(layer)
     layer.add_argument("--report", type=Path, default=None,
                        help=f"HTML report path (default: {o.DEFAULT_DIR / 'layer.html'})")

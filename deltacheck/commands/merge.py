@@ -12,9 +12,16 @@ from deltacheck.core.verdicts import PASS
 from deltacheck.core.words import plural
 from deltacheck.results import console, output
 
+EXIT_CODES = ((0, "every case of every shard agrees"), (1, "a disagreement"),
+              (2, "bad usage or input, files of different campaigns, or a shard missing or "
+                  "given twice"), o.INTERRUPTED)
+
 
 def add_parser(sub: Any) -> None:
-    merge = sub.add_parser("merge", help="one report from the JSON results of 'run --shard K/N'")
+    merge = o.command(sub, "merge", summary="one report from the JSON results of 'run --shard K/N'",
+                      description="Join the JSON results of a campaign's shards (run --shard "
+                                  "K/N) into one report, JSON and JUnit file.",
+                      exit_codes=EXIT_CODES)
     merge.add_argument("results", nargs="+", metavar="RESULTS.json",
                        help="the --json file of every shard")
     o.output_options(merge, "merged JSON results")

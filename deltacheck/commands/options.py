@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deltacheck import oracles
 from deltacheck.core.conventions import (
@@ -41,13 +41,17 @@ def convention_options(run: argparse.ArgumentParser) -> None:
     conv = run.add_argument_group("the implementation's conventions (default: its attributes "
                                   "of the same names, else the protocol's)")
     conv.add_argument("--weight-layout", choices=WEIGHT_LAYOUTS,
-                      help="out_in: weights[l] is (n[l+1], n[l]); in_out: (n[l], n[l+1])")
+                      help="out_in: weights[l] is (n[l+1], n[l]); in_out: (n[l], n[l+1]) "
+                           "(default: its attribute, else out_in)")
     conv.add_argument("--reduction", choices=REDUCTIONS,
-                      help="sum: loss and gradients summed over the batch; mean: averaged")
+                      help="sum: loss and gradients summed over the batch; mean: averaged "
+                           "(default: its attribute, else sum)")
     conv.add_argument("--targets", choices=TARGETS,
-                      help="probabilities: t has shape (N, K); labels: integer classes (N,), ce")
+                      help="probabilities: t has shape (N, K); labels: integer classes (N,), "
+                           "ce (default: its attribute, else probabilities)")
     conv.add_argument("--provides", type=lambda a: names_arg(a, OUTPUTS),
-                      help=f"comma-separated subset of {','.join(OUTPUTS)} that it returns")
+                      help=f"comma-separated subset of {','.join(OUTPUTS)} that it returns "
+                           f"(default: its attribute, else all)")
     run.add_argument("--checks", type=checks_arg, default=frozenset(OUTPUTS),
                      help="the quantities that make the verdict: 'grads' or a comma list of "
                           f"{','.join(OUTPUTS)}; the others are reported 'not checked' "
@@ -126,6 +130,32 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, naming the argument and the fix; no usage dump, no traceback.
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# What every command's exit codes share; each command words its own 0 and 1.
+BAD_USAGE = (2, "bad usage or input: one line naming the argument and the fix")
+INTERRUPTED = (130, "interrupted by Ctrl-C: never a pass")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps the description as usual, and keeps the exit codes' lines as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def command(sub: Any, name: str, *, summary: str, description: str,
+            exit_codes: Sequence[tuple[int, str]]) -> argparse.ArgumentParser:
+    """A command's parser: a line in ``deltacheck -h``, a description and its exit codes."""
+    width = max(len(str(code)) for code, _ in exit_codes) + 2
+    epilog = "exit codes:\n" + "\n".join(f"  {str(code).ljust(width)}{meaning}"
+                                          for code, meaning in exit_codes)
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=description, epilog=epilog,
+        formatter_class=_Formatter)
+    return parser
 
 
 def whole(low: int, high: int | None = None) -> Callable[[str], int]:

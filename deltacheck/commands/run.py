@@ -22,36 +22,50 @@ from deltacheck.core.loading import load_activation, load_implementation
 from deltacheck.results import console, output
 
 DEFAULT_IMPL = "deltacheck.reference_impl:backprop"
+EXIT_CODES = ((0, "every case agrees with every oracle"),
+              (1, "a disagreement, a case that timed out or an oracle that could not judge"),
+              o.BAD_USAGE, o.INTERRUPTED)
 
 
 def add_parser(sub: Any) -> None:
     """``deltacheck run``: the campaign on an implementation."""
-    run = sub.add_parser("run", help="check an implementation on Hypothesis-drawn networks")
+    run = o.command(sub, "run", summary="check an implementation on Hypothesis-drawn networks",
+                    description="Check a hand-written backprop (loss, δ, ∂W, ∂b) against torch, "
+                                "jax and finite differences on Hypothesis-drawn networks, or "
+                                "replay one saved case.", exit_codes=EXIT_CODES)
     run.add_argument("--impl", default=DEFAULT_IMPL,
                      help="MODULE:NAME or path/to/file.py:NAME (default: %(default)s)")
     run.add_argument("--profile", default="quick", choices=sorted(campaign.PROFILES),
-                     help="quick (default), ci (fixed seed 0) or thorough (5000 cases)")
-    run.add_argument("--examples", type=o.positive, help="number of cases (overrides the profile)")
-    run.add_argument("--seed", type=o.seed, help="Hypothesis seed (printed and saved in the JSON)")
+                     help="quick: 600 cases, random seed; ci: 600 cases, seed 0; thorough: 5000 "
+                          "cases, random seed (default: %(default)s)")
+    run.add_argument("--examples", type=o.positive,
+                     help="number of cases, split over the losses (default: the profile's)")
+    run.add_argument("--seed", type=o.seed,
+                     help="Hypothesis seed, printed and saved in the JSON (default: the "
+                          "profile's: 0 for ci, else drawn)")
     run.add_argument("--losses", type=lambda a: o.names_arg(a, LOSSES), default=None,
                      help=f"comma-separated subset of {','.join(LOSSES)} (default: those the "
                           f"implementation declares, else {','.join(DEFAULT_LOSSES)})")
     run.add_argument("--activations", type=o.names_arg,
-                     help="comma-separated activation names to draw (default: all registered); "
-                          "with --widths, one per hidden layer, or one for all")
+                     help="comma-separated activation names to draw; with --widths, one per hidden "
+                          "layer, or one for all (default: those the implementation declares, "
+                          "else all registered)")
     run.add_argument("--widths", type=_widths, metavar="N0,...,NL",
                      help="check exactly this network (e.g. 784,30,10): only its weights, "
-                          "batch, inputs and targets are drawn")
+                          "batch, inputs and targets are drawn (default: drawn architectures)")
     run.add_argument("--activation", action="append", default=[], metavar="MODULE:NAME",
-                     help="add a user's activation to the registry (repeatable)")
+                     help="add a user's activation to the registry; repeatable (default: none)")
     o.oracle_option(run)
     run.add_argument("--dtype", choices=DTYPES,
-                     help="the implementation's dtype (default float64; a replay uses its case's)")
-    run.add_argument("--max-layers", type=o.positive, default=5)
-    run.add_argument("--max-width", type=o.positive, default=8)
-    run.add_argument("--max-batch", type=o.positive, default=6)
+                     help="the implementation's dtype; a replay uses its case's (default: float64)")
+    run.add_argument("--max-layers", type=o.positive, default=5, metavar="N",
+                     help="most weight layers of a drawn network (default: %(default)s)")
+    run.add_argument("--max-width", type=o.positive, default=8, metavar="N",
+                     help="most units of a drawn layer (default: %(default)s)")
+    run.add_argument("--max-batch", type=o.positive, default=6, metavar="N",
+                     help="most samples of a drawn batch (default: %(default)s)")
     run.add_argument("--replay", metavar="CASE.json",
-                     help="check only this saved case (as printed after a failure)")
+                     help="check only this saved case, as printed after a failure (default: none)")
     o.convention_options(run)
     o.output_options(run, "JSON results")
     _scale_options(run)
@@ -100,7 +114,7 @@ def _scale_options(run: argparse.ArgumentParser) -> None:
                           "(default: %(default)g)")
     run.add_argument("--shard", type=_shard, metavar="K/N",
                      help="run only the K-th of N disjoint shares of the campaign; join the "
-                          "shards' JSON with 'deltacheck merge'")
+                          "shards' JSON with 'deltacheck merge' (default: the whole campaign)")
 
 
 def _load_case(text: str) -> Case:

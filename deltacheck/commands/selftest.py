@@ -13,22 +13,31 @@ from deltacheck.core.case import DTYPES
 from deltacheck.core.words import plural
 from deltacheck.results import output
 
+EXIT_CODES = ((0, "every seeded bug is caught"), (1, "a bug is missed"), o.BAD_USAGE,
+              o.INTERRUPTED)
+
 
 def add_parser(sub: Any) -> None:
-    selftest = sub.add_parser("selftest", help="run every seeded bug through a campaign: exit 0 "
-                              "only if each one is caught")
+    selftest = o.command(sub, "selftest", summary="run every seeded bug through a campaign: "
+                         "exit 0 only if each one is caught",
+                         description="Run seeded bugs, each the reference implementation with "
+                                     "one realistic mistake, through the campaign: the gate "
+                                     "proves it has teeth.", exit_codes=EXIT_CODES)
     selftest.add_argument("--profile", default="ci", choices=sorted(campaign.PROFILES),
                           help="the campaign each bug meets (default: %(default)s)")
     selftest.add_argument("--examples", type=o.positive,
-                          help="cases per bug at most (overrides the profile)")
-    selftest.add_argument("--seed", type=o.seed, help="one Hypothesis seed for every bug")
-    selftest.add_argument("--dtype", choices=DTYPES, default="float64")
+                          help="cases per bug at most (default: the profile's)")
+    selftest.add_argument("--seed", type=o.seed,
+                          help="one Hypothesis seed for every bug (default: the profile's: 0 "
+                               "for ci, else drawn)")
+    selftest.add_argument("--dtype", choices=DTYPES, default="float64",
+                          help="the campaign's dtype (default: %(default)s)")
     o.oracle_option(selftest)
-    selftest.add_argument("--bugs", type=o.names_arg, help="comma-separated seeded bug names "
-                          "(default: all; see deltacheck/campaign/bugs.py)")
+    selftest.add_argument("--bugs", type=o.names_arg, help="comma-separated seeded bug names, from "
+                          "deltacheck/campaign/bugs.py (default: all)")
     selftest.add_argument("--layers", nargs="?", const="examples/layers/slips.py",
                           metavar="SLIPS.py", help="run the seeded layer slips instead (SLIPS "
-                          "of the given module; default: %(const)s)")
+                          "of the given module, %(const)s if none is given) (default: off)")
     selftest.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "selftest.json",
                           help="the kill table as JSON; run reports beside it show its kill rate "
                           "(default: %(default)s)")

@@ -10,7 +10,7 @@ oracle's own error bar (finite differences only) and floor is the entry's roundi
 the implementation's dtype). The reported error is the smallest rtol that would pass:
 err = |x − y| / (s + (u + floor) / rtol).
 
-The report prints RULE, TERMS, CONSTANTS and the TABLE from here, and the README's table is
+The report prints RULE, TERMS, CONSTANTS and the TABLE from here, and the table of docs/judging.md is
 ``markdown()`` verbatim (tests/test_tolerances.py fails when it drifts):
 ``python -m deltacheck.tolerances`` prints it.
 """
@@ -155,7 +155,7 @@ def _number(v: float) -> str:
 
 
 def markdown() -> str:
-    """The README's tolerance section body: the rule, the rtol table, the words, the constants."""
+    """The tolerance section of docs/judging.md: the rule, the rtol table, the words, the constants."""
     dtypes = list(dict.fromkeys(r.dtype for r in TABLE))
     lines = [f"    {RULE}", "", f"    {ERR}", ""]
     lines += [f"- **{sym}**: {text}" for sym, text in SYMBOLS]

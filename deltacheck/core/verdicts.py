@@ -33,7 +33,7 @@ NOT_PROVIDED, NOT_CHECKED = Verdict.NOT_PROVIDED, Verdict.NOT_CHECKED
 # disagreement found until then. It is never a pass.
 INTERRUPTED = "interrupted"
 
-# What the report, console, JSON and README call entries that are not (fully) judged.
+# What the report, console, JSON and docs call entries that are not (fully) judged.
 NOT_JUDGED_WORD = NOT_JUDGED.value  # on or near a kink: counted, never failed or passed
 UNRESOLVED_WORD = "unresolved"  # judged, but only to the oracle's own error bar
 

@@ -7,7 +7,7 @@
 4. What a gradient costs, backprop against finite differences (deltacheck.demo.cost).
 
 ``run`` returns two documents: the JSON results (schema ``deltacheck-demo/1``, exactly the
-fields documented in the README) and the same with the details the HTML report draws.
+fields documented in docs/schemas.md) and the same with the details the HTML report draws.
 """
 
 from __future__ import annotations

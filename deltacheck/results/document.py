@@ -1,6 +1,6 @@
 """The machine-readable results of a run: environment, tolerances, every case, the summary.
 
-The schema (``deltacheck-results/1``) is documented in the README; the HTML report and the
+The schema (``deltacheck-results/1``) is documented in docs/schemas.md; the HTML report and the
 JUnit XML are both rendered from this one dictionary.
 """
 
