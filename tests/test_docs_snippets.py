@@ -8,14 +8,19 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests import snippets
+from tests.helpers import needs
 from tests.snippets import ROOT, Block
+
+pytest_plugins = ["pytester"]
 
 PAGES = [p for p in snippets.pages() if snippets.blocks(p)]
 
@@ -111,6 +116,21 @@ def test_the_readme_setup_commands_are_the_ones_ci_runs():
         assert step in ci
 
 
+def test_the_readme_pytest_snippet_passes_under_hypothesis_defaults(pytester):
+    # Hypothesis's own defaults, deadline 200 ms included: only fewer examples, for time. The
+    # page's slow test runs it with all of them.
+    needs("torch", "jax")
+    files = {b.filename: b.code for b in snippets.blocks(ROOT / "README.md") if b.filename}
+    pytester.makeconftest(textwrap.dedent("""
+        from hypothesis import settings
+        settings.register_profile("readme", max_examples=12, database=None)
+        settings.load_profile("readme")
+    """))
+    pytester.makepyfile(mynet=files["mynet.py"], test_mynet=files["test_mynet.py"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1)
+
+
 # The machinery must be able to fail: a wrong shown output, a failing command.
 
 def test_a_wrong_shown_output_is_caught():
@@ -137,3 +157,17 @@ def test_a_python_block_that_prints_otherwise_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(snippets, "ROOT", tmp_path)
     with pytest.raises(AssertionError, match="did not print 'pass'"):
         _check_page(page, tmp_path / "w", monkeypatch, slow=False)
+
+
+@pytest.mark.slow
+def test_the_strict_site_build_fails_on_a_broken_link(tmp_path):
+    # What CI runs; note that --quiet would hide the warning and let the build pass.
+    pytest.importorskip("mkdocs")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    build = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")]
+    assert subprocess.run(build, cwd=tmp_path, capture_output=True).returncode == 0
+    with (tmp_path / "docs" / "models.md").open("a", encoding="utf-8") as page:
+        page.write("\nSee [the missing page](missing.md).\n")
+    done = subprocess.run(build, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "missing.md" in done.stderr

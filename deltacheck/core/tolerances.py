@@ -154,6 +154,10 @@ def _number(v: float) -> str:
     return f"{v:.3g}" if isinstance(v, float) and not float(v).is_integer() else f"{v:g}"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # |E| inside a table cell
+
+
 def markdown() -> str:
     """The tolerance section of docs/judging.md: the rule, the rtol table, the words, the constants."""
     dtypes = list(dict.fromkeys(r.dtype for r in TABLE))
@@ -164,9 +168,9 @@ def markdown() -> str:
     for o in oracles():
         lines.append(f"| {o} | " + " | ".join(f"{lookup(o, d).rtol:.0e}" for d in dtypes) + " |")
     lines += ["", "| word | meaning |", "|---|---|"]
-    lines += [f"| {word} | {text} |" for word, text in TERMS]
+    lines += [f"| {word} | {_cell(text)} |" for word, text in TERMS]
     lines += ["", "| constant | value | meaning |", "|---|---|---|"]
-    lines += [f"| `{name}` | {_number(v)} | {text} |" for name, v, text in CONSTANTS]
+    lines += [f"| `{name}` | {_number(v)} | {_cell(text)} |" for name, v, text in CONSTANTS]
     return "\n".join(lines) + "\n"
 
 
