@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,14 @@ def test_every_page_is_in_the_site_navigation():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     for page in (ROOT / "docs").rglob("*.md"):
         assert f" {page.relative_to(ROOT / 'docs').as_posix()}\n" in nav, f"{page} not in nav"
+
+
+def test_the_readme_links_to_pages_that_exist():
+    # mkdocs checks the site's own links; the README is outside it.
+    links = re.findall(r"\]\((docs/[^)#]+)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert links
+    missing = [link for link in links if not (ROOT / link).is_file()]
+    assert not missing, f"the README links to missing pages: {missing}"
 
 
 def test_the_readme_is_short():
