@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 from deltacheck.campaign import exact
-from deltacheck.campaign.planning import MAX_FAILURES, Config, Slice, SliceOutcome
+from deltacheck.campaign.planning import Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
 from deltacheck.core.case import Case
@@ -18,6 +18,7 @@ from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.diagnosis import diagnosed
 from deltacheck.judging.check import CaseResult, check_case
 from deltacheck.results import document as results
+from deltacheck.results.numbering import MAX_FAILURES
 
 
 class Ledger:

@@ -25,6 +25,7 @@ from deltacheck.core.case import LOSSES, Case
 from deltacheck.core.verdicts import FAIL
 from deltacheck.diagnosis import diagnosed
 from deltacheck.judging.check import CaseResult, check_case
+from deltacheck.results.numbering import numbered
 
 
 class _Disagreement(AssertionError):
@@ -153,9 +154,10 @@ class Campaign(Ledger):
         try:
             self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
         finally:  # a case that timed out while shrinking is kept too
-            offset = len(outcome.records)
-            outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
-            outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
+            records, failures = numbered([(self.records, self.failures)], cap=None,
+                                         start=len(outcome.records))
+            outcome.records += records
+            outcome.failures += failures
             outcome.minimal += self.minimal
             outcome.failed_count += self.failed_count
             outcome.shrink_steps += self.shrink_steps
