@@ -31,7 +31,7 @@ class Ledger:
         self.minimal: list[CaseResult] = []
         self.failed_count = 0
         self.shrink_steps = 0
-        self.finished: list[SliceOutcome] = []  # slices done (set by whoever runs them)
+        self.finished: list[SliceOutcome] = []  # slices done (see settled)
         self.current: Slice | None = None  # the slice being checked
         self.in_progress: tuple[Case, str] | None = None  # the case being checked, its phase
 
@@ -49,6 +49,10 @@ class Ledger:
                             timeout=self.config.case_timeout)
         self.in_progress = None
         return self.keep(diagnosed(result), phase)
+
+    def settled(self, outcomes: list[SliceOutcome]) -> None:
+        """The slices done so far, in whichever process: what a rescue from a hung call reports."""
+        self.finished = outcomes
 
     def hung(self, seconds: float) -> None:
         """Record the case whose call outlived its limit and could not be stopped."""
