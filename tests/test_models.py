@@ -1,0 +1,184 @@
+"""deltacheck model: the correct course models pass, known-wrong gradients and seeded composition
+slips fail and are attributed to the composition, a slip in a layer to the layer, and bad specs
+are one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deltacheck
+from deltacheck.commands.cli import main
+from deltacheck.core.loading import load_object
+from deltacheck.models.runner import Settings
+from deltacheck.models.selftest import load_slips
+from deltacheck.models.selftest import run as run_slips
+from deltacheck.oracles.layers.composed import Step, loss_and_grads, scores
+from deltacheck.testing import assert_model_agrees
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "examples" / "models"
+FC = f"{MODELS / 'fc_net.py'}:FullyConnectedNet"
+CONV = f"{MODELS / 'cnn.py'}:ThreeLayerConvNet"
+FAST = ("torch", "fd")
+
+
+def _outputs(tmp_path: Path) -> list[str]:
+    return ["--report", str(tmp_path / "model.html"), "--json", str(tmp_path / "model.json"),
+            "--junit-xml", str(tmp_path / "junit.xml")]
+
+
+def _wrong(model_cls: type, edit) -> type:
+    """A subclass whose loss(X, y) returns ``edit(loss, grads)``: a known-wrong model."""
+    class Wrong(model_cls):  # type: ignore[misc, valid-type]
+        def loss(self, X, y=None):
+            result = super().loss(X, y)
+            return result if y is None else edit(*result)
+
+    Wrong.__name__ = model_cls.__name__
+    return Wrong
+
+
+def test_the_correct_fc_net_passes_with_each_normalization_and_dropout(tmp_path, capsys):
+    assert main(["model", FC, "--examples", "6", "--oracles", "torch,fd",
+                 *_outputs(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "model.json").read_text())
+    assert doc["schema"] == "deltacheck-model/1" and doc["summary"]["verdict"] == "pass"
+    assert doc["layers"][0]["cases"] == 6 and doc["layers"][0]["judged_by"] == {"torch": 6,
+                                                                                 "fd": 6}
+    assert "deltacheck model" in (tmp_path / "model.html").read_text()
+    assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "0"
+    assert "all agree: FullyConnectedNet, 6 cases" in capsys.readouterr().out
+
+
+def test_the_correct_conv_net_passes():
+    result = deltacheck.check_model(CONV, examples=2, oracles=FAST)
+    assert result.passed, result.failure
+    assert "deltacheck model" in result._repr_html_()
+
+
+def test_the_composed_reference_agrees_in_torch_and_jax():
+    rng = np.random.default_rng(0)
+    values = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(4),
+              "gamma1": 1 + 0.3 * rng.standard_normal(4), "beta1": rng.standard_normal(4),
+              "W2": rng.standard_normal((4, 2)), "b2": rng.standard_normal(2)}
+    steps = [Step("affine", ("W1", "b1")),
+             Step("layernorm", ("gamma1", "beta1"), {"ln_param": {"eps": 1e-5}}),
+             Step("relu"), Step("affine", ("W2", "b2")), Step("softmax_loss")]
+    X, y = rng.standard_normal((3, 3)), np.array([0, 1, 1])
+    torch_loss, torch_grads = loss_and_grads(steps, "torch", X, y, values,
+                                             weights=["W1", "W2"], reg=0.3)
+    jax_loss, jax_grads = loss_and_grads(steps, "jax", X, y, values, weights=["W1", "W2"],
+                                         reg=0.3)
+    assert torch_loss == pytest.approx(jax_loss, rel=1e-12)
+    for name in values:
+        np.testing.assert_allclose(torch_grads[name], jax_grads[name], rtol=1e-10, atol=1e-13)
+    # the penalty is 0.5 reg ΣW², and the scores are the composition without its loss
+    plain, _ = loss_and_grads(steps, "torch", X, y, values, weights=[], reg=0.3)
+    assert torch_loss - plain == pytest.approx(
+        0.15 * (np.sum(values["W1"] ** 2) + np.sum(values["W2"] ** 2)), rel=1e-12)
+    assert scores(steps[:-1], "numpy", X, values).shape == (3, 2)
+
+
+@pytest.mark.parametrize(("name", "edit", "stage"), [
+    ("W1 off in one entry", lambda loss, g: (loss, {**g, "W1": g["W1"] + np.eye(*g["W1"].shape)
+                                                    * 1e-4}), "gradient"),
+    ("b2 NaN", lambda loss, g: (loss, {**g, "b2": g["b2"] * np.nan}), "gradient"),
+    ("loss off by 1e-6", lambda loss, g: (loss + 1e-6, g), "loss"),
+    ("grads missing W2", lambda loss, g: (loss, {k: v for k, v in g.items() if k != "W2"}),
+     "call"),
+])
+def test_a_known_wrong_gradient_fails(name, edit, stage):
+    model = _wrong(load_object(FC, argument="model"), edit)
+    result = deltacheck.check_model(model, examples=1, oracles=FAST)
+    assert not result.passed, name
+    assert result.failure is not None and result.failure["stage"] == stage
+    if stage == "gradient":
+        assert result.failure["gradient"] == name.split()[0]
+
+
+def test_scores_of_another_composition_are_a_composition_slip_never_a_gradient_bug():
+    # a model scoring 2 × its scores composes differently from the declared composition
+    model = load_object(FC, argument="model")
+
+    class Doubled(model):  # type: ignore[misc, valid-type]
+        def loss(self, X, y=None):
+            result = super().loss(X, y)
+            return 2 * result if y is None else result
+
+    Doubled.__name__ = "FullyConnectedNet"
+    failure = deltacheck.check_model(Doubled, examples=1, oracles=FAST).failure
+    assert failure is not None and failure["stage"] == "scores"
+    assert failure["diagnosis"]["cause"] == "composition"
+    assert "composes its layers differently" in failure["message"]
+
+
+QUICK_SLIPS = ("reg_in_loss_not_gradient", "dropout_seed_ignored", "gamma_beta_swapped",
+               "batchnorm_train_in_test_mode", "conv_hidden_relu_skipped_in_backward")
+
+
+def test_seeded_composition_slips_are_caught_and_attributed_to_the_composition():
+    slips = load_slips(str(MODELS / "slips.py"))
+    assert len(slips) >= 15
+    doc = run_slips({k: slips[k] for k in QUICK_SLIPS}, Settings(examples=6, oracles=FAST))
+    assert [(r["slip"], r["caught"], r["cause"]) for r in doc["slips"]] == \
+        [(k, True, "composition") for k in QUICK_SLIPS]
+
+
+@pytest.mark.slow
+def test_every_seeded_composition_slip_is_caught(tmp_path, capsys):
+    assert main(["selftest", "--models", str(MODELS / "slips.py"), "--oracles", "torch,fd",
+                 "--json", str(tmp_path / "selftest.json")]) == 0
+    assert "caught and attributed to the composition: 17 of 17" in capsys.readouterr().out
+
+
+def test_a_slip_in_a_layer_is_attributed_to_the_layer(tmp_path):
+    package = tmp_path / "course"
+    shutil.copytree(MODELS, package, ignore=shutil.ignore_patterns("slips.py", "__pycache__"))
+    layers = (ROOT / "examples" / "layers" / "layers.py").read_text()
+    wrong = layers.replace("    db = np.sum(dout, axis=0)\n", "    db = np.sum(dout, axis=0) * 1.01\n")
+    assert wrong != layers
+    (package / "layers.py").write_text(wrong)
+    result = deltacheck.check_model(f"{package / 'fc_net.py'}:FullyConnectedNet", examples=1,
+                                    oracles=FAST)
+    assert result.failure is not None and result.failure["gradient"].startswith("b")
+    assert result.failure["diagnosis"]["cause"] == "layer"
+    assert "affine_forward/affine_backward" in result.failure["diagnosis"]["text"]
+
+
+def test_a_declared_composition_and_arguments(tmp_path):
+    source = (MODELS / "fc_net.py").read_text().replace("from .layers import", "from layers import")
+    (tmp_path / "layers.py").write_text((ROOT / "examples" / "layers" / "layers.py").read_text())
+    (tmp_path / "net.py").write_text(source.replace("class FullyConnectedNet", "class Net"))
+    spec = f"{tmp_path / 'net.py'}:Net"
+    assert main(["model", spec, "--examples", "1", "--oracles", "torch,fd",
+                 *_outputs(tmp_path)]) == 2  # no known composition, none declared
+    assert main(["model", spec, "--composition", "affine,relu,affine,relu,affine,softmax_loss",
+                 "--arg", "hidden_dims=[3, 2]", "--arg", "input_dim=4", "--examples", "2",
+                 "--oracles", "torch,fd", *_outputs(tmp_path)]) == 0
+    assert main(["model", spec, "--composition", "affine,relu,affine,softmax_loss",
+                 "--arg", "hidden_dims=[3, 2]", "--arg", "input_dim=4", "--examples", "1",
+                 "--oracles", "torch,fd", *_outputs(tmp_path)]) == 1  # one affine too few
+
+
+def test_a_model_that_cannot_be_constructed_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "bad.py").write_text("class FullyConnectedNet:\n    def __init__(self):\n"
+                                     "        raise RuntimeError('no')\n"
+                                     "    def loss(self, X, y=None):\n        pass\n")
+    assert main(["model", f"{tmp_path / 'bad.py'}:FullyConnectedNet", *_outputs(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be constructed" in err[0] and "RuntimeError: no" in err[0]
+    assert main(["model", f"{tmp_path / 'bad.py'}:Missing", *_outputs(tmp_path)]) == 2
+    assert main(["model", f"{MODELS / 'fc_net.py'}:np", *_outputs(tmp_path)]) == 2
+
+
+def test_the_pytest_helper():
+    assert_model_agrees(FC, examples=2)
+    slip = load_slips(str(MODELS / "slips.py"))["reg_missing_on_last_layer"].model
+    with pytest.raises(AssertionError, match=r"W2(.|\n)*diagnosis: composition"):
+        assert_model_agrees(slip, examples=1)
