@@ -182,3 +182,34 @@ def test_the_pytest_helper():
     slip = load_slips(str(MODELS / "slips.py"))["reg_missing_on_last_layer"].model
     with pytest.raises(AssertionError, match=r"W2(.|\n)*diagnosis: composition"):
         assert_model_agrees(slip, examples=1)
+
+
+def _l2_of_one(loss, grads, model):
+    """The course's loss with reg ΣW² (an L2 factor of 1): both terms doubled, consistently."""
+    weights = [k for k in model.params if k.startswith("W")]
+    loss += 0.5 * model.reg * sum(np.sum(model.params[w] ** 2) for w in weights)
+    return loss, {k: v + model.reg * model.params[k] if k in weights else v
+                  for k, v in grads.items()}
+
+
+def test_a_declared_l2_factor_and_the_hint_that_suggests_it():
+    base = load_object(FC, argument="model")
+
+    class FullL2(base):  # type: ignore[misc, valid-type]
+        def loss(self, X, y=None):
+            result = super().loss(X, y)
+            return result if y is None else _l2_of_one(*result, self)
+
+    FullL2.__name__ = "FullyConnectedNet"
+    failure = deltacheck.check_model(FullL2, examples=1, oracles=FAST).failure
+    assert failure is not None and failure["stage"] == "loss"
+    assert "declare it with --l2 1" in failure["diagnosis"]["text"]
+    assert deltacheck.check_model(FullL2, examples=2, oracles=FAST, l2=1.0).passed
+
+
+def test_an_argument_fixed_by_the_user_sets_the_composition():
+    result = deltacheck.check_model(FC, examples=2, oracles=FAST,
+                                    args={"normalization": "layernorm", "hidden_dims": [3]})
+    record = result.document["layers"][0]
+    assert result.passed and record["params"]["composition"] == \
+        "affine - layernorm - relu - affine - softmax_loss"

@@ -12,7 +12,7 @@ from deltacheck.commands import options as o
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.layers import document as layer_doc
 from deltacheck.models.compose import LAYER_KINDS
-from deltacheck.models.runner import Settings, run_model, verdict_line
+from deltacheck.models.runner import Settings, console_lines, run_model, verdict_line
 from deltacheck.results import output
 
 
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     words = ["deltacheck", "model", args.spec]
     words += ["--composition", ",".join(args.composition)] if args.composition else []
     words += [w for a in args.arg for w in ("--arg", a)]
+    words += ["--l2", str(args.l2)] if args.l2 != 0.5 else []
     words += ["--examples", str(args.examples), "--oracles", ",".join(args.oracles)]
     config = Settings(examples=args.examples, seed=args.seed, oracles=tuple(args.oracles),
                       composition=args.composition, args=constructor, l2=args.l2,
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                     progress=lambda line: print(line, file=sys.stderr, flush=True))
     written = output.write_outputs(doc, json_path=json_path, report_path=report)
     written.append(f"junit:  {output.write_text(junit_path, layer_doc.junit(doc))}")
-    lines = layer_doc.console_lines(doc) + written
+    lines = console_lines(doc) + written
     lines += [f"seed:   {args.seed} ({doc['run']['wall_time_s']:.1f} s)", verdict_line(doc)]
     print("\n".join(lines))
     return layer_doc.exit_code(doc)

@@ -97,6 +97,27 @@ def _norm_argument(params: Mapping[str, inspect.Parameter], norm: str | None) ->
     return {}
 
 
+def _declared_norm(args: Mapping[str, Any], drawn: str | None) -> str | None:
+    """The normalization an --arg fixes (normalization= or use_batchnorm=), else the drawn one."""
+    if "normalization" in args:
+        return args["normalization"]
+    if "use_batchnorm" in args:
+        return "batchnorm" if args["use_batchnorm"] else None
+    return drawn
+
+
+def _declared_keep(params: Mapping[str, inspect.Parameter], args: Mapping[str, Any],
+                   drawn: float) -> float:
+    """Dropout's keep probability an --arg fixes, in the constructor's convention."""
+    if "dropout_keep_ratio" in args:
+        return float(args["dropout_keep_ratio"])
+    if "dropout" in args:
+        value = float(args["dropout"])
+        drop_default = "dropout" in params and params["dropout"].default == 0
+        return (1.0 - value if value > 0 else 1.0) if drop_default else value
+    return drawn
+
+
 def draw(kind: str, cls: Any, index: int, rng: np.random.Generator,
          declared: Sequence[str] | None, args: Mapping[str, Any]) -> Design:
     """Case ``index``: small sizes, and every normalization × dropout choice in turn."""
@@ -112,25 +133,28 @@ def draw(kind: str, cls: Any, index: int, rng: np.random.Generator,
         norms = [None, "batchnorm", "layernorm"]
         if "normalization" not in params and "use_batchnorm" not in params:
             norms = [None]
-        norm = norms[index % len(norms)]
+        norm = _declared_norm(args, norms[index % len(norms)])
         dropout = bool(_keep_argument(params, 0.5)) and (index // len(norms)) % 2 == 1
-        keep = round(float(rng.uniform(0.4, 0.9)), 2) if dropout else 1.0
-        hidden = [int(h) for h in rng.integers(2, 5, size=int(rng.integers(1, 3)))]
-        D = int(rng.integers(2, 6))
+        keep = _declared_keep(params, args, round(float(rng.uniform(0.4, 0.9)), 2)
+                              if dropout else 1.0)
+        hidden = [int(h) for h in args.get("hidden_dims",
+                                           rng.integers(2, 5, size=int(rng.integers(1, 3))))]
+        D = int(args.get("input_dim", rng.integers(2, 6)))
         kwargs = {"hidden_dims": hidden, "input_dim": D, "num_classes": classes, "reg": reg,
                   **_norm_argument(params, norm), **_keep_argument(params, keep), "seed": seed}
-        block = ("affine", *([norm] if norm else []), "relu", *(["dropout"] if dropout else []))
+        block = ("affine", *([norm] if norm else []), "relu", *(["dropout"] if keep < 1 else []))
         kinds = (*block * len(hidden), "affine", "softmax_loss")
         shape: tuple[int, ...] = (D,)
     elif kind == "conv":
         C, H = int(rng.integers(1, 3)), int(rng.choice([2, 4]))
-        kwargs = {"input_dim": (C, H, H), "num_filters": int(rng.integers(1, 4)),
+        C, H, W = tuple(args.get("input_dim", (C, H, H)))
+        kwargs = {"input_dim": (C, H, W), "num_filters": int(rng.integers(1, 4)),
                   "filter_size": int(rng.choice([1, 3])), "hidden_dim": int(rng.integers(2, 4)),
                   "num_classes": classes, "reg": reg}
         kinds, shape = ("conv", "relu", "max_pool", "affine", "relu", "affine",
-                        "softmax_loss"), (C, H, H)
+                        "softmax_loss"), (C, H, W)
     elif kind == "two":
-        D = int(rng.integers(2, 6))
+        D = int(args.get("input_dim", rng.integers(2, 6)))
         kwargs = {"input_dim": D, "hidden_dim": int(rng.integers(2, 5)), "num_classes": classes,
                   "reg": reg}
         kinds, shape = ("affine", "relu", "affine", "softmax_loss"), (D,)

@@ -44,6 +44,7 @@ class ModelOutcome:
     values: dict[str, Any] = field(default_factory=dict)
     not_judged: int = 0
     unresolved: int = 0
+    hint: str = ""  # what the numbers suggest (a different L2 factor)
 
 
 @dataclass
@@ -93,9 +94,7 @@ def check(model: Any, case: Case, *, oracles: Sequence[str], l2: float) -> Model
     problem = problem or calls.loss_problem(first, names)
     if problem:
         return _fail(problem, "call")
-    again, problem = calls.call(model, case.X, case.y)
-    if problem or calls.loss_problem(again, names) or \
-            float(np.asarray(again[0], np.float64)) != float(np.asarray(first[0], np.float64)):
+    if not _reproducible(model, case, first, names):
         return _fail("loss(X, y) gives a different loss on a second call with the same "
                      "parameters and data (is dropout's seed honoured?)", "reproducible",
                      "loss", True)
@@ -109,6 +108,29 @@ def check(model: Any, case: Case, *, oracles: Sequence[str], l2: float) -> Model
     steps = compose.steps(kinds, case.values, mode="train", bn_params=bn_params,
                           keep=case.design.keep, masks=masks)
     return _gradients(model, case, steps, first, oracles, l2)
+
+
+def _reproducible(model: Any, case: Case, first: Any, names: list[str]) -> bool:
+    """Two more calls give the first call's loss (two: a few random masks may agree by chance)."""
+    for _ in range(2):
+        again, problem = calls.call(model, case.X, case.y)
+        if problem or calls.loss_problem(again, names) or \
+                float(np.asarray(again[0], np.float64)) != float(np.asarray(first[0], np.float64)):
+            return False
+    return True
+
+
+def l2_hint(gap: float, penalty: float, l2: float) -> str:
+    """When the loss is off by a multiple of reg ΣW² (a half, a whole, …): the L2 factor it
+    suggests, and how to declare it."""
+    if penalty <= 0:
+        return ""
+    k = round(2 * gap / penalty) / 2
+    if k == 0 or abs(gap - k * penalty) > 1e-9 * max(1.0, abs(gap)):
+        return ""
+    return (f"the loss differs from the reference's by {k:g} · reg · ΣW²: its L2 term looks "
+            f"like {l2 + k:g} · reg · ΣW²; if that is meant, declare it with --l2 {l2 + k:g} "
+            f"(check_model(..., l2={l2 + k:g}))")
 
 
 def _set_running_stats(bn_params: list[Any], kinds: Sequence[str], case: Case) -> None:
@@ -232,12 +254,14 @@ def _gradients(model: Any, case: Case, steps: list[Any], result: Any, oracles: S
             oracle, q = failing[0]
             where = f"{name}[{', '.join(map(str, q.worst))}]" if q.worst else name
             g, w = distinct(q.impl_value or 0.0, q.oracle_value or 0.0)
-            what = "the loss" if name == "loss" else "grads"
             outcome.verdict, outcome.first_wrong = FAIL, name
             outcome.stage = "loss" if name == "loss" else "gradient"
-            outcome.message = (f"{what} {where} = {g}, but {oracle} says {w} (float64, err "
+            outcome.message = (f"{where} = {g}, but {oracle} says {w} (float64, err "
                                f"{q.err:.2g} > rtol {_rtol(oracle):.0e})")
-            if name != "loss":
+            if name == "loss":
+                penalty = reg * sum(float(np.sum(case.values[w] ** 2)) for w in weights)
+                outcome.hint = l2_hint(loss - found[oracle][0], penalty, l2)
+            else:
                 truth_by = {o: t for o, (_, t, _) in found.items()}
                 outcome.values = side_by_side(name, q, got[name], truth_by)
             break

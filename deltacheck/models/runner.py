@@ -115,6 +115,8 @@ def _failure(cls: Any, outcome: ModelOutcome, case: Case, config: Settings,
     else:
         cause = where["where"] if where["where"] != "unknown" else "gradient"
         text = where["text"]
+    if outcome.hint:
+        text += f"; {outcome.hint}"
     values = {k: ([json_number(x) for x in v] if isinstance(v, list) and k != "at" else v)
               for k, v in outcome.values.items()}
     return {"minimal": False, "message": outcome.message, "stage": outcome.stage,
@@ -160,3 +162,17 @@ def verdict_line(doc: dict[str, Any]) -> str:
                f"{', '.join(doc['run']['oracles'])}"
     f = next(r["failures"][-1] for r in doc["layers"] if r["failures"])
     return f"DISAGREEMENT in {names}: {f['gradient'] or f['stage']} ({f['diagnosis']['cause']})"
+
+
+def console_lines(doc: dict[str, Any]) -> list[str]:
+    """The model × verdict table and, for a failure, its case, message, diagnosis and repro."""
+    lines = [f"{'model':<40} {'cases':>5}  {'worst err':>9}  verdict"]
+    for r in doc["layers"]:
+        err = max((float(e) for e in r["worst_err"].values()), default=0.0)
+        lines.append(f"{r['name']:<40} {r['cases']:>5}  {err:>9.1e}  {r['verdict']}")
+        lines.append(f"  composition: {r['params']['composition']}")
+        for f in r["failures"]:
+            lines += [f"  failing case: {f['case']['describe']}", f"  {f['message']}",
+                      f"  diagnosis: {f['diagnosis']['cause']}: {f['diagnosis']['text']}",
+                      f"  reproduce: {f['repro']}"]
+    return lines
