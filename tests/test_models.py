@@ -53,7 +53,10 @@ def test_the_correct_fc_net_passes_with_each_normalization_and_dropout(tmp_path,
                                                                                  "fd": 6}
     assert "deltacheck model" in (tmp_path / "model.html").read_text()
     assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "0"
-    assert "all agree: FullyConnectedNet, 6 cases" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all agree: FullyConnectedNet, 6 cases" in out
+    # each normalization, with and without dropout
+    assert out.count("  composition: ") == 6 and "layernorm - relu - dropout" in out
 
 
 def test_the_correct_conv_net_passes():
@@ -211,5 +214,29 @@ def test_an_argument_fixed_by_the_user_sets_the_composition():
     result = deltacheck.check_model(FC, examples=2, oracles=FAST,
                                     args={"normalization": "layernorm", "hidden_dims": [3]})
     record = result.document["layers"][0]
-    assert result.passed and record["params"]["composition"] == \
-        "affine - layernorm - relu - affine - softmax_loss"
+    assert result.passed and record["params"]["compositions"] == [
+        "affine - layernorm - relu - affine - softmax_loss"]
+
+
+def test_a_loss_that_updates_its_params_fails():
+    base = load_object(FC, argument="model")
+
+    class Stepping(base):  # type: ignore[misc, valid-type]
+        def loss(self, X, y=None):
+            result = super().loss(X, y)
+            if y is not None:
+                self.params["b1"] = self.params["b1"] - 0.1 * result[1]["b1"]
+            return result
+
+    Stepping.__name__ = "FullyConnectedNet"
+    failure = deltacheck.check_model(Stepping, examples=1, oracles=FAST).failure
+    assert failure is not None and "changed params['b1']" in failure["message"]
+
+
+def test_finite_differences_alone_judge_and_catch_a_wrong_gradient():
+    assert deltacheck.check_model(FC, examples=2, oracles=("fd",)).passed
+    wrong = _wrong(load_object(FC, argument="model"),
+                   lambda loss, g: (loss, {**g, "W1": 1.001 * g["W1"]}))
+    failure = deltacheck.check_model(wrong, examples=1, oracles=("fd",)).failure
+    assert failure is not None and failure["gradient"] == "W1"
+    assert "fd says" in failure["message"]

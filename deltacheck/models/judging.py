@@ -89,11 +89,16 @@ def check(model: Any, case: Case, *, oracles: Sequence[str], l2: float) -> Model
     moved = _changed(before, calls.snapshot(model))
     if moved:
         return _fail(f"loss(X) (test mode) changed {moved}", "running_stats", moved, True)
+    before = calls.snapshot(model)
     with calls.recording_dropout(model) as masks:
         first, problem = calls.call(model, case.X, case.y)
     problem = problem or calls.loss_problem(first, names)
     if problem:
         return _fail(problem, "call")
+    moved = _changed({**before, "bn_params": None}, calls.snapshot(model))
+    if moved:  # the finite differences and the second call would see other params
+        return _fail(f"loss(X, y) changed {moved}; a loss computes, the solver updates",
+                     "call", moved)
     if not _reproducible(model, case, first, names):
         return _fail("loss(X, y) gives a different loss on a second call with the same "
                      "parameters and data (is dropout's seed honoured?)", "reproducible",
@@ -220,8 +225,10 @@ def _gradients(model: Any, case: Case, steps: list[Any], result: Any, oracles: S
                     return float(model.loss(case.X.copy(), case.y.copy())[0])
             fd = truths.fd(own, case.values, names)
             calls.set_values(model, case.values)
-            if fd is not None:
-                found["fd"] = (loss, *fd)
+            if fd is None:
+                return _fail("loss(X, y) raised or gave a non-finite loss with a parameter "
+                             "moved by a finite-difference step", "fd", "loss")
+            found["fd"] = (loss, *fd)
         else:
             value, truth = truths.reference(steps, oracle, case.X, case.y, case.values,
                                             weights, reg, l2)

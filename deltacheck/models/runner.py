@@ -73,10 +73,11 @@ def check_model_class(cls: Any, config: Settings, name: str = "",
     judged_by: dict[str, int] = {}
     worst: dict[str, float] = {}
     failure = None
-    kinds: tuple[str, ...] = ()
+    compositions: list[str] = []
     for index in range(config.examples):
         model, case = draw_case(cls, kind, index, config)
-        kinds = case.design.kinds
+        if compose.describe(case.design.kinds) not in compositions:
+            compositions.append(compose.describe(case.design.kinds))
         oracles = [o for o in config.oracles if o != "jax" or index < JAX_CASES]
         outcome = check(model, case, oracles=oracles, l2=config.l2)
         cases += 1
@@ -97,7 +98,7 @@ def check_model_class(cls: Any, config: Settings, name: str = "",
             "not_judged_cases": 0, "not_judged_entries": not_judged,
             "unresolved_entries": unresolved, "judged_by": judged_by,
             "worst_err": {o: json_number(e) for o, e in worst.items()},
-            "params": {"composition": compose.describe(kinds), "l2": config.l2},
+            "params": {"compositions": compositions, "l2": config.l2},
             "failures": [failure] if failure else [],
             "wall_time_s": round(time.perf_counter() - start, 3)}
 
@@ -170,7 +171,7 @@ def console_lines(doc: dict[str, Any]) -> list[str]:
     for r in doc["layers"]:
         err = max((float(e) for e in r["worst_err"].values()), default=0.0)
         lines.append(f"{r['name']:<40} {r['cases']:>5}  {err:>9.1e}  {r['verdict']}")
-        lines.append(f"  composition: {r['params']['composition']}")
+        lines += [f"  composition: {c}" for c in r["params"]["compositions"]]
         for f in r["failures"]:
             lines += [f"  failing case: {f['case']['describe']}", f"  {f['message']}",
                       f"  diagnosis: {f['diagnosis']['cause']}: {f['diagnosis']['text']}",
