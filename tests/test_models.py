@@ -240,3 +240,16 @@ def test_finite_differences_alone_judge_and_catch_a_wrong_gradient():
     failure = deltacheck.check_model(wrong, examples=1, oracles=("fd",)).failure
     assert failure is not None and failure["gradient"] == "W1"
     assert "fd says" in failure["message"]
+
+
+def test_the_selftest_command_runs_a_slips_module(tmp_path, capsys):
+    slips = tmp_path / "two_slips.py"
+    slips.write_text(f"import sys\nsys.path.insert(0, {str(MODELS.parent)!r})\n"
+                     "from models.slips import SLIPS as ALL\n"
+                     "SLIPS = {k: ALL[k] for k in ('reg_missing_on_last_layer', "
+                     "'conv_reg_missing_on_W1')}\n")
+    assert main(["selftest", "--models", str(slips), "--oracles", "torch,fd",
+                 "--json", str(tmp_path / "selftest.json")]) == 0
+    assert "attributed to the composition: 2 of 2" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "selftest-models.json").read_text())
+    assert [r["cause"] for r in doc["slips"]] == ["composition", "composition"]
