@@ -253,3 +253,50 @@ def test_the_selftest_command_runs_a_slips_module(tmp_path, capsys):
     assert "attributed to the composition: 2 of 2" in capsys.readouterr().out
     doc = json.loads((tmp_path / "selftest-models.json").read_text())
     assert [r["cause"] for r in doc["slips"]] == ["composition", "composition"]
+
+
+INLINE = '''
+import numpy as np
+
+
+class TwoLayerNet:
+    def __init__(self, input_dim=3072, hidden_dim=100, num_classes=10, weight_scale=1e-3,
+                 reg=0.0):
+        self.reg = reg
+        self.params = {"W1": weight_scale * np.ones((input_dim, hidden_dim)),
+                       "b1": np.zeros(hidden_dim),
+                       "W2": weight_scale * np.ones((hidden_dim, num_classes)),
+                       "b2": np.zeros(num_classes)}
+
+    def loss(self, X, y=None):
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        a = X.reshape(len(X), -1) @ W1 + b1
+        h = np.maximum(a, 0)
+        scores = h @ W2 + b2
+        if y is None:
+            return scores
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        N = len(X)
+        loss = -np.log(p[np.arange(N), y]).mean() + 0.5 * self.reg * ((W1**2).sum() + (W2**2).sum())
+        d = p.copy()
+        d[np.arange(N), y] -= 1
+        d /= N
+        dh = d @ W2.T * (a > 0)
+        grads = {"W2": h.T @ d + self.reg * W2, "b2": d.sum(axis=0),
+                 "W1": X.reshape(N, -1).T @ dh + self.reg * W1, "b1": dh.sum(axis=0) * SLIP}
+        return loss, grads
+'''
+
+
+@pytest.mark.parametrize(("slip", "cause"), [(1.0, None), (1.01, "gradient")])
+def test_a_two_layer_net_without_layer_functions(tmp_path, slip, cause):
+    (tmp_path / "inline.py").write_text(INLINE + f"\nSLIP = {slip}\n")
+    result = deltacheck.check_model(f"{tmp_path / 'inline.py'}:TwoLayerNet", examples=2,
+                                    oracles=FAST)
+    if cause is None:
+        assert result.passed, result.failure
+    else:
+        assert result.failure is not None and result.failure["gradient"] == "b1"
+        assert result.failure["diagnosis"]["cause"] == cause
+        assert "cannot be told" in result.failure["diagnosis"]["text"]
