@@ -178,6 +178,11 @@ def test_a_model_that_cannot_be_constructed_is_one_line_exit_2(tmp_path, capsys)
     assert len(err) == 1 and "cannot be constructed" in err[0] and "RuntimeError: no" in err[0]
     assert main(["model", f"{tmp_path / 'bad.py'}:Missing", *_outputs(tmp_path)]) == 2
     assert main(["model", f"{MODELS / 'fc_net.py'}:np", *_outputs(tmp_path)]) == 2
+    capsys.readouterr()
+    for arg in ("hidden_dims=3", "normalization='bn'", "dropout_keep_ratio=0", "oops"):
+        assert main(["model", FC, "--arg", arg, *_outputs(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("deltacheck: error: --arg"), err
 
 
 def test_the_pytest_helper():

@@ -118,9 +118,32 @@ def _declared_keep(params: Mapping[str, inspect.Parameter], args: Mapping[str, A
     return drawn
 
 
+def _check_args(kind: str, args: Mapping[str, Any]) -> None:
+    """The arguments the draws read, checked: the fix is named in the message."""
+    def ints(value: Any, count: int | None = None) -> bool:
+        return isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and v > 0 for v in value) and count in (None, len(value))
+
+    problems = {
+        "hidden_dims": (lambda v: ints(v) and len(v) > 0, "a list of widths, e.g. [3, 2]"),
+        "input_dim": ((lambda v: ints(v, 3)) if kind == "conv" else
+                      (lambda v: isinstance(v, int) and v > 0),
+                      "(C, H, W), e.g. (2, 4, 4)" if kind == "conv" else "a size, e.g. 4"),
+        "normalization": (lambda v: v in (None, "batchnorm", "layernorm"),
+                          "None, 'batchnorm' or 'layernorm'"),
+        "dropout_keep_ratio": (lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
+                               "a keep probability in (0, 1]"),
+        "dropout": (lambda v: isinstance(v, (int, float)) and 0 <= v <= 1,
+                    "a probability in [0, 1]")}
+    for name, (ok, wanted) in problems.items():
+        if kind != "declared" and name in args and not ok(args[name]):
+            raise DeltacheckError(f"--arg {name}={args[name]!r}: give {wanted}")
+
+
 def draw(kind: str, cls: Any, index: int, rng: np.random.Generator,
          declared: Sequence[str] | None, args: Mapping[str, Any]) -> Design:
     """Case ``index``: small sizes, and every normalization × dropout choice in turn."""
+    _check_args(kind, args)
     params = signature(cls)
     takes_all = any(p.kind == p.VAR_KEYWORD for p in params.values())
     reg = 0.0 if index % 4 == 3 else round(float(rng.uniform(0.05, 1.0)), 3)
