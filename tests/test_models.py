@@ -305,3 +305,20 @@ def test_a_two_layer_net_without_layer_functions(tmp_path, slip, cause):
         assert result.failure is not None and result.failure["gradient"] == "b1"
         assert result.failure["diagnosis"]["cause"] == cause
         assert "cannot be told" in result.failure["diagnosis"]["text"]
+
+
+def test_dropout_called_by_another_name_is_read_as_the_course_seeds_it(tmp_path):
+    # the masks cannot be read back from a call of dropout_forward: the course's convention
+    # (numpy seeded with dropout_param's seed, keep where rand < p) gives them
+    package = tmp_path / "renamed"
+    shutil.copytree(MODELS, package, ignore=shutil.ignore_patterns("slips.py", "__pycache__"))
+    (package / "layers.py").write_text((ROOT / "examples" / "layers" / "layers.py").read_text())
+    source = (package / "fc_net.py").read_text()
+    source = source.replace("    dropout_forward,\n", "    dropout_forward as drop,\n")
+    source = source.replace("= dropout_forward(out,", "= drop(out,")
+    (package / "fc_net.py").write_text(source)
+    spec = f"{package / 'fc_net.py'}:FullyConnectedNet"
+    result = deltacheck.check_model(spec, examples=3, oracles=FAST,
+                                    args={"dropout_keep_ratio": 0.6})
+    assert result.passed, result.failure
+    assert all("dropout" in c for c in result.document["layers"][0]["params"]["compositions"])

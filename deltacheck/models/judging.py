@@ -144,7 +144,8 @@ def _set_running_stats(bn_params: list[Any], kinds: Sequence[str], case: Case) -
     k = 0
     for kind in kinds:
         k += kind in compose.WEIGHTED
-        if kind == "batchnorm" and k - 1 < len(bn_params) and isinstance(bn_params[k - 1], dict):
+        if kind in ("batchnorm", "spatial_batchnorm") and k - 1 < len(bn_params) and \
+                isinstance(bn_params[k - 1], dict):
             width = case.values[f"gamma{k}"].shape[0]
             bn_params[k - 1]["running_mean"] = 0.5 * rng.standard_normal(width)
             bn_params[k - 1]["running_var"] = rng.uniform(0.5, 2.0, width)
@@ -166,7 +167,8 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 def _course_masks(case: Case, drops: int) -> list[np.ndarray]:
     """The course's masks where no dropout_forward call could be seen: each dropout layer
     seeds numpy with dropout_param's seed and keeps rand < p."""
-    widths = [v.shape[-1] for n, v in case.values.items() if n.startswith("b")]
+    widths = [v.shape[-1] for n, v in case.values.items()
+              if n.startswith("b") and not n.startswith("beta")]
     keep = case.design.keep
     return [(np.random.RandomState(case.design.seed).rand(case.X.shape[0], w) < keep) / keep
             for w in widths[:drops]]
