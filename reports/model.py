@@ -12,4 +12,4 @@ from deltacheck.reports import layer
 
 def render(doc: Mapping[str, Any]) -> str:
     """The report as one HTML document."""
-    return layer.render(doc, command="deltacheck model")
+    return layer.render(doc, command="deltacheck model", noun="model")
