@@ -86,6 +86,11 @@ def test_the_composed_reference_agrees_in_torch_and_jax():
     assert torch_loss - plain == pytest.approx(
         0.15 * (np.sum(values["W1"] ** 2) + np.sum(values["W2"] ** 2)), rel=1e-12)
     assert scores(steps[:-1], "numpy", X, values).shape == (3, 2)
+    # and jax alone judges a model's gradients, and fails a wrong one
+    wrong = _wrong(load_object(FC, argument="model"),
+                   lambda loss, g: (loss, {**g, "b1": g["b1"] + 1e-6}))
+    failure = deltacheck.check_model(wrong, examples=1, oracles=("jax",)).failure
+    assert failure is not None and failure["gradient"] == "b1" and "jax says" in failure["message"]
 
 
 @pytest.mark.parametrize(("name", "edit", "stage"), [
