@@ -83,7 +83,7 @@ def check(model: Any, case: Case, *, oracles: Sequence[str], l2: float) -> Model
     bn_params: list[Any] = given if isinstance(given, list) else []
     _set_running_stats(bn_params, kinds, case)
     before = calls.snapshot(model)
-    outcome = _scores(model, case, bn_params, l2)
+    outcome = _scores(model, case, bn_params)
     if outcome is not None:
         return outcome
     moved = _changed(before, calls.snapshot(model))
@@ -174,7 +174,7 @@ def _course_masks(case: Case, drops: int) -> list[np.ndarray]:
             for w in widths[:drops]]
 
 
-def _scores(model: Any, case: Case, bn_params: list[Any], l2: float) -> ModelOutcome | None:
+def _scores(model: Any, case: Case, bn_params: list[Any]) -> ModelOutcome | None:
     kinds = case.design.kinds
     got, problem = calls.call(model, case.X, None)
     problem = problem or calls.scores_problem(got, case.X.shape[0])
