@@ -207,3 +207,10 @@ def test_every_lesson_has_a_section_in_the_report(measured):
     skipped = demo_report.render({"schema": "deltacheck-demo/2", "verdict": "pass",
                                   "lessons_run": False})
     assert "--skip-lessons" in skipped and "Canonical links in general" not in skipped
+
+
+def test_factors_read_as_a_person_reads_them():
+    from deltacheck.reports.env import factor
+
+    assert factor(4.6119) == "4.61" and factor(7036.35) == "7,036" and factor(1.1e34) == "10³⁴"
+    assert factor(float("nan")) == "nan"

@@ -98,5 +98,10 @@ def claims(doc: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             out.append({"holds": not row["matches_y_minus_t"],
                         "text": f"canonical links: {name} (not canonical) does not give "
-                                f"δ = y − t: off by a factor of up to {row['factor_up_to']:.3g}"})
+                                f"δ = y − t: off by a factor of up to {_factor(row['factor_up_to'])}"})
     return out
+
+
+def _factor(x: float) -> str:
+    """4.61, 7,036: a factor as a person reads it."""
+    return f"{x:.3g}" if not math.isfinite(x) or x < 100 else f"{x:,.0f}"
