@@ -308,3 +308,18 @@ def test_the_independence_check_can_fail():
     assert names_used(leaky, "_torch_delta") & FORMULAS == {"H_PRIME"}
     importing = "def jax_loop(task):\n    from deltacheck.reference_impl import backprop\n"
     assert {"reference_impl", "backprop"} <= names_used(importing, "jax_loop")
+
+
+class _Seen(BaseException):
+    """Carries the configuration the command built out of the command line."""
+
+
+@pytest.mark.parametrize(("args", "lessons"), [([], True), (["--skip-lessons"], False)])
+def test_skip_lessons_reaches_the_configuration(args, lessons, monkeypatch, tmp_path):
+    def seen(config, progress=None):
+        raise _Seen(config)
+
+    monkeypatch.setattr(demo, "run", seen)
+    with pytest.raises(_Seen) as got:
+        cli.main(["demo", *args, "--report", str(tmp_path / "d.html")])
+    assert got.value.args[0].lessons is lessons

@@ -15,6 +15,11 @@ pytest.importorskip("ipykernel")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "notebooks" / "lecture.ipynb"
 
 
+def _stderr(cell):
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
 def _html(cell):
     return "".join(o.get("data", {}).get("text/html", "") for o in cell.get("outputs", []))
 
@@ -26,8 +31,10 @@ def test_lecture_notebook_finds_the_planted_slip_and_its_fix_passes(tmp_path):
     # the notebook's own asserts fail the run if the slip is missed or the fix is not passed
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
-    cards = {src: _html(c) for c in nb.cells if c.cell_type == "code"
-             for src in [c.source.strip().splitlines()[-1]]}
+    code = {c.source.strip().splitlines()[-1]: c for c in nb.cells if c.cell_type == "code"}
+    cards = {last: _html(c) for last, c in code.items()}
+    # the progress bar redraws one line in place (no widget library needed)
+    assert "\r" in _stderr(code["buggy"]) and "[#" in _stderr(code["buggy"])
     assert "FAIL" in cards["buggy"] and "First disagreement" in cards["buggy"]
     assert "evaluated at z" in cards["buggy"]  # the diagnosis, inline
     assert "FAIL" in cards["one"] and "quantity" in cards["one"]  # check_case's matrix

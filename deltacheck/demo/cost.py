@@ -152,8 +152,8 @@ def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
          "measured": slope_fd, "needed": [lo, hi],
          "range": [min(fd_ratio), max(fd_ratio)] if fd_ratio else [],
          "text": f"cost: finite differences / backprop grows like P — fitted slope "
-                 f"{slope_fd:.2f} (needed {lo} to {hi}), from {min(fd_ratio):.3g} to "
-                 f"{max(fd_ratio):.3g} times dearer" if fd_ratio else "cost: no widths timed"},
+                 f"{slope_fd:.2f} (needed {lo} to {hi}), from {min(fd_ratio):,.0f} to "
+                 f"{max(fd_ratio):,.0f} times dearer" if fd_ratio else "cost: no widths timed"},
     ]
 
 
