@@ -30,8 +30,7 @@ MAX_MODULE_LINES = 330  # "about 300"
 MAX_CLASS_LINES = 160  # "about 150"
 # Units still being split, at their size when the rule came in: each may only shrink, and
 # leaves this table once it fits the rule.
-DEBT = {"deltacheck/demo/output_errors.py": 341,
-        "deltacheck/demo/training.py": 331}
+DEBT: dict[str, int] = {}
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
