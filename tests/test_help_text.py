@@ -11,8 +11,8 @@ import pytest
 from deltacheck.commands import cli
 
 ROOT = Path(__file__).parents[1]
-PAGES = {"run": "run.md", "layer": "layers.md", "merge": "scaling.md", "audit": "audit.md",
-         "demo": "demo.md", "selftest": "selftest.md"}
+PAGES = {"run": "run.md", "layer": "layers.md", "model": "models.md", "merge": "scaling.md",
+         "audit": "audit.md", "demo": "demo.md", "selftest": "selftest.md"}
 _DEFAULT = re.compile(r"\(default: (.*)\)$")
 
 

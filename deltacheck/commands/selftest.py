@@ -38,6 +38,10 @@ def add_parser(sub: Any) -> None:
     selftest.add_argument("--layers", nargs="?", const="examples/layers/slips.py",
                           metavar="SLIPS.py", help="run the seeded layer slips instead (SLIPS "
                           "of the given module, %(const)s if none is given) (default: off)")
+    selftest.add_argument("--models", nargs="?", const="examples/models/slips.py",
+                          metavar="SLIPS.py", help="run the seeded model composition slips "
+                          "instead (SLIPS of the given module, %(const)s if none is given) "
+                          "(default: off)")
     selftest.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "selftest.json",
                           help="the kill table as JSON; run reports beside it show its kill rate "
                           "(default: %(default)s)")
@@ -50,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     o.check_oracles(args.oracles)
     if args.layers:
         return _layers(args)
+    if args.models:
+        return _models(args)
     chosen = selftest.select(args.bugs)
 
     def progress(kill: selftest.Kill) -> None:
@@ -73,4 +79,17 @@ def _layers(args: argparse.Namespace) -> int:
     doc = layer_selftest.run(slips, config, progress=lambda line: print(line, file=sys.stderr))
     json_path = args.json.with_name("selftest-layers.json")
     print("\n".join(layer_selftest.table(doc) + output.write_outputs(doc, json_path=json_path)))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from deltacheck.models import selftest as model_selftest
+    from deltacheck.models.runner import Settings
+
+    slips = model_selftest.load_slips(args.models)
+    config = Settings(examples=args.examples or 6, seed=args.seed or 0,
+                      oracles=tuple(args.oracles))
+    doc = model_selftest.run(slips, config, progress=lambda line: print(line, file=sys.stderr))
+    json_path = args.json.with_name("selftest-models.json")
+    print("\n".join(model_selftest.table(doc) + output.write_outputs(doc, json_path=json_path)))
     return 0 if doc["summary"]["verdict"] == "pass" else 1

@@ -106,6 +106,13 @@ def _checked(kind: Kind, inputs: Mapping[str, Any],
     return values, [_parameter(name, params[name]) for name in wanted]
 
 
+def call_settings(kind: Kind, params: Mapping[str, Any]) -> list[Any]:
+    """The params of ``kind`` (its reference params included) in call order, checked and copied."""
+    wanted = kind.params + kind.reference_params
+    _check_names(kind, "params", params, wanted)
+    return [_parameter(name, params[name]) for name in wanted]
+
+
 def _check_names(kind: Kind, what: str, given: Mapping[str, Any], names: tuple[str, ...]) -> None:
     missing = [name for name in names if name not in given]
     unknown = [name for name in given if name not in names]
@@ -133,4 +140,5 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
-__all__ = ["FRAMEWORKS", "KINDS", "Kind", "dropout_mask", "forward", "get_kind", "vjp"]
+__all__ = ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "dropout_mask", "forward", "get_kind",
+           "vjp"]
