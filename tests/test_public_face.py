@@ -15,7 +15,8 @@ from deltacheck.core.activations import registered
 from deltacheck.core.loading import load_implementation
 from deltacheck.results.document import failure_json
 
-PUBLIC = {"Activation", "Architecture", "Case", "CaseResult", "DeltacheckError", "architectures",
+PUBLIC = {"Activation", "Architecture", "Case", "CaseResult", "DeltacheckError", "Layer",
+          "architectures",
           "audit_activation", "cases", "check_backprop", "check_case", "check_layer", "compare",
           "run_demo"}
 

@@ -83,7 +83,7 @@ def _shape(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
     if name in grads:
         want = case.inputs[kind.inputs[kind.grads.index(name)]].shape
         got = np.shape(grads[name])
-        x = case.inputs["x"]
+        x = case.inputs.get("x", case.inputs[kind.inputs[0]])
         if len(got) == len(want) and got != want and sorted(got) == sorted(want):
             return {"cause": "transposed or reshaped", "gradient": name,
                     "text": f"{name} has shape {got}, {want} transposed"}

@@ -71,6 +71,9 @@ def console_lines(doc: dict[str, Any]) -> list[str]:
         err = max((float(e) for e in r["worst_err"].values()), default=0.0)
         lines.append(f"{r['name']:<50} {r['kind']:<18} {r['cases']:>5}  {err:>9.1e}  "
                      f"{r['verdict']}")
+    for r in doc["layers"]:  # a declared forward that a framework cannot run or differentiate
+        lines += [f"{r['name']}: not judged by {oracle}: {why}"
+                  for oracle, why in r.get("oracles_skipped", {}).items()]
     for r in doc["layers"]:
         if r["failures"]:
             f = r["failures"][-1]
