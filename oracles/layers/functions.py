@@ -25,9 +25,10 @@ import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.oracles.base import OracleUnavailable
+from deltacheck.oracles.jax_cache import jax_modules
 from deltacheck.oracles.layers.backends import _import
 
-TORCH_HINT, JAX_HINT = "pip install torch==2.13.0", "pip install jax"
+TORCH_HINT = "pip install torch==2.13.0"
 
 
 def framework_of(obj: Any) -> str | None:
@@ -45,7 +46,7 @@ def _torch() -> Any:
 
 
 def _jax() -> Any:
-    return _import("jax", JAX_HINT)
+    return jax_modules()[0]  # with the persistent compilation cache
 
 
 def _tensor(torch: Any, value: np.ndarray) -> Any:
@@ -92,16 +93,27 @@ def _torch_pair(fn: Any, n: int) -> tuple[Callable[..., Any], Callable[..., Any]
 
 def _jax_pair(fn: Any, n: int) -> tuple[Callable[..., Any], Callable[..., Any]]:
     jax = _jax()
+    compiled: dict[str, tuple[Any, Any]] = {}
+
+    def parts(params: tuple[Any, ...]) -> tuple[Any, Any]:
+        # compiled once per params (and by jax once per shape), as jax users run their code
+        key = repr(params)
+        if key not in compiled:
+            def f(*v: Any) -> Any:
+                return _single(fn(*v, *params), "the function")
+            compiled[key] = (jax.jit(f), jax.jit(lambda xs, d: jax.vjp(f, *xs)[1](d)))
+        return compiled[key]
 
     def forward(*args: Any) -> tuple[np.ndarray, Any]:
         with jax.enable_x64(True):
             xs = [jax.numpy.asarray(a) for a in args[:n]]
-            out, pullback = jax.vjp(lambda *v: _single(fn(*v, *args[n:]), "the function"), *xs)
-            return np.array(out), pullback
+            f, pullback = parts(args[n:])
+            return np.array(f(*xs)), (xs, pullback)
 
-    def backward(dout: np.ndarray, pullback: Any) -> tuple[np.ndarray, ...]:
+    def backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+        xs, pullback = cache
         with jax.enable_x64(True):
-            return tuple(np.array(g) for g in pullback(jax.numpy.asarray(dout)))
+            return tuple(np.array(g) for g in pullback(xs, jax.numpy.asarray(dout)))
 
     return forward, backward
 
@@ -151,12 +163,11 @@ def references(obj: Any, framework: str, n_inputs: int
             return out
 
         return (("numpy", apply64), ("torch", native))
-    jax = _jax()
+    forward, _ = _jax_pair(obj, n_inputs)
 
     def apply64_jax(be: Any, *args: Any) -> np.ndarray:
-        with jax.enable_x64(True):
-            xs = [jax.numpy.asarray(np.array(a, dtype=np.float64)) for a in args[:n_inputs]]
-            return np.array(_single(obj(*xs, *args[n_inputs:]), "the function"))
+        return forward(*[np.array(a, dtype=np.float64) for a in args[:n_inputs]],
+                       *args[n_inputs:])[0]
 
     return (("numpy", apply64_jax), ("jax", lambda be, *args: obj.fun(*args)))
 
