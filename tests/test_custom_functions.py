@@ -143,7 +143,21 @@ def test_a_numpy_only_forward_is_judged_by_fd_and_says_so():
                    vjp=lambda dout, x, w, c: (c * dout @ w.T, c * x.T @ dout))
     record = deltacheck.check_layer(layer, **FAST).document["layers"][0]
     assert record["verdict"] == "pass" and record["judged_by"] == {"fd": 10}
-    assert "torch" in record["oracles_skipped"]
+    assert "Can't call numpy()" in record["oracles_skipped"]["torch"]
+    declared = _layer(forward=layer.forward, vjp=layer.vjp, frameworks=("numpy",))
+    record = deltacheck.check_layer(declared, **FAST).document["layers"][0]
+    assert record["judged_by"] == {"fd": 10}
+    assert "numpy only" in record["oracles_skipped"]["torch"]
+    wrong = _layer(forward=layer.forward, vjp=lambda dout, x, w, c: (dout @ w.T, x.T @ dout),
+                   frameworks=("numpy",))
+    assert _failure(deltacheck.check_layer(wrong, **FAST))["gradient"] == "dx"
+
+
+def test_a_signature_given_beside_the_function():
+    fn = _function(_good, signature=None)
+    assert deltacheck.check_layer(fn, kind="function", signature=DENSE, **FAST).passed
+    with pytest.raises(deltacheck.DeltacheckError, match="deltacheck_signature"):
+        deltacheck.check_layer(fn, kind="function", **FAST)
 
 
 @pytest.mark.parametrize("bad", [

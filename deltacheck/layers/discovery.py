@@ -6,6 +6,10 @@ name, or one pair named on the command line with ``--as KIND``.
 | ``FILE.py`` or ``MODULE`` | every recognised pair and loss it defines |
 | ``FILE.py:FORWARD,BACKWARD --as KIND`` | one pair (``MODULE:FORWARD,BACKWARD`` too) |
 | ``FILE.py:softmax_loss --as softmax_loss`` | one loss, which returns ``(loss, dx)`` |
+| ``MODULE:NAME --as function`` | a torch.autograd.Function or jax.custom_vjp (``custom``) |
+
+A file's ``deltacheck.Layer`` objects (custom layers, see ``custom``) are checked with its
+pairs.
 
 Names: ``<kind>_forward`` / ``<kind>_backward`` with an optional ``_naive``, ``_fast`` or
 ``_alt`` suffix (``batchnorm_backward_alt`` pairs with ``batchnorm_forward``), ``pool`` for
@@ -102,12 +106,13 @@ def find_layers(module: Any, params: dict[str, Any] | None = None) -> tuple[list
         for backward in backwards:
             layers.append(_spec(kind, fn, own[backward], name, backward, params))
             used |= {name, backward}
+    declared = [obj for obj in vars(module).values() if isinstance(obj, custom.Layer)]
+    used |= {getattr(f, "__name__", "") for layer in declared
+             for f in (layer.forward, layer.backward, layer.vjp, layer.cached_forward)}
     words = ("forward", "backward", "loss")
     unplaced = [name for name in own if name not in used and not name.startswith("_")
                 and any(w in name for w in words)]
-    layers += [layer_spec(obj, params) for obj in vars(module).values()
-               if isinstance(obj, custom.Layer)]
-    return layers, unplaced
+    return layers + [layer_spec(obj, params) for obj in declared], unplaced
 
 
 def layer_spec(layer: custom.Layer, params: dict[str, Any] | None = None) -> LayerSpec:

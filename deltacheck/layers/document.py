@@ -91,8 +91,11 @@ def verdict_line(doc: dict[str, Any]) -> str:
     if s["interrupted"]:
         return f"interrupted after {plural(s['layers'], 'layer')}: not a pass"
     if s["verdict"] != FAIL:
+        # the oracles that judged something (a function's autograd is its own framework's)
+        used = [o for o in doc["run"]["oracles"]
+                if any(o in r["judged_by"] for r in doc["layers"])] or doc["run"]["oracles"]
         return f"all agree: {plural(s['layers'], 'layer')}, {plural(s['cases'], 'case')}, oracles " \
-               f"{', '.join(doc['run']['oracles'])}"
+               f"{', '.join(used)}"
     bad = [r for r in doc["layers"] if r["verdict"] == FAIL]
     named = "; ".join(f"{r['name']} ({r['failures'][-1]['gradient'] or 'out'}: "
                       f"{r['failures'][-1]['diagnosis']['cause']})" for r in bad)

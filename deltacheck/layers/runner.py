@@ -76,7 +76,13 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
     with declared(spec.declared) as kind:
         # a function's forward has autograd in its own framework only
         oracles = tuple(o for o in config.oracles if o == "fd" or kind.reference(o))
-        return _campaign(spec, replace(config, oracles=oracles), progress)
+        record = _campaign(spec, replace(config, oracles=oracles), progress)
+    dropped = {o: f"{spec.name} has no {o} forward (its forward runs in "
+                  f"{', '.join(f for f, _ in kind.forwards if f != 'numpy') or 'numpy only'})"
+               for o in config.oracles if o not in oracles}
+    if dropped:
+        record["oracles_skipped"] = {**dropped, **record.get("oracles_skipped", {})}
+    return record
 
 
 def _campaign(spec: LayerSpec, config: Settings,
