@@ -61,6 +61,7 @@ def test_the_examples_pass():
                                   **FAST).passed
     layers = deltacheck.check_layer(str(EXAMPLES / "custom_layers.py"), **FAST)
     assert layers.passed and layers.document["layers"][0]["kind"] == "layer:rms_scale"
+    assert layers.document["unplaced"] == []  # the Layer's own functions are placed
 
 
 def test_a_correct_jax_custom_vjp_passes():
@@ -120,6 +121,7 @@ def test_double_backward_fails_where_an_intermediate_is_saved():
     assert deltacheck.check_layer(fn, kind="function", **FAST).passed
     failure = _failure(deltacheck.check_layer(fn, kind="function", double=True, **FAST))
     assert failure["stage"] == "double backward" and failure["gradient"].startswith("dd")
+    assert failure["diagnosis"]["cause"] == "double backward"
 
 
 def _layer(backward=None, vjp=None, forward=None, **kw):

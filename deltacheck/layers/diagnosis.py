@@ -2,7 +2,7 @@
 
 | cause | test on the user's g and the truth y |
 |---|---|
-| ``raised``, ``wrong forward``, ``modifies input``, ``shape`` | the case's own reason |
+| ``raised``, ``wrong forward``, ``modifies input``, ``shape``, ``double backward`` | its reason |
 | ``summed over the wrong axis`` | g has the shape of y reduced over another axis |
 | ``nonfinite`` | g holds NaN or inf |
 | ``sign`` | g = −y |
@@ -57,7 +57,8 @@ def _factor_name(c: float, case: LayerCase) -> str:
 def diagnose(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
     """``{"cause", "gradient", "text"}`` for a failing case."""
     stage, name = outcome.stage, outcome.first_wrong
-    simple = {"raised": "raised", "forward": "wrong forward", "modified": "modifies input"}
+    simple = {"raised": "raised", "forward": "wrong forward", "modified": "modifies input",
+              "double backward": "double backward"}
     if stage in simple:
         return {"cause": simple[stage], "gradient": name, "text": outcome.message}
     if stage == "shape":
