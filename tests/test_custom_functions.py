@@ -233,3 +233,12 @@ def test_every_seeded_function_slip_is_caught_and_the_correct_ones_pass(tmp_path
                  "--json", str(tmp_path / "s.json")]) == 0
     for fn in _slips().CORRECT.values():
         assert deltacheck.check_layer(fn, kind="function", examples=20).passed
+
+
+@pytest.mark.slow
+def test_a_jax_custom_vjp_double_backward_is_checked():
+    pytest.importorskip("jax")
+    jax_fn = load_module(str(EXAMPLES / "jax_functions.py"), argument="test")
+    result = deltacheck.check_layer(jax_fn.softplus_scale, kind="function", double=True,
+                                    examples=6, oracles=("jax", "fd"))
+    assert result.passed and result.document["layers"][0]["judged_by"]["double"] == 6

@@ -205,30 +205,43 @@ def second_order(obj: Any, framework: str, inputs: Sequence[np.ndarray], params:
 
         return value, analytic
     jax = _jax()
+    value_fn, grad_fn = _jax_second(jax, obj, tuple(params), n)
     with jax.enable_x64(True):
-        def s_jax(*values: Any) -> Any:
-            _, pullback = jax.vjp(lambda *x: fn_of(*x), *values[:n])
-            grads = pullback(values[n])
-            return sum(jax.numpy.sum(g * w) for g, w in zip(grads, v, strict=True))
-
-        def fn_of(*x: Any) -> Any:
-            return _single(obj(*x, *params), "the function")
-
         args = [jax.numpy.asarray(np.array(a, np.float64)) for a in (*inputs, dout)]
+        vs = [jax.numpy.asarray(w) for w in v]
         try:
-            analytic = [np.array(g) for g in jax.grad(s_jax, argnums=tuple(range(n + 1)))(*args)]
+            analytic = [np.array(g) for g in grad_fn(args, vs)]
         except Exception as exc:
             raise OracleUnavailable(f"the custom_vjp backward is not differentiable by jax "
                                     f"({type(exc).__name__})") from None
 
-    with jax.enable_x64(True):
-        compiled = jax.jit(s_jax)  # differences call it twice per entry
-
     def value_jax(values: Sequence[np.ndarray]) -> float:
         with jax.enable_x64(True):
-            return float(compiled(*[jax.numpy.asarray(np.array(a, np.float64)) for a in values]))
+            return float(value_fn([jax.numpy.asarray(np.array(a, np.float64)) for a in values],
+                                  vs))
 
     return value_jax, analytic
+
+
+_SECOND: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
+
+
+def _jax_second(jax: Any, obj: Any, params: tuple[Any, ...], n: int) -> tuple[Any, Any]:
+    """s(values, v) and its gradient in values, compiled once per function and params (and by
+    jax once per shape): the differences call s twice per entry."""
+    key = (id(obj), repr(params))
+    if key not in _SECOND or _SECOND[key][0] is not obj:
+        if len(_SECOND) > 64:
+            _SECOND.clear()
+
+        def s(values: Sequence[Any], v: Sequence[Any]) -> Any:
+            _, pullback = jax.vjp(lambda *x: _single(obj(*x, *params), "the function"),
+                                  *values[:n])
+            return sum(jax.numpy.sum(g * w) for g, w in zip(pullback(values[n]), v,
+                                                             strict=True))
+
+        _SECOND[key] = (obj, jax.jit(s), jax.jit(jax.grad(s)))
+    return _SECOND[key][1], _SECOND[key][2]
 
 
 def require(obj: Any, argument: str) -> str:
