@@ -242,3 +242,18 @@ def test_a_jax_custom_vjp_double_backward_is_checked():
     result = deltacheck.check_layer(jax_fn.softplus_scale, kind="function", double=True,
                                     examples=6, oracles=("jax", "fd"))
     assert result.passed and result.document["layers"][0]["judged_by"]["double"] == 6
+
+
+def test_param_fixes_a_declared_hyperparameter():
+    def forward(ctx, x, w, c):
+        ctx.save_for_backward(x, w)
+        return c * (x @ w)
+
+    def backward(ctx, g):  # a slip: the scale is taken as 2 whatever was given
+        x, w = ctx.saved_tensors
+        return 2.0 * g @ w.T, 2.0 * x.T @ g, None
+
+    fn = _function(backward, forward, {**DENSE, "params": {"c": 2.0}})
+    assert deltacheck.check_layer(fn, kind="function", **FAST).passed
+    failure = _failure(deltacheck.check_layer(fn, kind="function", params={"c": 3.0}, **FAST))
+    assert failure["case"]["settings"] == {"c": 3.0} and failure["diagnosis"]["cause"] == "factor"

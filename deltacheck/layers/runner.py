@@ -153,6 +153,8 @@ def _with_params(case: LayerCase, spec: LayerSpec) -> LayerCase:
         return case
     params = {name: ({**v, **{k: x for k, x in fixed.items() if k in v}}
                      if isinstance(v, dict) else v) for name, v in case.params.items()}
+    if spec.declared is not None:  # a declared kind's params are plain values
+        params = {name: fixed.get(name, v) for name, v in params.items()}
     return LayerCase(case.kind, case.dtype, case.inputs, params, case.seed, case.region,
                      case.train_first)
 
