@@ -95,6 +95,8 @@ def test_a_known_wrong_backward_fails(backward, gradient, cause):
 def test_a_misbehaving_function_gets_a_verdict(backward, stage, words):
     failure = _failure(deltacheck.check_layer(_function(backward), kind="function", **FAST))
     assert failure["stage"] == stage and words in failure["message"], failure["message"]
+    if "raised" in words or "invalid" in words:
+        assert failure["diagnosis"]["cause"] == "raised"
 
 
 def test_a_forward_that_raises_or_returns_two_outputs_gets_a_verdict():

@@ -59,6 +59,8 @@ def diagnose(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
     stage, name = outcome.stage, outcome.first_wrong
     simple = {"raised": "raised", "forward": "wrong forward", "modified": "modifies input",
               "double backward": "double backward"}
+    if stage == "backward" and " raised " in outcome.message:
+        stage = "raised"
     if stage in simple:
         return {"cause": simple[stage], "gradient": name, "text": outcome.message}
     if stage == "shape":
