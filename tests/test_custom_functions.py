@@ -259,3 +259,10 @@ def test_param_fixes_a_declared_hyperparameter():
     assert deltacheck.check_layer(fn, kind="function", **FAST).passed
     failure = _failure(deltacheck.check_layer(fn, kind="function", params={"c": 3.0}, **FAST))
     assert failure["case"]["settings"] == {"c": 3.0} and failure["diagnosis"]["cause"] == "factor"
+
+
+def test_selftest_takes_one_part_at_a_time(tmp_path, capsys):
+    argv = ["selftest", "--layers", "--functions", "--json", str(tmp_path / "s.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "one selftest part" in err
