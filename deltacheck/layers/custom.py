@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.layers import running_functions
 from deltacheck.oracles.layers import Kind, functions
 
 DEFAULT_SIZES = (1, 4)
@@ -165,6 +166,6 @@ def function_parts(obj: Any, name: str, declared: Any, argument: str
     framework = functions.require(obj, argument)
     sig = function_signature(obj, declared, argument)
     n = len(sig.inputs)
-    forward, backward = functions.user_pair(obj, framework, n)
+    forward, backward = running_functions.user_pair(obj, framework, n)
     kind = _kind(f"function:{name}", sig, functions.references(obj, framework, n))
     return kind, forward, backward, framework

@@ -27,7 +27,8 @@ from deltacheck.core import activations as registry
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_module
 from deltacheck.layers import custom
-from deltacheck.oracles.layers import KINDS, Kind, functions, get_kind
+from deltacheck.layers.running_functions import second_order
+from deltacheck.oracles.layers import KINDS, Kind, get_kind
 
 SUFFIXES = ("", "_naive", "_fast", "_alt")
 ALIASES = {"pool": "max_pool", "maxpool": "max_pool", "bn": "batchnorm", "ln": "layernorm",
@@ -155,7 +156,7 @@ def function_layer(obj: Any, *, declared: Any = None, double: bool = False,
     second = None
     if double:
         def second(*args: Any) -> Any:
-            return functions.second_order(obj, framework, *args)
+            return second_order(obj, framework, *args)
     return LayerSpec(kind.name, forward, backward, name, "", dict(params or {}), kind, second)
 
 
