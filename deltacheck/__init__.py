@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from deltacheck.judging.check import CaseResult
     from deltacheck.judging.compare import compare
     from deltacheck.layers.api import check_layer
+    from deltacheck.layers.custom import Layer
     from deltacheck.models.api import check_model
 
 _STRATEGIES = "deltacheck.campaign.strategies"
@@ -33,6 +34,7 @@ _HOMES = {"Activation": "deltacheck.core.activations", "Architecture": _STRATEGI
           "cases": _STRATEGIES, "check_case": "deltacheck.diagnosis",
           "compare": "deltacheck.judging.compare",
           "check_layer": "deltacheck.layers.api", "check_model": "deltacheck.models.api",
+          "Layer": "deltacheck.layers.custom",
           "check_backprop": "deltacheck.campaign.api",
           "audit_activation": "deltacheck.audit.api", "run_demo": "deltacheck.demo.api"}
 
@@ -42,6 +44,7 @@ __all__ = [
     "Case",
     "CaseResult",
     "DeltacheckError",
+    "Layer",
     "architectures",
     "audit_activation",
     "cases",

@@ -60,10 +60,10 @@ def _training(tasks: list[dict], agree: float) -> list[dict]:
             pic = demo_plots.curve(picture, title="learned y(x), test points")
         out.append({**task, "loss_plot": demo_plots.chart(
             curves, title="loss per epoch", x_label="epoch", y_label="E summed over the epoch",
-            log_y=True, legend=True),
+            log_y=True, legend_beside=True),
             "diff_plot": demo_plots.chart(
                 diffs, title="weights: largest relative difference", x_label="step",
-                y_label="max |Δw| / max |w|", log_y=True, legend=True,
+                y_label="max |Δw| / max |w|", log_y=True, legend_beside=True,
                 hline=None if task.get("student") else (agree, f"limit {agree:.0e}")),
             "picture_plot": pic})
     return out
@@ -78,7 +78,7 @@ def _cost(cost: dict) -> Markup:
         lines.append(demo_plots.Line(label, colour, [(r["params"], r[q]) for r in rows],
                                      dots=True, width=1.8))
     return demo_plots.chart(lines, title="time per gradient", x_label="parameters P",
-                            y_label="seconds", log_x=True, log_y=True, legend=True)
+                            y_label="seconds", log_x=True, log_y=True, legend_beside=True)
 
 
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:

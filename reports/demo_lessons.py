@@ -26,7 +26,7 @@ def depth(doc: Mapping[str, Any]) -> list[Markup]:
         out.append(demo_plots.chart(
             lines, title=f"‖δ‖ per layer at initialisation, gain {gain:g}",
             x_label="hidden layer (1 = next to the input)",
-            y_label="‖δ‖ ÷ ‖δ‖ of the last hidden layer", log_y=True, legend=True))
+            y_label="‖δ‖ ÷ ‖δ‖ of the last hidden layer", log_y=True, legend_beside=True))
     return out
 
 
@@ -36,7 +36,7 @@ def slow(doc: Mapping[str, Any]) -> Markup:
     lines = [Line(name, colours.get(name, svg.INK), list(enumerate(p["mean_error"])), width=2.6)
              for name, p in doc["pairs"].items()]
     return demo_plots.chart(lines, title="learning from saturated outputs", x_label="epoch",
-                            y_label="mean |y − t| on the training set", legend=True,
+                            y_label="mean |y − t| on the training set", legend_beside=True,
                             hline=(doc["target_error"], f"learnt: {doc['target_error']:g}"))
 
 
@@ -46,7 +46,7 @@ def fd_step(doc: Mapping[str, Any]) -> Markup:
     return demo_plots.chart(
         [Line("central difference", svg.PALETTE[0], pts, width=2.4, dots=True)],
         title="error of a central difference against its step", x_label="step h",
-        y_label="relative error (median)", log_x=True, log_y=True, legend=True,
+        y_label="relative error (median)", log_x=True, log_y=True, legend_beside=True,
         vlines=[(doc["eps_cbrt"], "ε^(1/3)", svg.INK),
                 (doc["best_step"], "best", svg.PALETTE[1])])
 
@@ -63,7 +63,7 @@ def memory(doc: Mapping[str, Any]) -> Markup:
              Line("finite difference, peak", svg.PALETTE[1],
                   [(r["depth"], r["fd_peak_bytes"] / 1e6) for r in rows], width=2.6, dots=True)]
     return demo_plots.chart(lines, title="memory of one gradient pass", x_label="hidden layers",
-                            y_label="megabytes", legend=True)
+                            y_label="megabytes", legend_beside=True)
 
 
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.oracles.base import OracleUnavailable
 from deltacheck.oracles.layers import definitions, recurrent
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
-from deltacheck.oracles.layers.kinds import KINDS, Kind, get_kind
+from deltacheck.oracles.layers.kinds import KINDS, Kind, declared, get_kind
 
 
 def forward(kind: str | Kind, framework: str, inputs: Mapping[str, Any],
@@ -90,6 +91,11 @@ def dropout_mask(x: np.ndarray, out: np.ndarray, dropout_param: Mapping[str, Any
 
 def _definition(kind: Kind, be: Backend) -> Any:
     """The forward of ``kind`` in ``be``: native where the framework matches the course."""
+    if kind.forwards:
+        fn = kind.reference(be.name)
+        if fn is None:
+            raise OracleUnavailable(f"{kind.name} has no {be.name} forward to differentiate")
+        return lambda *args: (fn(be, *args), {})
     if kind.activation is not None:
         return partial(definitions.elementwise, be, activation=kind.activation)
     return partial(be.native.get(kind.name) or definitions.GENERIC.get(kind.name)
@@ -140,5 +146,5 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
-__all__ = ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "dropout_mask", "forward", "get_kind",
-           "vjp"]
+__all__ = ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "declared", "dropout_mask", "forward",
+           "get_kind", "vjp"]
