@@ -81,6 +81,19 @@ def test_declared_activations_are_the_only_ones_drawn(tmp_path):
     assert drawn <= {"tanh", "relu"}
 
 
+def test_declared_activations_that_are_not_registered_are_named(tmp_path, capsys):
+    impl = tmp_path / "isru_net.py"
+    impl.write_text("from deltacheck.reference_impl import backprop as _backprop\n\n"
+                    "def backprop(*args):\n    return _backprop(*args)\n\n"
+                    "backprop.activations = {'tanh', 'isru'}\n")
+    assert run(tmp_path, "--impl", f"{impl}:backprop", "--examples", "10") == 0
+    err = capsys.readouterr().err
+    assert "--impl declares 'isru', which is not registered and will not be drawn" in err
+    assert "--activation MODULE:NAME" in err
+    assert run(tmp_path, "--impl", f"{PLANTED}:only_tanh_and_relu", "--examples", "5") == 0
+    assert "not registered" not in capsys.readouterr().err
+
+
 def test_user_activation_joins_the_registry(tmp_path, capsys):
     assert run(tmp_path, "--activation", f"{PLANTED}:SQUARE", "--activations", "square",
                "--examples", "15") == 0

@@ -191,6 +191,7 @@ def _checked_run(args: argparse.Namespace, session: Any) -> int:
             stack.enter_context(registry.registered(user_acts))
         except ValueError as exc:  # the registry is numpy-only and raises plain ValueError
             raise DeltacheckError(f"--activation: {exc}") from None
+        _unregistered(impl)
         replay = _replay_case(args.replay) if args.replay else None
         if replay and args.dtype and args.dtype != replay.dtype:
             raise DeltacheckError(f"--dtype {args.dtype}: the --replay case is {replay.dtype}; "
@@ -216,6 +217,15 @@ def _checked_run(args: argparse.Namespace, session: Any) -> int:
         progress.finish()
     with interrupts.deferred():  # a Ctrl-C now waits until the outputs are whole
         return _finish(args, config, outcome)
+
+
+def _unregistered(impl: Any) -> None:
+    """Say which activations the implementation declares that no run can draw: unknown names."""
+    unknown = sorted((registry.declared_activations(impl) or set()) - set(registry.REGISTRY))
+    if unknown:
+        print(f"deltacheck: warning: --impl declares {', '.join(map(repr, unknown))}, which "
+              f"{'is' if len(unknown) == 1 else 'are'} not registered and will not be drawn; "
+              f"add each with --activation MODULE:NAME", file=sys.stderr)
 
 
 def _stuck(args: argparse.Namespace, config: campaign.Config, outcome: campaign.Outcome) -> None:
