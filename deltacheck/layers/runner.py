@@ -15,7 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from deltacheck.core.numbers import json_number
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED, PASS
 from deltacheck.core.words import plural
-from deltacheck.layers.diagnosis import diagnose
+from deltacheck.layers import sandwich
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase, layer_cases
 from deltacheck.layers.judging import CaseOutcome, check_case
@@ -98,13 +98,13 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
         tally.first[0].message += f" (shrinking stopped: {type(exc).__name__})"
     failures = []
     if tally.first is not None:
-        failures.append(_failure(*tally.first, minimal=minimal is None, config=config))
+        failures.append(_failure(spec, *tally.first, minimal=minimal is None, config=config))
         if minimal is not None:
             # the minimal case again with every oracle, jax included
             outcome = check_case(spec, minimal[1], config.oracles, None)
             if outcome.verdict != FAIL:
                 outcome = minimal[0]
-            failures.append(_failure(outcome, minimal[1], minimal=True, config=config))
+            failures.append(_failure(spec, outcome, minimal[1], minimal=True, config=config))
     verdict = FAIL if failures else (PASS if tally.cases > tally.not_judged_cases
                                      else NOT_JUDGED)
     record = {
@@ -132,12 +132,13 @@ def _with_params(case: LayerCase, spec: LayerSpec) -> LayerCase:
                      case.train_first)
 
 
-def _failure(outcome: CaseOutcome, case: LayerCase, *, minimal: bool,
+def _failure(spec: LayerSpec, outcome: CaseOutcome, case: LayerCase, *, minimal: bool,
              config: Settings) -> dict[str, Any]:
     values = {k: ([json_number(x) for x in v] if isinstance(v, list) and k != "at" else v)
               for k, v in outcome.values.items()}
     return {"minimal": minimal, "message": outcome.message, "stage": outcome.stage,
-            "gradient": outcome.first_wrong, "diagnosis": diagnose(case, outcome),
+            "gradient": outcome.first_wrong,
+            "diagnosis": sandwich.diagnose(spec, case, outcome, config.oracles),
             "case": {"shapes": case.shapes(), "settings": case.settings(),
                      "region": case.region, "dtype": case.dtype, "seed": case.seed,
                      "describe": case.describe()},

@@ -27,6 +27,8 @@ never draws its mask: ``params["mask"]`` is the scaled mask (0 or 1/p) the user'
 drew, which ``dropout_mask`` reads back from its output. Max pooling sends each window's
 gradient to its first maximal element in row-major order (see ``definitions``).
 
+The sandwich layers (``affine_relu``, ``affine_bn_relu``, ``affine_ln_relu``, ``conv_relu``,
+``conv_relu_pool``, ``conv_bn_relu``) compose the kinds above in turn (see ``sandwich``).
 lstm_step's two outputs come stacked as one (2, N, H) ``out`` (see ``recurrent``).
 Every output is float64; torch and jax are imported only when asked for.
 """
@@ -40,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
-from deltacheck.oracles.layers import definitions, recurrent
+from deltacheck.oracles.layers import definitions, recurrent, sandwich
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
 from deltacheck.oracles.layers.kinds import KINDS, Kind, get_kind
 
@@ -93,7 +95,7 @@ def _definition(kind: Kind, be: Backend) -> Any:
     if kind.activation is not None:
         return partial(definitions.elementwise, be, activation=kind.activation)
     return partial(be.native.get(kind.name) or definitions.GENERIC.get(kind.name)
-                   or recurrent.GENERIC[kind.name], be)
+                   or sandwich.GENERIC.get(kind.name) or recurrent.GENERIC[kind.name], be)
 
 
 def _checked(kind: Kind, inputs: Mapping[str, Any],
