@@ -11,11 +11,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
 from deltacheck.core.numbers import json_number
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED, PASS
 from deltacheck.core.words import plural
-from deltacheck.layers import sandwich
+from deltacheck.layers import replay, sandwich
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase, layer_cases
 from deltacheck.layers.judging import CaseOutcome, check_case
@@ -34,6 +35,7 @@ class Settings:
     oracles: Sequence[str] = ("torch", "jax", "fd")
     shrink: bool = True
     repro: str = ""  # the command line that reproduces the run, without --seed
+    replay: LayerCase | None = None  # check only this case (a saved failing one)
 
 
 class _Disagrees(Exception):
@@ -69,7 +71,8 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
     """Run the campaign on one layer; its record (JSON-ready)."""
     start = time.perf_counter()
     tally, budget = _Tally(), JaxBudget()
-    strategy = layer_cases(spec.kind, dtype=config.dtype)
+    strategy = st.just(config.replay) if config.replay else layer_cases(spec.kind,
+                                                                       dtype=config.dtype)
     strategy = strategy.map(lambda case: _with_params(case, spec))
 
     def test(case: LayerCase) -> None:
@@ -141,7 +144,7 @@ def _failure(spec: LayerSpec, outcome: CaseOutcome, case: LayerCase, *, minimal:
             "diagnosis": sandwich.diagnose(spec, case, outcome, config.oracles),
             "case": {"shapes": case.shapes(), "settings": case.settings(),
                      "region": case.region, "dtype": case.dtype, "seed": case.seed,
-                     "describe": case.describe()},
+                     "describe": case.describe(), "data": replay.case_data(case)},
             "values": values,
             "repro": f"{config.repro} --seed {config.seed}".strip()}
 
