@@ -144,6 +144,7 @@ def test_a_failing_case_is_saved_and_replays_alone(tmp_path, capsys):
     assert "data" not in failure["case"]  # saved apart, in the cases folder
     saved = sorted((tmp_path / "run" / "layer-cases").glob("case-*.json"))
     assert saved and str(saved[-1]) in " ".join(f["replay"] for f in doc["layers"][0]["failures"])
+    assert "replay this case" in (tmp_path / "run" / "l.html").read_text()
     words = shlex.split(failure["replay"])
     assert words[:2] == ["deltacheck", "layer"] and "--replay" in words
     out = ["--report", str(tmp_path / "replay" / "l.html")]

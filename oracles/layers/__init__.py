@@ -79,6 +79,30 @@ def vjp(kind: str | Kind, framework: str, inputs: Mapping[str, Any], params: Map
     return dict(zip(k.grads, arrays, strict=True))
 
 
+def vjp_many(kind: str | Kind, framework: str, inputs: Mapping[str, Any],
+             params: Mapping[str, Any], douts: Any) -> dict[str, np.ndarray]:
+    """The VJPs of B cases of one shape and one set of params in a single vectorised call
+    (``torch.func.vmap`` or ``jax.vmap`` of the same reference): ``inputs[name]`` and ``douts``
+    carry the B cases along a new leading axis, and so do the gradients."""
+    k = get_kind(kind)
+    _checked(k, {n: np.asarray(v)[0] for n, v in inputs.items()}, params)
+    values = [np.array(inputs[name], dtype=np.float64) for name in k.inputs]
+    settings = [_parameter(name, params[name]) for name in k.params + k.reference_params]
+    with session(framework) as be:
+        converted = [be.convert(p) for p in settings]
+        fn = _definition(k, be)
+
+        def out(*xs: Any) -> Any:
+            return fn(*xs, *converted)[0]
+
+        if be.vjp_many is None:
+            raise DeltacheckError(f"framework={framework!r} has no autograd; the VJP comes "
+                                  "from 'torch' or 'jax'")
+        grads = be.vjp_many(out, [be.array(v) for v in values], np.array(douts, dtype=np.float64))
+        arrays = be.outputs(list(grads))
+    return dict(zip(k.grads, arrays, strict=True))
+
+
 def dropout_mask(x: np.ndarray, out: np.ndarray, dropout_param: Mapping[str, Any]) -> np.ndarray:
     """The scaled mask (1/p where kept, 0 where dropped) that a dropout forward applied to x."""
     x = np.asarray(x)
@@ -135,4 +159,5 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
-__all__ = ["FRAMEWORKS", "KINDS", "Kind", "dropout_mask", "forward", "get_kind", "vjp"]
+__all__ = ["FRAMEWORKS", "KINDS", "Kind", "dropout_mask", "forward", "get_kind", "vjp",
+           "vjp_many"]
