@@ -101,8 +101,20 @@ def test_a_composition_slip_is_blamed_on_the_composition():
     result = deltacheck.check_layer((forward_fn, affine_relu_backward_skips_relu),
                                     kind="affine_relu", examples=20, oracles=("torch",))
     blame = _failure(result)["diagnosis"]["attribution"]
-    # the backward calls no relu_backward: the inner layers cannot all be checked apart
-    assert blame["to"] == "unknown" and "relu" in blame["text"]
+    # the affine it calls is right, and it calls no relu_backward
+    assert blame["to"] == "composition" and "no relu_backward" in blame["text"], blame
+
+
+def test_a_sandwich_written_inline_is_not_attributed():
+    def backward(dout, cache):  # calls no inner layer by name
+        (x, w, _), a = cache
+        da = dout * (a > 0) * 2.0
+        return (da @ w.T).reshape(x.shape), x.reshape(len(x), -1).T @ da, da.sum(0)
+
+    result = deltacheck.check_layer((course.affine_relu_forward, backward), kind="affine_relu",
+                                    examples=10, oracles=("torch",))
+    blame = _failure(result)["diagnosis"]["attribution"]
+    assert blame["to"] == "unknown" and "cannot be checked apart" in blame["text"]
 
 
 def test_a_slip_in_the_composition_is_blamed_on_it():

@@ -89,14 +89,16 @@ def attribute(spec: LayerSpec, case: LayerCase, outcome: CaseOutcome,
                     "text": f"the inner layer {inner.name} ({stage}) is wrong on its own on "
                             f"the values it meets here: {got.message}"}
         checked.append(inner.name)
-    if missing:
+    if not checked:
         return {"to": "unknown", "layer": "", "names": "",
-                "text": f"the sandwich calls no function named like {missing[0]}_forward and "
+                "text": f"the sandwich calls no inner pair named like {missing[0]}_forward and "
                         f"{missing[0]}_backward, so its inner layers cannot be checked apart"}
+    unnamed = (f"; it calls no {' or '.join(f'{m}_backward' for m in missing)} (left out, or "
+               f"written inline)" if missing else "")
     return {"to": "composition", "layer": case.kind, "names": spec.name,
-            "text": f"every inner layer ({', '.join(checked)}) agrees on its own on the values "
-                    f"it meets here: the slip is in how {spec.name} composes them (a cache, "
-                    f"the order of the stages, a gradient not passed on)"}
+            "text": f"every inner layer it calls ({', '.join(checked)}) agrees on its own on "
+                    f"the values it meets here: the slip is in how {spec.name} composes them "
+                    f"(a cache, the order of the stages, a gradient not passed on){unnamed}"}
 
 
 def diagnose(spec: LayerSpec, case: LayerCase, outcome: CaseOutcome,
