@@ -117,6 +117,7 @@ def test_merge_refuses_what_is_not_one_run(shards, words, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("words", [["--shard", "3/2"], ["--shard", "x"], ["--workers", "0"],
+                                   ["--shard", "2/2"],  # one layer: nothing for shard 2
                                    ["--replay", "{tmp}/none.json"],
                                    ["--replay", "{tmp}/bad.json"],
                                    ["--replay", "{tmp}/case.json", "--shard", "1/2"]])

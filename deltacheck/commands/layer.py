@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     params = dict(discovery.parse_param(p) for p in args.param)
     parallel.settle()  # as every worker does before it draws: the same seed, the same cases
     found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
+    if args.shard and not parallel.shard_indices(len(found.layers), args.shard):
+        raise DeltacheckError(f"--shard {args.shard[0]}/{args.shard[1]}: {args.spec} has only "
+                              f"{len(found.layers)} layers to share; give N ≤ {len(found.layers)}")
     case = replay.load_case(args.replay) if args.replay else None
     if case is not None:
         replay.one_layer(found, case)
