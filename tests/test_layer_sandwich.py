@@ -125,3 +125,19 @@ def test_a_slip_in_the_composition_is_blamed_on_it():
     blame = failure["diagnosis"]["attribution"]
     assert blame["to"] == "composition", blame
     assert "in the composition" in failure["diagnosis"]["cause"]
+
+
+def test_a_norm_input_far_from_zero_against_its_spread_is_no_false_alarm():
+    # a found case: the convolution's output per channel is b ± 0.01, so x̂ = (a − μ) / σ is
+    # rounded to ε |a| / σ; the course's conv_bn_relu gave db = −5e-11 for a true 0
+    from deltacheck.layers.discovery import LayerSpec
+    from deltacheck.layers.judging import check_case
+    from deltacheck.layers.replay import load_case
+
+    case = load_case(Path(__file__).parent / "data" / "layer_conv_bn_relu_mean_far_above_spread.json")
+    names = ("conv_bn_relu_forward", "conv_bn_relu_backward")
+    right = LayerSpec("conv_bn_relu", *_pair("conv_bn_relu"), *names)
+    assert check_case(right, case, ["torch", "jax", "fd"]).verdict == "pass"
+    wrong = LayerSpec("conv_bn_relu", course.conv_bn_relu_forward,
+                      conv_bn_relu_backward_swapped, *names)
+    assert check_case(wrong, case, ["torch"]).verdict == "fail"

@@ -77,8 +77,12 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
             np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
         if kind.name not in SANDWICHES:
             out["dx"] = out["dx"] + term
-        else:  # in a sandwich that dx is the first stage's dout: carried back through it
-            stage, given, params = stages(kind.name, case.inputs, case.params)[0]
+        else:  # in a sandwich that dx is the first stage's dout: carried back through it,
+            # and x̂ = (a − μ) / σ of the stage before it is rounded to ε |a| / σ, not ε
+            found = stages(kind.name, case.inputs, case.params)
+            a = next(g["x"] for _, g, _ in found if "gamma" in g)
+            term *= 1.0 + float(np.max(np.abs(a))) / _least_sigma(case)
+            stage, given, params = found[0]
             shape = np.shape(forward(stage, "numpy", given, params)[0])
             bounds = vjp(stage, framework, {n: np.abs(v) for n, v in given.items()}, params,
                          np.full(shape, term))
