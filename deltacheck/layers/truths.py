@@ -81,12 +81,16 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
             # and x̂ = (a − μ) / σ of the stage before it is rounded to ε |a| / σ, not ε
             found = stages(kind.name, case.inputs, case.params)
             a = next(g["x"] for _, g, _ in found if "gamma" in g)
-            term *= 1.0 + float(np.max(np.abs(a))) / _least_sigma(case)
+            rounding = float(np.max(np.abs(a))) / _least_sigma(case)
+            term *= 1.0 + rounding
             stage, given, params = found[0]
             shape = np.shape(forward(stage, "numpy", given, params)[0])
             bounds = vjp(stage, framework, {n: np.abs(v) for n, v in given.items()}, params,
                          np.full(shape, term))
             out = {name: value + bounds.get(name, 0.0) for name, value in out.items()}
+            # dγ = Σ dout x̂ adds up that rounding of x̂ (a constant a: x̂ = 0 but for it)
+            out["dgamma"] = out["dgamma"] + FLOOR_FACTOR * eps * rounding * float(
+                np.sum(np.abs(dout64)))
     return out
 
 
