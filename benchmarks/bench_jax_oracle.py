@@ -149,7 +149,7 @@ def _time_pass(drawn: list[Case], timer: Timer, check: bool) -> dict[str, float]
 
 
 def _whole_function_compiles() -> dict[str, int]:
-    padded = sum(fn._cache_size() for fn, _ in jax_oracle._COMPILED.values())
+    padded = sum(fn._cache_size() for fn in jax_oracle.compiled_functions())
     return {PADDED: padded, NAIVE_JIT: _naive_jit._cache_size()}
 
 

@@ -11,6 +11,11 @@ measured side by side drift together, so the ratios to the first REV are what to
 
 Note that Hypothesis draws some numbers from constants in the source of the code under test,
 so two versions do not check quite the same cases: the ratio includes that.
+
+A version may check a case twice (Hypothesis draws many cases more than once) and count it
+twice. The implementation under test is wrapped to count the *distinct* cases it is called on
+(a digest of every array it receives): "distinct/s" is the rate that compares across versions
+that skip repeats and versions that do not.
 """
 
 from __future__ import annotations
@@ -36,16 +41,29 @@ from deltacheck import campaign
 from deltacheck.oracles import fd
 assert deltacheck.__file__.startswith(sys.argv[1]) and fd.__file__.startswith(sys.argv[1])
 
+import hashlib
+
+def counted(seen):
+    def backprop(weights, biases, activations, loss, x, t):
+        digest = hashlib.blake2b(repr((list(activations), loss, x.dtype.str)).encode())
+        for array in (*weights, *biases, x, t):
+            digest.update(repr(array.shape).encode())
+            digest.update(array.tobytes())
+        seen.add(digest.digest())
+        return reference_impl.backprop(weights, biases, activations, loss, x, t)
+    return backprop
+
 def wall(n):
-    config = campaign.Config(impl=reference_impl.backprop, impl_spec="reference", examples=n,
-                             seed=3)
+    seen = set()
+    config = campaign.Config(impl=counted(seen), impl_spec="reference", examples=n, seed=3)
     start = time.perf_counter()
     campaign.run(config)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, len(seen)
 
 wall(20)
-small = wall(20)
-print(600 / (wall(620) - small))
+small, few = wall(20)
+big, many = wall(620)
+print(600 / (big - small), (many - few) / (big - small))
 """
 
 
@@ -72,6 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rates: dict[str, list[float]] = {rev: [] for rev in args.revs}
+    distinct: dict[str, list[float]] = {rev: [] for rev in args.revs}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {rev: export(rev, Path(tmp) / f"v{i}") for i, rev in enumerate(args.revs)}
         for r in range(args.rounds):
@@ -80,14 +99,18 @@ def main() -> None:
                                      capture_output=True, text=True, cwd=tmp)
                 if out.returncode:
                     raise SystemExit(f"{rev}: {out.stderr[-2000:]}")
-                rates[rev].append(float(out.stdout.split()[-1]))
+                rate, unique = out.stdout.split()[-2:]
+                rates[rev].append(float(rate))
+                distinct[rev].append(float(unique))
     one, five, _ = os.getloadavg()
     print(f"[versions] load {one:.2f} {five:.2f}; {args.rounds} rounds, alternating")
     first = statistics.median(rates[args.revs[0]])
+    first_distinct = statistics.median(distinct[args.revs[0]])
     for rev in args.revs:
-        median = statistics.median(rates[rev])
+        median, unique = statistics.median(rates[rev]), statistics.median(distinct[rev])
         print(f"  {rev:12s} {median:6.0f} cases/s  ({', '.join(f'{x:.0f}' for x in rates[rev])})"
-              f"  × {median / first:.2f}")
+              f"  × {median / first:.2f}   {unique:6.0f} distinct/s "
+              f"({', '.join(f'{x:.0f}' for x in distinct[rev])})  × {unique / first_distinct:.2f}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from deltacheck.judging.check import CaseResult
     from deltacheck.judging.compare import compare
     from deltacheck.layers.api import check_layer
+    from deltacheck.layers.custom import Layer
+    from deltacheck.models.api import check_model
 
 _STRATEGIES = "deltacheck.campaign.strategies"
 _HOMES = {"Activation": "deltacheck.core.activations", "Architecture": _STRATEGIES,
@@ -31,7 +33,8 @@ _HOMES = {"Activation": "deltacheck.core.activations", "Architecture": _STRATEGI
           "DeltacheckError": "deltacheck.core.errors", "architectures": _STRATEGIES,
           "cases": _STRATEGIES, "check_case": "deltacheck.diagnosis",
           "compare": "deltacheck.judging.compare",
-          "check_layer": "deltacheck.layers.api",
+          "check_layer": "deltacheck.layers.api", "check_model": "deltacheck.models.api",
+          "Layer": "deltacheck.layers.custom",
           "check_backprop": "deltacheck.campaign.api",
           "audit_activation": "deltacheck.audit.api", "run_demo": "deltacheck.demo.api"}
 
@@ -41,12 +44,14 @@ __all__ = [
     "Case",
     "CaseResult",
     "DeltacheckError",
+    "Layer",
     "architectures",
     "audit_activation",
     "cases",
     "check_backprop",
     "check_case",
     "check_layer",
+    "check_model",
     "compare",
     "run_demo",
 ]

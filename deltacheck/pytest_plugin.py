@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from deltacheck.campaign.planning import MAX_FAILURES
 from deltacheck.core.verdicts import ERROR, FAIL
 from deltacheck.core.words import plural
 from deltacheck.results import collector, output
+from deltacheck.results.numbering import MAX_FAILURES, numbered
 
 _PARTS = pytest.StashKey[list]()  # (xdist worker id, its records), gathered by the controller
 
@@ -66,14 +66,8 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller writes
         session.config.workeroutput["deltacheck"] = json.dumps(own)
         return
-    cases: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
     parts = [own] + [part for _, part in sorted(session.config.stash.get(_PARTS, []))]
-    for part in parts:  # numbered as one list: each part's ids move past the ones before
-        offset = len(cases)
-        cases += [{**c, "id": c["id"] + offset} for c in part["cases"]]
-        room = MAX_FAILURES - len(failures)
-        failures += [{**f, "id": f["id"] + offset} for f in part["failures"]][:room]
+    cases, failures = numbered((part["cases"], part["failures"]) for part in parts)
     oracle_names = sorted({name for c in cases for name in c["oracles"]})
     dtypes = sorted({c["arch"]["dtype"] for c in cases}) or ["float64"]
     run = {"impl": "pytest session", "profile": "pytest", "seed": None, "dtype": dtypes[0],

@@ -110,3 +110,26 @@ def assert_layer_agrees(case: Any, forward: Callable[..., Any],
         raise AssertionError(f"{outcome.message}\n  diagnosis: {why['cause']}: {why['text']}\n"
                              f"  case: {case.kind}, {case.describe()}")
     return outcome
+
+
+def assert_model_agrees(model: Any, *, composition: Sequence[str] | None = None,
+                        args: dict[str, Any] | None = None, examples: int = 3, seed: int = 0,
+                        oracles: Sequence[str] = ("torch", "fd"), l2: float = 0.5) -> Any:
+    """Fail, with the first wrong parameter, the case and where the slip is (a layer or the
+    composition), unless a model class agrees with its composed reference layers."""
+    __tracebackhide__ = True
+    from deltacheck.models.api import check_model
+
+    start = time.perf_counter()
+    try:
+        result = check_model(model, composition=composition, args=args, examples=examples,
+                             seed=seed, oracles=oracles, l2=l2)
+    finally:
+        _not_the_tests_time(time.perf_counter() - start)
+    failure = result.failure
+    if failure is not None:
+        why = failure["diagnosis"]
+        raise AssertionError(f"{failure['gradient'] or failure['stage']}: {failure['message']}\n"
+                             f"  diagnosis: {why['cause']}: {why['text']}\n"
+                             f"  case: {failure['case']['describe']}")
+    return result

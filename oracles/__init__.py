@@ -12,7 +12,6 @@ here calls it). Frameworks are imported only when an oracle runs; a missing one 
 from __future__ import annotations
 
 import importlib
-import sys
 from types import ModuleType
 from typing import Any
 
@@ -63,27 +62,20 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
-def prepare(names: Any) -> None:
+def prepare(names: Any) -> Any:
     """Start, in the background, what the oracles ``names`` would do on their first case.
 
     The jax oracle compiles its function on a thread (see jax_oracle.prepare); the caller goes
-    on meanwhile (importing torch takes as long). A missing framework is left to
-    ``unavailable_reason``.
+    on meanwhile (importing torch takes as long). Returns what was started, with a ``wait()``
+    that the caller must call before the process exits (a run that ends early included): JAX
+    writes a compilation to its persistent cache without making the write atomic, and a
+    process that exits in the middle would leave a broken entry that every later run reads.
+    None if nothing was started. A missing framework is left to ``unavailable_reason``.
     """
     if "jax" in names and unavailable_reason("jax") is None:
-        get("jax").prepare()
-
-
-def prepared() -> None:
-    """Wait for what ``prepare`` started, if it is still running (a run that ended early).
-
-    JAX writes a compilation to its persistent cache without making the write atomic: a
-    process that exits in the middle would leave a broken entry that every later run reads.
-    """
-    module = sys.modules.get(_MODULES["jax"])
-    if module is not None:
-        module.prepared()
+        return get("jax").prepare()
+    return None
 
 
 __all__ = ["FD_STEP", "NAMES", "Gradients", "OracleError", "OracleUnavailable", "checked_names",
-           "get", "prepare", "prepared", "unavailable_reason"]
+           "get", "prepare", "unavailable_reason"]

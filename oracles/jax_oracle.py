@@ -153,19 +153,38 @@ def _value_and_grad(branches: tuple[Any, ...]) -> Any:
     return jax.jit(packed, static_argnums=(2, 3, 4))
 
 
-_PREPARING: list[threading.Thread] = []  # the compilation prepare() started, until start()
+class Preparation:
+    """A compilation ``prepare`` started on a thread: ``wait()`` for it to end."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self._thread = thread
+
+    def wait(self) -> None:
+        """Wait for the compilation (at once if it has ended)."""
+        self._thread.join()
+
+    def running(self) -> bool:
+        """Whether it is still compiling."""
+        return self._thread.is_alive()
 
 
-def prepare() -> None:
+# Held while prepare's thread compiles: a call waits for it rather than compile the same
+# function at the same time (a Lock, not state: it is free whenever nothing compiles).
+_COMPILING = threading.Lock()
+
+
+def prepare() -> Preparation | None:
     """Compile the built-in activations' function for the smallest bucket, on a thread.
 
     The command line calls this as soon as JAX imports: XLA compiles (or loads from the
     persistent cache) without holding the GIL, while the run imports torch and draws its first
     case. ``start`` waits for it, so that the same function is never compiled twice at once.
+    Returns the compilation (None if one is running already); whoever started it waits for it
+    before the process exits, since JAX's cache writes are not atomic.
     """
     jax, _ = _jax()
-    if _PREPARING:
-        return
+    if not _COMPILING.acquire(blocking=False):
+        return None
     from deltacheck.core.activations import BUILTINS
     from deltacheck.core.activations import get as builtin
 
@@ -180,16 +199,26 @@ def prepare() -> None:
                 _compiled(table)(*inputs(padded)).block_until_ready()
         except Exception:  # the first real call reports the same failure
             pass
+        finally:
+            _COMPILING.release()
 
     thread = threading.Thread(target=compile_smallest_bucket, daemon=True)
-    thread.start()
-    _PREPARING.append(thread)
+    try:
+        thread.start()
+    except BaseException:
+        _COMPILING.release()
+        raise
+    return Preparation(thread)
 
 
-def prepared() -> None:
-    """Wait for the compilation ``prepare`` started, if any."""
-    if _PREPARING:
-        _PREPARING.pop().join()
+def compiled_functions() -> list[Any]:
+    """The jitted functions made so far, one per activation table (for tests and benchmarks)."""
+    return [fn for fn, _ in _COMPILED.values()]
+
+
+def forget_compiled() -> None:
+    """Drop the jitted functions made so far: the next call traces its function again."""
+    _COMPILED.clear()
 
 
 def gradients(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
@@ -207,7 +236,8 @@ def start(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     JAX computes asynchronously: the caller can run the other oracles meanwhile.
     """
     jax, _ = _jax()
-    prepared()  # never the same function compiled twice at once
+    with _COMPILING:  # never the same function compiled twice at once
+        pass
     from deltacheck.core.activations import BUILTINS
     from deltacheck.core.activations import get as builtin
 

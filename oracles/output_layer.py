@@ -123,3 +123,40 @@ def jax_delta(pair: Any, a: np.ndarray, t: np.ndarray, pairs: Sequence[Any] = ()
         out = np.asarray(jax.device_get(_jax_grad(pairs)(index, A, T, M)))
     check_float64("jax", [out])
     return out[:N, :K] if pair.output == "softmax" else out.reshape(-1)[:a.size].reshape(a.shape)
+
+
+def torch_nll_delta(distribution: str, output: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """∂E/∂a by torch.autograd of a distribution's negative log-likelihood E(g(a), t), float64.
+
+    ``distribution``: "gaussian" (½ Σ (y − t)²), "bernoulli", "categorical" or "poisson"
+    (Σ y − t log y); ``output`` g: "identity", "tanh", "sigmoid", "probit", "softmax", "exp",
+    "softplus". log y is taken in log space where g allows, so saturated outputs stay finite.
+    """
+    with one_torch_thread():
+        import torch
+
+        F = torch.nn.functional
+        A = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+        T = torch.tensor(t, dtype=torch.float64)
+        log_y, log_1my = {
+            "sigmoid": lambda: (F.logsigmoid(A), F.logsigmoid(-A)),
+            "probit": lambda: (torch.special.log_ndtr(A), torch.special.log_ndtr(-A)),
+            "softmax": lambda: (F.log_softmax(A, dim=1), None),
+            "exp": lambda: (A, None),
+            "softplus": lambda: (torch.log(F.softplus(A)), None),
+        }.get(output, lambda: (None, None))()
+        y = {"identity": lambda: A, "tanh": lambda: torch.tanh(A),
+             "exp": lambda: torch.exp(A), "softplus": lambda: F.softplus(A)}.get(
+            output, lambda: torch.exp(log_y))()
+        if distribution == "gaussian":
+            E = 0.5 * ((y - T) ** 2).sum()
+        elif distribution == "bernoulli":
+            E = -(T * log_y + (1 - T) * log_1my).sum()
+        elif distribution == "categorical":
+            E = -(T * log_y).sum()
+        else:
+            E = (y - T * log_y).sum()
+        (delta,) = torch.autograd.grad(E, A)
+        out = delta.detach().numpy()
+        check_float64("torch", [out])
+        return out.copy()

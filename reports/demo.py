@@ -1,6 +1,7 @@
 """The demo's HTML report: the lecture's claims about backprop, each with its measurement.
 
-``render(doc)`` takes a ``deltacheck-demo/1`` document. The plots need the ``details`` that
+``render(doc)`` takes a ``deltacheck-demo/2`` document (a ``deltacheck-demo/1`` one renders
+without the lessons). The plots need the ``details`` that
 ``deltacheck demo`` adds for its report; from the bare JSON the report shows the tables only.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from deltacheck.reports import demo_plots, env, svg
+from deltacheck.reports import demo_lessons, demo_plots, env, svg
 from deltacheck.reports.common import num
 
 CSS = env.stylesheet("report.css", "demo.css")
@@ -59,10 +60,10 @@ def _training(tasks: list[dict], agree: float) -> list[dict]:
             pic = demo_plots.curve(picture, title="learned y(x), test points")
         out.append({**task, "loss_plot": demo_plots.chart(
             curves, title="loss per epoch", x_label="epoch", y_label="E summed over the epoch",
-            log_y=True),
+            log_y=True, legend_beside=True),
             "diff_plot": demo_plots.chart(
                 diffs, title="weights: largest relative difference", x_label="step",
-                y_label="max |Δw| / max |w|", log_y=True,
+                y_label="max |Δw| / max |w|", log_y=True, legend_beside=True,
                 hline=None if task.get("student") else (agree, f"limit {agree:.0e}")),
             "picture_plot": pic})
     return out
@@ -77,8 +78,7 @@ def _cost(cost: dict) -> Markup:
         lines.append(demo_plots.Line(label, colour, [(r["params"], r[q]) for r in rows],
                                      dots=True, width=1.8))
     return demo_plots.chart(lines, title="time per gradient", x_label="parameters P",
-                            y_label="seconds", log_x=True, log_y=True, size=(420.0, 300.0),
-                            legend=True)
+                            y_label="seconds", log_x=True, log_y=True, legend_beside=True)
 
 
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,6 +103,8 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "cost": details.get("cost"),
         "cost_plot": _cost(details["cost"]) if details.get("cost") else None,
         "network": svg.network([2, 3, 2], ["x", "tanh", "identity"]),
+        "cost_claims": doc.get("cost_claims") or [],
+        **demo_lessons.context(doc),
     }
 
 

@@ -1,6 +1,7 @@
-"""Inline SVG plots of the demo report: the diagonal, curves, a log-log chart, decision maps.
+"""Inline SVG plots of the demo report: the diagonal and the decision maps; its curves are
+``reports.charts.chart``, the engine of every report.
 
-Like ``reports.svg``, every function returns ``Markup`` built by hand, every piece of text goes
+As there, every function returns ``Markup`` built by hand, every piece of text goes
 through ``escape``, and nothing holds a URL.
 """
 
@@ -8,49 +9,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from deltacheck.reports.svg import BAD, GRID, INK, MUTED, OK, PALETTE
+from deltacheck.reports.charts import (
+    BAD,
+    GRID,
+    INK,
+    LEGEND_W,
+    OK,
+    PALETTE,
+    H,
+    Line,
+    W,
+    chart,
+    tick,
+)
+from deltacheck.reports.charts import legend as _legends
+from deltacheck.reports.charts import nice as _nice
+from deltacheck.reports.charts import svg as _svg
+from deltacheck.reports.charts import text as _text
 
-W, H = 300.0, 230.0
-LEFT, RIGHT, TOP, BOTTOM = 54.0, 14.0, 26.0, 40.0
-
-
-def _svg(width: float, height: float, body: list[str], label: str) -> Markup:
-    return Markup(f'<svg class="plot" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
-                  f'height="{height:g}" role="img" aria-label="{escape(label)}">'
-                  + "".join(body) + "</svg>")
-
-
-def _text(x: float, y: float, s: str, *, anchor: str = "middle", size: int = 10,
-          fill: str = INK, extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'fill="{fill}"{extra}>{escape(s)}</text>')
-
-
-def tick(v: float) -> str:
-    """A short axis label."""
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e5 or abs(v) < 1e-2:
-        return f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")
-    return f"{v:.5g}"
+# The frame of the diagonal, drawn here (its axes are symmetric about 0): sized as every chart.
+LEFT, RIGHT, TOP, BOTTOM = 92.0, 18.0, 40.0, 62.0
+TITLE, LABEL, TICK = 18, 16, 14  # font sizes
 
 
-def _nice(span: float) -> float:
-    """A round step that cuts ``span`` into about four pieces."""
-    raw = span / 4 if span > 0 else 1.0
-    mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+def _legend(entries: Sequence[tuple[str, str, str]], x: float, y: float) -> list[str]:
+    return _legends(entries, x, y, TICK)
 
 
-def _frame(title: str, x_label: str, y_label: str) -> list[str]:
-    return [_text(LEFT - 46, 13, title, anchor="start", size=12, extra=' font-weight="600"'),
-            _text(LEFT + (W - LEFT - RIGHT) / 2, H - 5, x_label, size=10),
-            _text(11, TOP + (H - TOP - BOTTOM) / 2, y_label, size=10,
-                  extra=f' transform="rotate(-90 11 {TOP + (H - TOP - BOTTOM) / 2:.1f})"')]
+def _frame(title: str, x_label: str, y_label: str, x1: float = W - RIGHT) -> list[str]:
+    middle = TOP + (H - TOP - BOTTOM) / 2
+    return [_text(8, 22, title, anchor="start", size=TITLE, extra=' font-weight="600"'),
+            _text(LEFT + (x1 - LEFT) / 2, H - 12, x_label),
+            _text(20, middle, y_label, extra=f' transform="rotate(-90 20 {middle:.1f})"')]
 
 
 def diagonal(claim: Sequence[Sequence[float]], general: Sequence[Sequence[float]], *,
@@ -65,6 +58,7 @@ def diagonal(claim: Sequence[Sequence[float]], general: Sequence[Sequence[float]
     mags = sorted(abs(v) for x, y, _ in pts for v in (x, y) if math.isfinite(v))
     R = mags[min(len(mags) - 1, int(0.98 * len(mags)))] if mags else 1.0
     R = _nice(2 * R) * 2 if R > 0 else 1.0
+    width = W + LEGEND_W
     x0, x1, y0, y1 = LEFT, W - RIGHT, H - BOTTOM, TOP
 
     def px(v: float) -> float:
@@ -73,16 +67,15 @@ def diagonal(claim: Sequence[Sequence[float]], general: Sequence[Sequence[float]
     def py(v: float) -> float:
         return y0 - (max(-R, min(R, v)) + R) / (2 * R) * (y0 - y1)
 
-    body = _frame(title, "formula: y − t" + ("" if canonical else "  ·  general form"),
-                  "autograd δ")
+    body = _frame(title, "δ by the formula", "δ by autograd")
     step = _nice(2 * R)
     k = math.ceil(-R / step)
     while k * step <= R + 1e-12:
         v = k * step
         body.append(f'<line x1="{px(v):.1f}" x2="{px(v):.1f}" y1="{y0}" y2="{y1}" stroke="{GRID}"/>')
         body.append(f'<line x1="{x0}" x2="{x1}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="{GRID}"/>')
-        body.append(_text(px(v), y0 + 12, tick(v), size=9))
-        body.append(_text(x0 - 4, py(v) + 3, tick(v), anchor="end", size=9))
+        body.append(_text(px(v), y0 + 20, tick(v), size=TICK))
+        body.append(_text(x0 - 6, py(v) + 5, tick(v), anchor="end", size=TICK))
         k += 1
     body.append(f'<line x1="{px(-R):.1f}" y1="{py(-R):.1f}" x2="{px(R):.1f}" y2="{py(R):.1f}" '
                 f'stroke="{INK}" stroke-dasharray="5 4" stroke-width="1"/>')
@@ -92,105 +85,13 @@ def diagonal(claim: Sequence[Sequence[float]], general: Sequence[Sequence[float]
             continue
         out = abs(x) > R or abs(y) > R
         c = colours[kind]
-        body.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.1" '
+        body.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.4" '
                     f'fill="{"#fff" if out else c}" fill-opacity="0.55" stroke="{c}" '
-                    f'stroke-width="0.6"/>')
-    return _svg(W, H, body, title)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One curve: (x, y) points."""
-
-    label: str
-    colour: str
-    points: Sequence[Sequence[float]]
-    dash: str = ""
-    width: float = 1.6
-    dots: bool = False
-
-
-def chart(lines: Sequence[Line], *, title: str, x_label: str, y_label: str, log_x: bool = False,
-          log_y: bool = False, hline: tuple[float, str] | None = None,
-          size: tuple[float, float] = (W, H), legend: bool = False) -> Markup:
-    """Curves on linear or log axes, with an optional labelled horizontal line (a limit).
-
-    ``legend`` names each line in its colour, top left inside the frame."""
-    w, h = size
-    xs = [p[0] for ln in lines for p in ln.points]
-    ys = [p[1] for ln in lines for p in ln.points] + ([hline[0]] if hline else [])
-
-    def tf(v: float, log: bool) -> float:
-        return math.log10(v) if log else v
-
-    fx = [tf(v, log_x) for v in xs if math.isfinite(v) and (v > 0 or not log_x)]
-    fy = [tf(v, log_y) for v in ys if math.isfinite(v) and (v > 0 or not log_y)]
-    if not fx or not fy:
-        return _svg(w, h, [_text(w / 2, h / 2, "no data", fill=MUTED)], title)
-    lo_x, hi_x = min(fx), max(fx)
-    lo_y, hi_y = min(fy), max(fy)
-    if log_y:
-        lo_y, hi_y = math.floor(lo_y), math.ceil(hi_y)
-    elif lo_y >= 0:
-        lo_y = 0.0
-    if log_x:
-        lo_x, hi_x = math.floor(lo_x), math.ceil(hi_x)
-    hi_x, hi_y = max(hi_x, lo_x + 1e-12), max(hi_y, lo_y + (1 if log_y else 1e-12))
-    x0, x1, y0, y1 = LEFT, w - RIGHT, h - BOTTOM, TOP
-
-    def px(v: float) -> float:
-        return x0 + (tf(v, log_x) - lo_x) / (hi_x - lo_x) * (x1 - x0)
-
-    def py(v: float) -> float:
-        t = tf(v, log_y) if (v > 0 or not log_y) else lo_y
-        return y0 - (t - lo_y) / (hi_y - lo_y) * (y0 - y1)
-
-    body = [_text(x0 - 46, 13, title, anchor="start", size=12, extra=' font-weight="600"'),
-            _text(x0 + (x1 - x0) / 2, h - 5, x_label, size=10),
-            _text(11, y1 + (y0 - y1) / 2, y_label, size=10,
-                  extra=f' transform="rotate(-90 11 {y1 + (y0 - y1) / 2:.1f})"')]
-    for axis_lo, axis_hi, log, is_x in ((lo_x, hi_x, log_x, True), (lo_y, hi_y, log_y, False)):
-        if log:
-            every = max(1, math.ceil((axis_hi - axis_lo) / 6))
-            ticks = [10.0 ** k for k in range(int(axis_lo), int(axis_hi) + 1, every)]
-        else:
-            step = _nice(axis_hi - axis_lo)
-            ticks = [k * step for k in range(math.ceil(axis_lo / step),
-                                             math.floor(axis_hi / step + 1e-9) + 1)]
-        for v in ticks:
-            label = f"1e{round(math.log10(v))}" if log else tick(v)
-            if is_x:
-                body.append(f'<line x1="{px(v):.1f}" x2="{px(v):.1f}" y1="{y0}" y2="{y1}" '
-                            f'stroke="{GRID}"/>')
-                body.append(_text(px(v), y0 + 12, label, size=9))
-            else:
-                body.append(f'<line x1="{x0}" x2="{x1}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
-                            f'stroke="{GRID}"/>')
-                body.append(_text(x0 - 4, py(v) + 3, label, anchor="end", size=9))
-    body.append(f'<rect x="{x0}" y="{y1}" width="{x1 - x0:.1f}" height="{y0 - y1:.1f}" '
-                f'fill="none" stroke="{MUTED}"/>')
-    if hline:
-        y = py(hline[0])
-        body.append(f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="{BAD}" '
-                    f'stroke-width="1.4" stroke-dasharray="6 4"/>')
-        body.append(_text(x1 - 3, y - 4, hline[1], anchor="end", size=9, fill=BAD))
-    for ln in lines:
-        pts = [(px(x), py(y)) for x, y in ln.points if math.isfinite(x) and math.isfinite(y)
-               and (x > 0 or not log_x)]
-        if len(pts) > 1 and ln.width > 0:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-            dash = f' stroke-dasharray="{ln.dash}"' if ln.dash else ""
-            body.append(f'<polyline points="{path}" fill="none" stroke="{ln.colour}" '
-                        f'stroke-width="{ln.width}"{dash}><title>{escape(ln.label)}</title>'
-                        f'</polyline>')
-        if ln.dots or len(pts) == 1:
-            body.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.4" fill="{ln.colour}"/>'
-                        for x, y in pts)
-    if legend:
-        for i, ln in enumerate(lines):
-            body.append(_text(x0 + 8, y1 + 14 + 13 * i, ln.label, anchor="start", size=10,
-                              fill=ln.colour, extra=' font-weight="600"'))
-    return _svg(w, h, body, title)
+                    f'stroke-width="0.8"/>')
+    keys = [("y − t", colours["claim"], "")] + ([] if canonical else
+                                                 [("general form", colours["general"], "")])
+    body += _legend([*keys, ("agreement: y = x", INK, "5 4")], W + 4, TOP + 14)
+    return _svg(width, H, body, title)
 
 
 def _blend(p: float) -> str:
@@ -203,11 +104,11 @@ def _blend(p: float) -> str:
 
 def plane(picture: dict, *, title: str) -> Markup:
     """The trained network's P(class 1) over the input plane, with the test points on it."""
-    side = 220.0
+    side = 400.0
     n, lo, hi = int(picture["n"]), picture["lo"], picture["hi"]
     cell = side / n
-    body = [_text(0, 13, title, anchor="start", size=12, extra=' font-weight="600"')]
-    top = 22.0
+    body = [_text(0, 22, title, anchor="start", size=TITLE, extra=' font-weight="600"')]
+    top = 34.0
     for k, p in enumerate(picture["p"]):
         i, j = k % n, k // n
         body.append(f'<rect x="{i * cell:.2f}" y="{top + side - (j + 1) * cell:.2f}" '
@@ -216,8 +117,8 @@ def plane(picture: dict, *, title: str) -> Markup:
         x = (u - lo[0]) / (hi[0] - lo[0]) * side
         y = top + side - (v - lo[1]) / (hi[1] - lo[1]) * side
         colour = PALETTE[0] if c > 0.5 else PALETTE[1]
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{colour}" stroke="#fff" '
-                    f'stroke-width="0.5"/>')
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.6" fill="{colour}" stroke="#fff" '
+                    f'stroke-width="0.8"/>')
     return _svg(side, side + top, body, title)
 
 
@@ -226,4 +127,4 @@ def curve(picture: dict, *, title: str) -> Markup:
     data = [Line("test data", PALETTE[1], [(x, t) for x, t in picture["data"]], width=0,
                  dots=True)]
     fit = Line("network", PALETTE[0], list(zip(picture["x"], picture["y"], strict=True)), width=2)
-    return chart([*data, fit], title=title, x_label="x", y_label="y")
+    return chart([*data, fit], title=title, x_label="x", y_label="y", legend_beside=True)

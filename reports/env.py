@@ -42,6 +42,19 @@ def sci(v: Any, digits: int = 2) -> str:
     return f"{x:.{digits}e}" if math.isfinite(x) else str(v)
 
 
+def factor(v: Any) -> str:
+    """A factor as a person reads it: 4.61, 7,036, or 10³⁴ when it is astronomical."""
+    x = num(v)
+    if not math.isfinite(x):
+        return str(v)
+    if x < 100:
+        return f"{x:.3g}"
+    if x < 1e5:
+        return f"{x:,.0f}"
+    power = str(math.floor(math.log10(x))).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"10{power}"
+
+
 def seconds(v: Any) -> str:
     """A duration, in the unit that suits it."""
     x = num(v)
@@ -80,6 +93,7 @@ ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(err=fmt_err, val=fmt_val, plain=plain, num=num_text, ulp=ulp, sci=sci,
+                   factor=factor,
                    seconds=seconds, vec=vec, sub=sub)
 
 

@@ -56,7 +56,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     return {"css": CSS, "schema": results.get("schema", ""), "run": run, "oracles": oracles,
             "colours": colours, "acts": acts,
             "verdict": summaries.verdict(summary, cases, records, oracles, shown["full"]),
-            "failures": shown,
+            "failures": shown, "declared": summaries.declared(run),
             "environment": list((results.get("environment") or {}).items()),
             "tolerances": _tolerances(results, oracles, dtype, coarse), "rule": _rule(),
             "matrix_acts": summaries.matrix_columns(cases, acts),

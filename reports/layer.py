@@ -33,8 +33,8 @@ def _rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def render(doc: Mapping[str, Any]) -> str:
-    """The report as one HTML document."""
-    return env.render("layer.html",
+def render(doc: Mapping[str, Any], command: str = "deltacheck layer", noun: str = "layer") -> str:
+    """The report as one HTML document (``command`` names the run, ``noun`` what it checked)."""
+    return env.render("layer.html", command=command, noun=noun,
         css=CSS, run=doc["run"], summary=doc["summary"], rows=_rows(doc),
         unplaced=doc.get("unplaced") or [], tolerances=doc["tolerances"])

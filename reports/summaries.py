@@ -185,3 +185,27 @@ def passing(cases: list[dict], losses: list[str], summary: Mapping[str, Any]) ->
     return {"depths": depths, "grid": grid, "by_loss": by_loss,
             "phases": Counter(str(c.get("phase")) for c in cases).most_common(),
             "passed": sum(c.get("verdict") == PASS for c in cases), "total": len(cases)}
+
+
+_QUANTITIES = ("loss", "deltas", "grad_weights", "grad_biases")
+_WORDS = {"weight_layout": {"in_out": "weights stored (n_in, n_out)"},
+          "reduction": {"mean": "loss averaged over the batch"},
+          "targets": {"labels": "integer class labels"}}
+
+
+def declared(run: Mapping[str, Any]) -> list[str]:
+    """What the run judged other than by default: declared conventions, quantities left out."""
+    conventions = run.get("conventions") or {}
+    out = [words[value] for key, words in _WORDS.items()
+           if (value := conventions.get(key)) in words]
+    if conventions.get("losses"):
+        out.append(f"losses {', '.join(conventions['losses'])}")
+    provides = conventions.get("provides")
+    if provides and set(provides) != set(_QUANTITIES):
+        missing = [q for q in _QUANTITIES if q not in provides]
+        out.append(f"does not provide {', '.join(missing)} (reported \"not provided\")")
+    checks = run.get("checks")
+    if checks and set(checks) != set(_QUANTITIES):
+        out.append(f"the verdict counts only {', '.join(checks)}; the rest is reported "
+                   f"\"not checked\" (--checks)")
+    return out

@@ -1,4 +1,5 @@
-"""Small inline SVG plots for the report: a log-scale chart, a histogram, a network sketch.
+"""Small inline SVG plots for the run report: a log-scale chart (``charts.chart``), a histogram,
+a network sketch.
 
 Every function returns ``Markup`` built by hand, so every piece of text that reaches the SVG
 goes through ``escape`` here: names come from users. No ``xmlns`` is written, because inline
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-PALETTE = ("#d9480f", "#1c7ed6", "#7048e8", "#0b7285", "#a61e4d", "#5c940d")
-OK, NEAR, BAD, MUTED, INK, GRID = "#2f9e44", "#f59f00", "#e03131", "#adb5bd", "#343a40", "#e9ecef"
+from deltacheck.reports import charts
+from deltacheck.reports.charts import BAD, GRID, INK, MUTED, NEAR, OK, PALETTE  # noqa: F401
+
 CHAR_W = 5.2  # rough width of one character of 9px text, to keep labels inside the plot
 
 
@@ -24,17 +26,12 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _svg(width: float, height: float, body: list[str], label: str) -> Markup:
-    return Markup(f'<svg class="plot" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
-                  f'height="{height:g}" role="img" aria-label="{escape(label)}">'
-                  + "".join(body) + "</svg>")
+_svg = charts.svg
 
 
 def _text(x: float, y: float, s: str, *, anchor: str = "middle", size: int = 10,
           fill: str = INK, extra: str = "", tip: str = "") -> str:
-    title = f"<title>{escape(tip)}</title>" if tip else ""
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'fill="{fill}"{extra}>{title}{escape(s)}</text>')
+    return charts.text(x, y, s, anchor=anchor, size=size, fill=fill, extra=extra, tip=tip)
 
 
 def decade(k: int) -> str:
@@ -67,62 +64,14 @@ def log_range(values: Sequence[float], floor: int | None = None) -> tuple[int, i
 
 def log_chart(series: Sequence[Series], hlines: Sequence[tuple[float, str, str]], *,
               x_max: int, x_label: str, title: str, floor: int | None = None) -> Markup:
-    """A dot-and-line chart with a log10 y axis; 0 sits on a band below it, inf/nan above.
-
-    Errors below 10**floor sit on the floor: far below every tolerance, their exact size
-    would only squash the decades that matter."""
-    w, h, left, right, top, bottom = 330.0, 240.0, 52.0, 64.0, 30.0, 48.0
-    ys = [y for s in series for _, y in s.points] + [v for v, _, _ in hlines]
-    lo, hi, clipped = log_range(ys, floor)
-    y0, y1 = h - bottom, top  # pixel rows of 10**lo and 10**hi
-    zero_y, inf_y = y0 + 14, y1 - 14
-
-    def py(v: float) -> float:
-        if not math.isfinite(v):
-            return inf_y
-        if v <= 0:
-            return zero_y
-        return y0 - (max(math.log10(v), lo) - lo) / (hi - lo) * (y0 - y1)
-
-    def px(x: float) -> float:
-        span = w - left - right
-        return left + span / 2 if x_max == 0 else left + x / x_max * span
-
-    body = [_text(left, 12, title, anchor="start", size=12, extra=' font-weight="600"')]
-    step = max(1, math.ceil((hi - lo) / 7))
-    for k in range(lo, hi + 1, step):
-        y = py(10.0**k)
-        body.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{GRID}"/>')
-        tick = ("≤" if clipped and k == lo else "") + decade(k)
-        body.append(_text(left - 5, y + 3, tick, anchor="end", size=9))
-    body.append(_text(left - 5, zero_y + 3, "0", anchor="end", size=9, fill=OK))
-    body.append(_text(left - 5, inf_y + 3, "∞/nan", anchor="end", size=9, fill=BAD))
-    body.append(f'<line x1="{left}" x2="{left}" y1="{inf_y}" y2="{zero_y}" stroke="{MUTED}"/>')
-    for x in range(x_max + 1):
-        body.append(_text(px(x), zero_y + 16, str(x), size=9))
-    body.append(_text(left + (w - left - right) / 2, h - 4, x_label, size=10))
-    for v, c, label in hlines:
-        y = py(v)
-        body.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{c}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-        for i, line in enumerate(label.split("\n")):
-            # clear of the last points' dots, which sit on the chart's right edge
-            body.append(_text(w - right + 7, y + 3 + 10 * i, line, anchor="start", size=9, fill=c))
-    for s in series:
-        pts = sorted(s.points)
-        if len(pts) > 1:
-            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
-            dash = ' stroke-dasharray="2 3"' if s.dashed else ""
-            body.append(f'<polyline points="{path}" fill="none" stroke="{s.colour}" '
-                        f'stroke-width="1.6"{dash}/>')
-        fill = "#fff" if s.hollow else s.colour
-        for x, y in pts:
-            tip = f"{s.label}, {x} from output: {y:.3g}"
-            body.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{fill}" '
-                        f'stroke="{s.colour}" stroke-width="1.4"><title>{escape(tip)}</title>'
-                        f'</circle>')
-    return _svg(w, h, body, title)
+    """Dots and lines over whole-number x with a log10 y axis (``charts.chart``): 0 sits on a
+    band below it, inf/nan above, and errors below 10**floor on the floor (far below every
+    tolerance, their exact size would only squash the decades that matter)."""
+    lines = [charts.Line(s.label, s.colour, sorted(s.points), dash="2 3" if s.dashed else "",
+                         dots=True, hollow=s.hollow) for s in series]
+    return charts.chart(lines, title=title, x_label=x_label, log_y=True, hlines=hlines,
+                        size=(330.0, 240.0), floor=floor, whole_x=True,
+                        x_range=(0, max(x_max, 1)), labels_beside=True)
 
 
 def histogram(counts: Sequence[int], labels: Sequence[str], fills: Sequence[str], *,

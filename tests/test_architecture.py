@@ -4,7 +4,7 @@ Imports are read from the source (lazy imports inside functions included), so a 
 only at run time is caught too. The layers, lowest first:
 
     core  <  oracles, reference_impl  <  judging  <  diagnosis  <  results  <  reports
-          <  campaign  <  audit, demo  <  commands  <  the public face (deltacheck/*.py)
+          <  campaign  <  audit, demo, layers  <  models  <  commands  <  the public face
 
 A module may import its own subpackage and any lower layer, with two narrower rules:
 ``oracles`` and ``reference_impl`` import only ``core``, and ``reports`` only ``results`` and
@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"deltacheck": "deltacheck", "oracles": "deltacheck.oracles",
            "reports": "deltacheck.reports", "reference_impl": "deltacheck.reference_impl"}
 LAYER = {"core": 0, "oracles": 1, "reference_impl": 1, "judging": 2, "diagnosis": 3,
-         "results": 4, "reports": 5, "campaign": 6, "audit": 7, "demo": 7, "layers": 7, "commands": 8,
+         "results": 4, "reports": 5, "campaign": 6, "audit": 7, "demo": 7, "layers": 7,
+         "models": 7.5, "commands": 8,
          "face": 9}
 NARROW = {"oracles": {"core"}, "reference_impl": {"core"}, "reports": {"results", "core"}}
 MAX_MODULE_LINES = 330  # "about 300"
 MAX_CLASS_LINES = 160  # "about 150"
 # Units still being split, at their size when the rule came in: each may only shrink, and
 # leaves this table once it fits the rule.
-DEBT = {"deltacheck/demo/output_errors.py": 341,
-        "deltacheck/demo/training.py": 331}
+DEBT: dict[str, int] = {}
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:

@@ -18,7 +18,7 @@ from deltacheck.demo import training as demo_training
 from deltacheck.demo import worked as demo_worked
 from deltacheck.reports import demo as demo_report
 
-QUICK = {"training_scale": 0.05, "widths": (8, 16)}
+QUICK = {"training_scale": 0.05, "widths": (32, 128)}
 PAIR = {p.key: p for p in oe.PAIRS}
 
 
@@ -192,15 +192,28 @@ def test_cost_rows_grow_with_the_parameters():
 
 # ---- the whole demo, its documents and its command ---------------------------------------
 
-SCHEMA_KEYS = {"schema", "verdict", "output_errors", "training", "worked_example", "cost"}
+SCHEMA_KEYS = {"schema", "verdict", "output_errors", "training", "worked_example", "cost",
+               "cost_claims", "lessons_run"}
+LESSON_KEYS = {"chain_rule_paths", "depth", "slow_learning", "fd_step", "memory",
+               "canonical_links"}
+
+
+def untimed(claims):
+    """The claims that do not time anything: the cost's depend on the machine's load."""
+    return [(ok, text) for ok, text in claims if not text.startswith("cost:")]
 
 
 def test_a_wrong_claim_fails_the_demo_and_the_documents_keep_their_schema():
     wrong = dataclasses.replace(PAIR["mse-sigmoid-unit"], canonical=True)
-    outcome = demo.run(demo.Config(cases=15, pairs=(PAIR["mse-identity-real"], wrong), **QUICK))
+    outcome = demo.run(demo.Config(cases=15, pairs=(PAIR["mse-identity-real"], wrong),
+                                   lessons=False, **QUICK))
     doc = outcome.document
     assert outcome.exit_code == 1 and doc["verdict"] == "fail"
-    assert set(doc) == SCHEMA_KEYS and doc["schema"] == "deltacheck-demo/1"
+    assert set(doc) == SCHEMA_KEYS and doc["schema"] == "deltacheck-demo/2"
+    assert doc["lessons_run"] is False
+    assert [set(r) for r in doc["cost_claims"]] in (
+        [{"claim", "holds", "measured", "needed", "text"},
+         {"claim", "holds", "measured", "needed", "range", "text"}],)
     assert [set(r) for r in doc["output_errors"]] == [
         {"loss", "output", "canonical", "cases", "max_dev_ulp", "matches_y_minus_t",
          "matches_general_form"}] * 2
@@ -209,7 +222,7 @@ def test_a_wrong_claim_fails_the_demo_and_the_documents_keep_their_schema():
     assert {tuple(sorted(r)) for r in doc["cost"]} == {
         ("backprop_s", "fd_s", "forward_s", "params")}
     json.dumps(doc, allow_nan=False)
-    failing = [text for ok, text in outcome.claims if not ok]
+    failing = [text for ok, text in untimed(outcome.claims) if not ok]
     assert len(failing) == 1 and "MSE with sigmoid" in failing[0]
     html = demo_report.render(outcome.report)
     assert "a claim does not hold" in html and "δ = y − t fails" in html
@@ -218,15 +231,20 @@ def test_a_wrong_claim_fails_the_demo_and_the_documents_keep_their_schema():
 def test_report_is_self_contained_and_renders_from_the_json_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "Config", functools.partial(demo.Config, **QUICK))
     report, out = tmp_path / "demo.html", tmp_path / "demo.json"
-    assert cli.main(["demo", "--cases", "15", "--report", str(report), "--json", str(out)]) == 0
+    code = cli.main(["demo", "--cases", "15", "--report", str(report), "--json", str(out)])
+    doc = json.loads(out.read_text())
+    cost_ok = all(c["holds"] for c in doc["cost_claims"])
+    assert code == (0 if cost_ok else 1)  # every other claim holds here
     html = report.read_text()
     for heading in ("Output errors are y − t", "The softmax subtlety", "A worked example",
-                    "The whole training loop", "What a gradient costs"):
+                    "The whole training loop", "What a gradient costs",
+                    "The chain rule over paths", "Canonical links in general"):
         assert heading in html
     assert "<svg" in html and "<math" in html
     assert "http" not in html and "<script" not in html and "<link" not in html
-    doc = json.loads(out.read_text())
-    assert doc["verdict"] == "pass" and set(doc) == SCHEMA_KEYS
+    assert doc["verdict"] == ("pass" if cost_ok else "fail")
+    assert set(doc) == SCHEMA_KEYS | LESSON_KEYS
+    assert all(doc[k]["verdict"] == "pass" for k in LESSON_KEYS)
     bare = demo_report.render(doc)  # no details: tables without plots
     assert "What a gradient costs" in bare and "the JSON alone" in bare
 
@@ -290,3 +308,18 @@ def test_the_independence_check_can_fail():
     assert names_used(leaky, "_torch_delta") & FORMULAS == {"H_PRIME"}
     importing = "def jax_loop(task):\n    from deltacheck.reference_impl import backprop\n"
     assert {"reference_impl", "backprop"} <= names_used(importing, "jax_loop")
+
+
+class _Seen(BaseException):
+    """Carries the configuration the command built out of the command line."""
+
+
+@pytest.mark.parametrize(("args", "lessons"), [([], True), (["--skip-lessons"], False)])
+def test_skip_lessons_reaches_the_configuration(args, lessons, monkeypatch, tmp_path):
+    def seen(config, progress=None):
+        raise _Seen(config)
+
+    monkeypatch.setattr(demo, "run", seen)
+    with pytest.raises(_Seen) as got:
+        cli.main(["demo", *args, "--report", str(tmp_path / "d.html")])
+    assert got.value.args[0].lessons is lessons

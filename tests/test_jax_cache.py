@@ -71,19 +71,35 @@ def test_prepare_compiles_once_on_a_thread_for_the_calls_that_follow():
     pytest.importorskip("jax")
     # prepare() compiles the smallest bucket in the background; the calls wait for it and use
     # it: one compilation in all (a second would mean another bucket, or two at once)
-    child = _CHILD.replace("rng = np.random", "jax_oracle.prepare()\nrng = np.random")
+    child = _CHILD.replace("rng = np.random", "started = jax_oracle.prepare()\nrng = np.random")
     child = child.replace('"hits": counts["hits"],', '"hits": counts["hits"], '
-                          '"waiting": len(jax_oracle._PREPARING),')
-    assert _result(_start("off", child)) == {"compiles": 1, "hits": 0, "waiting": 0,
+                          '"waiting": started.running(),')
+    assert _result(_start("off", child)) == {"compiles": 1, "hits": 0, "waiting": False,
                                              "dir": None}
 
 
 def test_a_run_that_ends_early_waits_for_the_compilation_it_started():
     pytest.importorskip("jax")
-    from deltacheck import oracles
+    from deltacheck.campaign.session import Session
 
-    jax_oracle.prepare()
-    thread = jax_oracle._PREPARING[0]
-    oracles.prepared()  # as the command does on its way out, an error or not
-    assert not thread.is_alive() and not jax_oracle._PREPARING
-    oracles.prepared()  # nothing left to wait for
+    with Session() as session:  # as the command does, an error or not
+        session.start_compiling(["jax"])
+        started = session.compiling
+        assert started is not None
+    assert not started.running() and session.compiling is None
+    again = jax_oracle.prepare()  # nothing left running: a new one may start
+    assert again is not None
+    again.wait()
+    session.close()  # closing twice is harmless
+
+
+def test_a_second_prepare_while_one_compiles_starts_nothing():
+    pytest.importorskip("jax")
+    first = jax_oracle.prepare()
+    second = jax_oracle.prepare()
+    try:
+        assert first is not None and (second is None or not first.running())
+    finally:
+        for started in (first, second):
+            if started is not None:
+                started.wait()

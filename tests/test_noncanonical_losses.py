@@ -120,9 +120,9 @@ def test_the_loss_terms_bound_what_evaluating_e_adds_up(loss, rng):
 
 def test_one_jax_compilation_serves_every_loss(rng):
     pytest.importorskip("jax")
-    jax_oracle._COMPILED.clear()
+    jax_oracle.forget_compiled()
     for i, loss in enumerate(jax_oracle.LOSS_ORDER * 2):
         case = draw_plain(rng, (2 + i % 3, 3, 2 + i % 2), ("tanh",), loss, batch=1 + i % 4)
         case.truth(jax_oracle)
-    (fn, _), = jax_oracle._COMPILED.values()
+    fn, = jax_oracle.compiled_functions()
     assert fn._cache_size() == 1

@@ -42,7 +42,7 @@ def test_x64_is_enabled_only_inside_the_oracle(rng):
 
 
 def test_one_compilation_serves_many_architectures(rng):
-    jax_oracle._COMPILED.clear()
+    jax_oracle.forget_compiled()
     for i in range(12):
         L = 1 + i % 5
         acts = tuple(BUILTIN_NAMES[(i + k) % 10] for k in range(L - 1))
@@ -50,7 +50,7 @@ def test_one_compilation_serves_many_architectures(rng):
                            batch=1 + i % 6)
         jax_oracle.gradients(case.weights, case.biases, activation_objects(acts), "mse", case.x,
                              case.t)
-    (fn, _), = jax_oracle._COMPILED.values()
+    fn, = jax_oracle.compiled_functions()
     assert fn._cache_size() == 1
 
 

@@ -15,9 +15,9 @@ from deltacheck.core.activations import registered
 from deltacheck.core.loading import load_implementation
 from deltacheck.results.document import failure_json
 
-PUBLIC = {"Activation", "Architecture", "Case", "CaseResult", "DeltacheckError", "architectures",
-          "audit_activation", "cases", "check_backprop", "check_case", "check_layer", "compare",
-          "run_demo"}
+PUBLIC = {"Activation", "Architecture", "Case", "CaseResult", "DeltacheckError", "Layer",
+          "architectures", "audit_activation", "cases", "check_backprop", "check_case",
+          "check_layer", "check_model", "compare", "run_demo"}
 
 
 def test_exactly_the_documented_names_are_public():

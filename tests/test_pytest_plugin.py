@@ -17,7 +17,9 @@ def test_report_gathers_comparisons(pytester):
         def test_agrees(case):
             dt.assert_agrees(case, reference_impl.backprop, oracles=["torch", "fd"])
     """)
-    result = pytester.runpytest("--deltacheck-report=out/r.html")
+    # in a process of its own: an in-process run would drop the modules it imported (torch among
+    # them) from sys.modules afterwards, and importing them again crashes the collector later
+    result = pytester.runpytest_subprocess("--deltacheck-report=out/r.html")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["deltacheck report: out/r.html (* cases)"])
     doc = json.loads((pytester.path / "out" / "r.json").read_text())

@@ -384,3 +384,20 @@ def test_write_creates_the_file(results: dict[str, Any], tmp_path: Path) -> None
     out = tmp_path / "deep" / "report.html"
     output.write_outputs(results, report_path=out)
     assert out.read_text(encoding="utf-8") == report.render(results)
+
+
+def test_the_header_says_what_was_declared_and_what_the_verdict_counts(
+        results: dict[str, Any]) -> None:
+    from deltacheck.reports import html
+
+    plain = html.render(results)
+    assert "Declared:" not in plain  # the defaults say nothing
+    run = {**results["run"], "checks": ["grad_weights", "grad_biases"],
+           "conventions": {"weight_layout": "in_out", "reduction": "mean", "targets": "labels",
+                           "losses": None, "provides": ["grad_weights", "grad_biases"]}}
+    page = html.render({**results, "run": run})
+    line = page[page.index("Declared:"):].split("</p>")[0]
+    for words in ("weights stored (n_in, n_out)", "loss averaged over the batch",
+                  "integer class labels", "does not provide loss, deltas",
+                  "the verdict counts only grad_weights, grad_biases"):
+        assert words in line

@@ -221,8 +221,7 @@ def test_the_fork_server_is_ended_when_the_command_exits():
 
     from deltacheck.campaign import parallel
 
-    parallel.prestart(2, ["fd"])
-    parallel.release()  # the worker exits; the server stays, as it would for a next run
+    parallel.release(parallel.prestart(2, ["fd"]))  # the worker exits; the server stays
     pid = forkserver._forkserver._forkserver_pid
     assert pid is not None and _state(pid) not in ("Z", "")
     parallel.stop_server()

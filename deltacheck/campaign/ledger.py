@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 from deltacheck.campaign import exact
-from deltacheck.campaign.planning import MAX_FAILURES, Config, Slice, SliceOutcome
+from deltacheck.campaign.planning import Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
 from deltacheck.core.case import Case
@@ -18,6 +18,7 @@ from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.diagnosis import diagnosed
 from deltacheck.judging.check import CaseResult, check_case
 from deltacheck.results import document as results
+from deltacheck.results.numbering import MAX_FAILURES
 
 
 class Ledger:
@@ -30,7 +31,7 @@ class Ledger:
         self.minimal: list[CaseResult] = []
         self.failed_count = 0
         self.shrink_steps = 0
-        self.finished: list[SliceOutcome] = []  # slices done (set by whoever runs them)
+        self.finished: list[SliceOutcome] = []  # slices done (see settled)
         self.current: Slice | None = None  # the slice being checked
         self.in_progress: tuple[Case, str] | None = None  # the case being checked, its phase
 
@@ -48,6 +49,10 @@ class Ledger:
                             timeout=self.config.case_timeout)
         self.in_progress = None
         return self.keep(diagnosed(result), phase)
+
+    def settled(self, outcomes: list[SliceOutcome]) -> None:
+        """The slices done so far, in whichever process: what a rescue from a hung call reports."""
+        self.finished = outcomes
 
     def hung(self, seconds: float) -> None:
         """Record the case whose call outlived its limit and could not be stopped."""

@@ -18,6 +18,7 @@ from typing import Any
 from deltacheck.campaign import planning as campaign
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.results import document as results
+from deltacheck.results.numbering import numbered
 
 # What must agree for documents to be shards of one campaign.
 SAME = ("impl", "profile", "seed", "dtype", "examples", "losses", "activations",
@@ -85,11 +86,7 @@ def merge(docs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any
     cases = [{**rec, "id": i} for i, (_, _, _, rec) in enumerate(keyed)]
     found = sorted(({**f, "id": new_id[(d, f["id"])]} for d, doc in enumerate(docs)
                     for f in doc["failures"] if (d, f["id"]) in new_id), key=lambda f: f["id"])
-    failures, kept = [], 0
-    for f in found:  # as one run keeps them: every minimal one, and the first others
-        if f["minimal"] or kept < campaign.MAX_FAILURES:
-            failures.append(f)
-            kept += not f["minimal"]
+    _, failures = numbered([([], found)])  # as one run keeps them: ids as they are, the cap
 
     run = {**first, "shard": None, "slices": sorted(owner), "merged_from": list(names),
            "asked": first["examples"],

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 _PRELOAD = ["numpy", "scipy.special", "hypothesis", "torch", "jax", "jax.numpy",
@@ -42,16 +42,26 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-_STARTED: dict[str, Any] = {}  # processes started early by prestart(), for run_slices
+@dataclass
+class Prestarted:
+    """Worker processes started ahead of the campaign, with the queues they wait on."""
+
+    ctx: Any
+    jobs: Any
+    results: Any
+    counter: Any
+    procs: list[Any]
+    starter: threading.Thread
 
 
-def prestart(workers: int, oracles: Sequence[str]) -> None:
+def prestart(workers: int, oracles: Sequence[str]) -> Prestarted | None:
     """Start the other ``workers - 1`` processes now; they warm up and wait for the work.
 
-    Their imports and first oracle calls then overlap this process's own start-up.
+    Their imports and first oracle calls then overlap this process's own start-up. Hand what
+    this returns to ``run_slices``, or to ``release`` if no campaign takes it.
     """
     if workers < 2:
-        return
+        return None
     ctx = _context()
     jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
     procs = [ctx.Process(target=_worker, args=(jobs, counter, results, list(oracles)),
@@ -60,8 +70,8 @@ def prestart(workers: int, oracles: Sequence[str]) -> None:
     # on with its start-up meanwhile.
     starter = threading.Thread(target=_start, args=(procs,), daemon=True)
     starter.start()
-    _STARTED.update(ctx=ctx, jobs=jobs, results=results, counter=counter, procs=procs,
-                    starter=starter)
+    return Prestarted(ctx=ctx, jobs=jobs, results=results, counter=counter, procs=procs,
+                      starter=starter)
 
 
 def _start(procs: Sequence[Any]) -> list[Any]:
@@ -160,28 +170,27 @@ def _rescued(results: Any, runner: Any, slices: Sequence[Any], seconds: float) -
 
 
 def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
-               progress: Callable[[str, int, int, int], None], *, here: Any = None
-               ) -> list[Any]:
+               progress: Callable[[str, int, int, int], None], *, here: Any = None,
+               started: Prestarted | None = None) -> list[Any]:
     """Check ``slices`` in ``config.workers`` processes (this one included); their outcomes.
 
     ``here``: the caller's campaign, which checks this process's share (and which a rescue
-    from a hung call reads); a new one by default."""
+    from a hung call reads); a new one by default. ``started``: processes ``prestart``
+    started for this run, used if they are as many as wanted (else ended, and new ones
+    started)."""
     from deltacheck.campaign.planning import Interrupted
     from deltacheck.campaign.slices import Campaign
     from deltacheck.core import interrupts
     from deltacheck.core.watchdog import CaseTimedOut
 
-    started = _STARTED.copy()
-    _STARTED.clear()
-    if "starter" in started:
-        started["starter"].join()
+    if started is not None:
+        started.starter.join()
     wanted = min(config.workers, len(slices)) - 1  # no more processes than slices
-    if started.get("procs") and len(started["procs"]) == wanted:
-        ctx, jobs, results = started["ctx"], started["jobs"], started["results"]
-        counter = started["counter"]
-        procs = [p for p in started["procs"] if p.pid is not None]  # the ones that started
+    if started is not None and started.procs and len(started.procs) == wanted:
+        ctx, jobs, results, counter = started.ctx, started.jobs, started.results, started.counter
+        procs = [p for p in started.procs if p.pid is not None]  # the ones that started
     else:  # not started early (from Python, or for another number of workers)
-        _stop(started)
+        release(started)
         ctx = _context()
         jobs, results, counter = ctx.Queue(), ctx.Queue(), ctx.Value("i", 0)
         procs = [ctx.Process(target=_worker, args=(jobs, counter, results, config.oracles),
@@ -194,11 +203,12 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
         jobs.put((shipped, seed, list(slices), acts))
     outcomes: dict[int, Any] = {}
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
-    here = here if here is not None else Campaign(config, lambda *args: None)
-    here.seed = seed
+    here = here if here is not None else Campaign(replace(config, seed=seed),
+                                                  lambda *args: None)
+    assert here.seed == seed, "the caller's campaign draws from the seed it shares out"
 
     def report(extra: Any = None, n: int = 0, failed: int = 0) -> None:
-        here.finished = [outcomes[k] for k in sorted(outcomes)]
+        here.settled([outcomes[k] for k in sorted(outcomes)])
         done = {loss: sum(slices[i].budget for i in outcomes if slices[i].loss == loss)
                 for loss in totals}
         bad = sum(o.failed_count for o in outcomes.values()) + failed
@@ -236,8 +246,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
     stopped: float | None = None  # the limit a case outlived
     try:
         while (i := _take(counter, len(slices))) is not None:
-            here.progress = progress_of(slices[i])
-            outcomes[i] = here.run_slice(slices[i], acts)
+            outcomes[i] = here.run_slice(slices[i], acts, progress=progress_of(slices[i]))
             drain(block=False)
         while len(exited) < len(procs):
             interrupts.checkpoint()
@@ -247,8 +256,7 @@ def run_slices(config: Any, seed: int, slices: Sequence[Any], acts: list[str],
                 break
         # A slice taken by a process that died before it sent its outcome is checked here.
         for i in sorted(set(range(len(slices))) - set(outcomes)):
-            here.progress = progress_of(slices[i])
-            outcomes[i] = here.run_slice(slices[i], acts)
+            outcomes[i] = here.run_slice(slices[i], acts, progress=progress_of(slices[i]))
     except (KeyboardInterrupt, CaseTimedOut) as stop:  # keep what every process checked
         if i is not None and i not in outcomes:
             outcomes[i] = here.so_far(slices[i])
@@ -279,24 +287,19 @@ def _kill(procs: Sequence[Any]) -> None:
     stop_server()
 
 
-def _stop(started: dict[str, Any]) -> None:
-    """Let processes started early that will not be used exit (a job of None), or end them."""
-    if "starter" in started:
-        started["starter"].join()
-    running = [p for p in started.get("procs", []) if p.pid is not None]
+def release(started: Prestarted | None) -> None:
+    """Let processes ``prestart`` started that no campaign took (an error, a replay, another
+    number of workers) exit (a job of None), or end them."""
+    if started is None:
+        return
+    started.starter.join()
+    running = [p for p in started.procs if p.pid is not None]
     for _ in running:
-        started["jobs"].put(None)
+        started.jobs.put(None)
     for p in running:
         p.join(timeout=5)
         if p.is_alive():
             p.terminate()
-
-
-def release() -> None:
-    """Stop the processes ``prestart`` started if no campaign took them (an error, a replay)."""
-    started = _STARTED.copy()
-    _STARTED.clear()
-    _stop(started)
 
 
 def stop_server() -> None:

@@ -17,6 +17,7 @@ from deltacheck.core.case import DEFAULT_LOSSES, Case
 from deltacheck.core.conventions import GRADIENTS, OUTPUTS, Conventions
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.judging.check import CaseResult
+from deltacheck.results.numbering import numbered
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,6 @@ PROFILES = {
 
 
 SLICE_CASES = 50  # cases per slice: the unit of work of workers and shards
-MAX_FAILURES = 50  # failures kept with their values (minimal ones always); all are in "cases"
 
 
 @dataclass(frozen=True)
@@ -168,18 +168,10 @@ class Interrupted(Exception):
 def assemble(outcomes: Sequence[SliceOutcome]) -> tuple[list[dict[str, Any]],
                                                        list[dict[str, Any]], list[CaseResult]]:
     """Slices' records and failures in slice order, numbered as one run; the failures capped."""
-    records: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    minimal: list[CaseResult] = []
-    for outcome in sorted(outcomes, key=lambda o: o.index):
-        offset = len(records)
-        records += [{**rec, "id": rec["id"] + offset, "slice": outcome.index}
-                    for rec in outcome.records]
-        for f in outcome.failures:
-            if f["minimal"] or sum(not g["minimal"] for g in failures) < MAX_FAILURES:
-                failures.append({**f, "id": f["id"] + offset})
-        minimal += outcome.minimal
-    return records, failures, minimal
+    ordered = sorted(outcomes, key=lambda o: o.index)
+    records, failures = numbered(((o.records, o.failures) for o in ordered),
+                                 tags=({"slice": o.index} for o in ordered))
+    return records, failures, [result for o in ordered for result in o.minimal]
 
 
 def drawn_activations(config: Config) -> list[str]:

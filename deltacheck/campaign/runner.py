@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deltacheck.campaign import exact, planning
 from deltacheck.campaign.planning import (
@@ -35,6 +35,9 @@ from deltacheck.core.watchdog import CaseTimedOut
 from deltacheck.judging.check import CaseResult
 from deltacheck.results import document as results
 
+if TYPE_CHECKING:
+    from deltacheck.campaign.session import Session
+
 
 @dataclass
 class Outcome:
@@ -48,11 +51,13 @@ class Outcome:
 
 
 def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: list[str],
-                progress: Callable[[str, int, int, int], None]) -> list[SliceOutcome]:
+                progress: Callable[[str, int, int, int], None],
+                session: Session | None) -> list[SliceOutcome]:
     if config.workers > 1 and len(slices) > 1:
         from deltacheck.campaign import parallel
 
-        return parallel.run_slices(config, campaign.seed, slices, acts, progress, here=campaign)
+        return parallel.run_slices(config, campaign.seed, slices, acts, progress, here=campaign,
+                                   started=session.take_workers() if session else None)
     outcomes: list[SliceOutcome] = []
     totals = {loss: sum(s.budget for s in slices if s.loss == loss) for loss in config.losses}
     done = dict.fromkeys(totals, 0)
@@ -62,11 +67,10 @@ def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: l
         progress(loss, done[loss] + n, totals[loss],
                  sum(o.failed_count for o in outcomes) + failed)
 
-    campaign.progress = tally
-    campaign.finished = outcomes  # what a rescue from a hung call reports
+    campaign.settled(outcomes)  # appended to as the slices end
     for piece in slices:
         try:
-            outcomes.append(campaign.run_slice(piece, acts))
+            outcomes.append(campaign.run_slice(piece, acts, progress=tally))
         except KeyboardInterrupt:  # keep the cases of the slice cut short too
             raise Interrupted([*outcomes, campaign.so_far(piece)]) from None
         except CaseTimedOut as stop:
@@ -132,11 +136,13 @@ class _Run:
 
 
 def run(config: Config, progress: Callable[[str, int, int, int], None] | None = None, *,
-        on_stuck: Callable[[Outcome], None] | None = None) -> Outcome:
+        on_stuck: Callable[[Outcome], None] | None = None,
+        session: Session | None = None) -> Outcome:
     """Run a campaign (or replay one case) and build its results document.
 
     ``on_stuck`` gets the outcome so far if a call of the implementation outlives its limit
     and cannot be stopped (see ``core.watchdog``); it is expected to end the process.
+    ``session``: what the caller started ahead of the run (workers it hands over).
     """
     progress = progress or (lambda loss, done, total, failed: None)
     settle_imports()
@@ -149,7 +155,7 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     release = watchdog.on_stuck(lambda seconds: on_stuck(this.rescue(seconds))) \
         if on_stuck is not None else (lambda: None)
     try:
-        outcome = _checked(this, progress)
+        outcome = _checked(this, progress, session)
     finally:
         release()
     if outcome.interrupted:
@@ -157,7 +163,8 @@ def run(config: Config, progress: Callable[[str, int, int, int], None] | None = 
     return outcome
 
 
-def _checked(this: _Run, progress: Callable[[str, int, int, int], None]) -> Outcome:
+def _checked(this: _Run, progress: Callable[[str, int, int, int], None],
+             session: Session | None) -> Outcome:
     config, campaign, acts = this.config, this.campaign, this.acts
     interrupted = False  # Ctrl-C: stop, and keep every case checked until then
     timed_out: float | None = None  # a case outlived its limit: the same, but a failure
@@ -177,11 +184,11 @@ def _checked(this: _Run, progress: Callable[[str, int, int, int], None]) -> Outc
     slices = this.slices = planned(this.total, list(config.losses), config.shard)
     try:
         with heap_frozen():
-            outcomes = _run_slices(config, campaign, slices, acts, progress)
+            outcomes = _run_slices(config, campaign, slices, acts, progress, session)
     except Interrupted as stop:
         outcomes, timed_out = stop.outcomes, stop.timed_out
         interrupted = timed_out is None
-    campaign.finished = outcomes
+    campaign.settled(outcomes)
     try:
         for loss in [] if interrupted or timed_out else config.losses:
             # one minimal network per loss, from its first failing slice

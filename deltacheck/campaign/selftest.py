@@ -66,8 +66,7 @@ def select(names: Sequence[str] | None) -> list[SeededBug]:
 def hunt(bug: SeededBug, config: Config) -> Kill:
     """Run the campaign's slices on one bug until a case fails."""
     started = time.time()
-    run = Campaign(config, lambda *args: None)
-    run.stop_at_failure = True
+    run = Campaign(config, lambda *args: None, stop_at_failure=True)
     acts = drawn_activations(config)
     total = config.examples or PROFILES[config.profile].examples
     slices = sorted(plan(total, list(config.losses)),

@@ -25,6 +25,7 @@ from deltacheck.core.case import LOSSES, Case
 from deltacheck.core.verdicts import FAIL
 from deltacheck.diagnosis import diagnosed
 from deltacheck.judging.check import CaseResult, check_case
+from deltacheck.results.numbering import numbered
 
 
 class _Disagreement(AssertionError):
@@ -120,19 +121,27 @@ def slice_cases(cfg: Config, loss: str, acts: list[str]) -> Any:
 class Campaign(Ledger):
     """One run: the cases, their records, the failures and the minimal networks."""
 
-    def __init__(self, config: Config, progress: Callable[[str, int, int, int], None]) -> None:
+    def __init__(self, config: Config, progress: Callable[[str, int, int, int], None], *,
+                 stop_at_failure: bool = False) -> None:
+        """``stop_at_failure``: a slice ends at its first failure (the selftest needs no more)."""
         super().__init__(config)
         self.progress = progress
         self._strategies: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self.stop_at_failure = False  # the selftest needs only the first failure of a slice
+        self.stop_at_failure = stop_at_failure
         seed = config.seed
         if seed is None:
             fixed = PROFILES[config.profile].fixed_seed
             seed = fixed if fixed is not None else random.SystemRandom().randrange(2**32)
         self.seed: int = seed
 
-    def run_slice(self, piece: Slice, acts: list[str]) -> SliceOutcome:
-        """Run one slice from scratch and hand back what it found."""
+    def run_slice(self, piece: Slice, acts: list[str], *,
+                  progress: Callable[[str, int, int, int], None] | None = None) -> SliceOutcome:
+        """Run one slice from scratch and hand back what it found.
+
+        ``progress``: where this slice reports its progress (the campaign's own by default).
+        """
+        if progress is not None:
+            self.progress = progress
         self.records, self.failures, self.minimal = [], [], []
         self.failed_count = self.shrink_steps = 0
         self.current = piece
@@ -153,9 +162,10 @@ class Campaign(Ledger):
         try:
             self.run_loss(piece.loss, piece.budget, acts, number=piece.number, shrink=True)
         finally:  # a case that timed out while shrinking is kept too
-            offset = len(outcome.records)
-            outcome.records += [{**rec, "id": rec["id"] + offset} for rec in self.records]
-            outcome.failures += [{**f, "id": f["id"] + offset} for f in self.failures]
+            records, failures = numbered([(self.records, self.failures)], cap=None,
+                                         start=len(outcome.records))
+            outcome.records += records
+            outcome.failures += failures
             outcome.minimal += self.minimal
             outcome.failed_count += self.failed_count
             outcome.shrink_steps += self.shrink_steps

@@ -9,11 +9,11 @@ import gc
 import sys
 from collections.abc import Sequence
 
-from deltacheck.commands import audit, demo, layer, merge, options, run, selftest
+from deltacheck.commands import audit, demo, layer, merge, model, options, run, selftest
 from deltacheck.core import interrupts
 from deltacheck.core.errors import DeltacheckError
 
-COMMANDS = {"run": run, "layer": layer, "merge": merge, "audit": audit, "demo": demo,
+COMMANDS = {"run": run, "layer": layer, "model": model, "merge": merge, "audit": audit, "demo": demo,
             "selftest": selftest}
 DEFAULT_IMPL = run.DEFAULT_IMPL
 

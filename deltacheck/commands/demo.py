@@ -20,6 +20,10 @@ def add_parser(sub: Any) -> None:
                       help="measure this implementation (MODULE:NAME or path/to/file.py:NAME) "
                            "instead of the reference: its output δ, its gradients in the SGD "
                            "loop, its numbers in the worked example")
+    demo.add_argument("--skip-lessons", action="store_true",
+                      help="leave out the lessons beyond y − t, the SGD loop, the worked example "
+                           "and the cost (chain rule over paths, depth, slow learning, finite "
+                           "differences' step, memory, canonical links): quicker")
     o.convention_options(demo)
     o.report_options(demo, "demo")
 
@@ -28,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from deltacheck.demo import runner as demo
 
     o.report_paths(args, "demo")
-    outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed, student=_student(args)),
+    outcome = demo.run(demo.Config(cases=args.cases, seed=args.seed, student=_student(args),
+                                   lessons=not args.skip_lessons),
                        progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
     lines = [("✓ " if ok else "✗ ") + text for ok, text in outcome.claims]
     lines += output.write_outputs(outcome.document, json_path=args.json)

@@ -27,7 +27,15 @@ def add_parser(sub: Any) -> None:
                             "layernorm, dropout, conv, max_pool, spatial_batchnorm, "
                             "spatial_groupnorm, softmax_loss, svm_loss, rnn_step, rnn, "
                             "lstm_step, lstm, word_embedding, temporal_affine, "
-                            "temporal_softmax_loss")
+                            "temporal_softmax_loss; or function for a torch.autograd.Function "
+                            "or jax.custom_vjp named as MODULE:NAME")
+    layer.add_argument("--signature", metavar="MODULE:NAME",
+                       help="with --as function: a dict {'inputs': {'x': ('N', 'D')}, "
+                            "'params': {...}} giving the function's shapes (default: its "
+                            "deltacheck_signature attribute)")
+    layer.add_argument("--double", action="store_true",
+                       help="with --as function: check the double backward too (autograd "
+                            "through the custom backward against differences of it)")
     layer.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="a convention of the layer: dropout_p=drop (p is the drop "
                             "probability), or a fixed hyperparameter, e.g. eps=1e-5")
@@ -73,7 +81,15 @@ def run(args: argparse.Namespace) -> int:
         raise DeltacheckError("--replay checks one case: leave out --shard and --workers")
     params = dict(discovery.parse_param(p) for p in args.param)
     parallel.settle()  # as every worker does before it draws: the same seed, the same cases
-    found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
+    if args.as_kind == "function":
+        found = discovery.function_spec(args.spec, signature=args.signature,
+                                        double=args.double, params=params)
+    elif args.signature or args.double:
+        option = "--signature" if args.signature else "--double"
+        raise DeltacheckError(f"{option} applies to a custom-backward function: add "
+                              f"--as function (e.g. {args.spec}:NAME --as function {option})")
+    else:
+        found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
     if args.shard and not parallel.shard_indices(len(found.layers), args.shard):
         raise DeltacheckError(f"--shard {args.shard[0]}/{args.shard[1]}: {args.spec} has only "
                               f"{len(found.layers)} layers to share; give N ≤ {len(found.layers)}")
@@ -88,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         seed = random.randrange(2**31)
     words = ["deltacheck", "layer", args.spec] + (["--as", args.as_kind] if args.as_kind else [])
     words += [w for p in args.param for w in ("--param", p)]
+    words += (["--signature", args.signature] if args.signature else []) + \
+        (["--double"] if args.double else [])
     words += ["--examples", str(args.examples or examples), "--dtype", args.dtype,
               "--oracles", ",".join(args.oracles)]
     config = Settings(examples=1 if case else args.examples or examples, seed=seed,

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deltacheck import campaign, oracles
+from deltacheck import campaign
 from deltacheck.campaign import cores, reproduce
 from deltacheck.commands import options as o
 from deltacheck.core import activations as registry
@@ -135,18 +135,15 @@ def _replay_case(arg: str) -> Case:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deltacheck.campaign import parallel
+    from deltacheck.campaign.session import Session
 
-    try:
-        return _checked_run(args)
-    finally:
-        parallel.release()  # workers no campaign took (an error, a single slice)
-        oracles.prepared()  # a compilation still running must not be cut short
+    # leaving it ends the workers no campaign took (an error, a single slice) and waits for a
+    # compilation still running, which must not be cut short
+    with Session() as session:
+        return _checked_run(args, session)
 
 
-def _checked_run(args: argparse.Namespace) -> int:
-    from deltacheck.campaign import parallel
-
+def _checked_run(args: argparse.Namespace, session: Any) -> int:
     impl = load_implementation(args.impl)
     interrupts.checkpoint()  # each step of start-up is a place to stop
     if args.workers == "auto" or (args.workers > 1 and not args.replay):
@@ -160,7 +157,7 @@ def _checked_run(args: argparse.Namespace) -> int:
                 sum(s.budget for s in slices), len(slices))
             print(f"workers: {args.workers} ({why})", file=sys.stderr)
         if args.workers > 1 and not args.replay:
-            parallel.prestart(min(args.workers, len(slices)), args.oracles)
+            session.start_workers(min(args.workers, len(slices)), args.oracles)
     o.output_paths(args)
     user_acts = [load_activation(spec) for spec in args.activation]
     outputs = (("--report", args.report), ("--json", args.json), ("--junit-xml", args.junit_xml))
@@ -171,7 +168,7 @@ def _checked_run(args: argparse.Namespace) -> int:
             raise DeltacheckError(f"--activation: the name {name!r} is taken (a built-in or given "
                                   f"twice); give the activation another name")
     if not args.replay:  # jax compiles on a thread while torch imports; a replay's case may
-        oracles.prepare(args.oracles)  # not be in the bucket it compiles
+        session.start_compiling(args.oracles)  # not be in the bucket it compiles
     interrupts.checkpoint()
     o.check_oracles(args.oracles)
     interrupts.checkpoint()
@@ -200,7 +197,8 @@ def _checked_run(args: argparse.Namespace) -> int:
             workers=1 if replay else args.workers, shard=None if replay else args.shard,
             case_timeout=args.case_timeout)
         progress = console.Progress()
-        outcome = campaign.run(config, progress, on_stuck=lambda stuck: _stuck(args, config, stuck))
+        outcome = campaign.run(config, progress, session=session,
+                               on_stuck=lambda stuck: _stuck(args, config, stuck))
         progress.finish()
     with interrupts.deferred():  # a Ctrl-C now waits until the outputs are whole
         return _finish(args, config, outcome)

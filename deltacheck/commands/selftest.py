@@ -10,6 +10,7 @@ from typing import Any
 from deltacheck import campaign
 from deltacheck.commands import options as o
 from deltacheck.core.case import DTYPES
+from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.words import plural
 from deltacheck.results import output
 
@@ -29,6 +30,13 @@ def add_parser(sub: Any) -> None:
     selftest.add_argument("--layers", nargs="?", const="examples/layers/slips.py",
                           metavar="SLIPS.py", help="run the seeded layer slips instead (SLIPS "
                           "of the given module; default: %(const)s)")
+    selftest.add_argument("--models", nargs="?", const="examples/models/slips.py",
+                          metavar="SLIPS.py", help="run the seeded model composition slips "
+                          "instead (SLIPS of the given module; default: %(const)s)")
+    selftest.add_argument("--functions", nargs="?", const="examples/functions/slips.py",
+                          metavar="SLIPS.py", help="run the seeded custom-backward slips "
+                          "(torch.autograd.Function, jax.custom_vjp) instead (default: "
+                          "%(const)s)")
     selftest.add_argument("--json", type=Path, default=o.DEFAULT_DIR / "selftest.json",
                           help="the kill table as JSON; run reports beside it show its kill rate "
                           "(default: %(default)s)")
@@ -39,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
     o.check_writable("--json", args.json)
     o.check_oracles(args.oracles)
-    if args.layers:
+    parts = [f"--{name}" for name in ("layers", "functions", "models") if getattr(args, name)]
+    if len(parts) > 1:
+        raise DeltacheckError(f"{' and '.join(parts)}: run one selftest part at a time")
+    if args.layers or args.functions:
         return _layers(args)
+    if args.models:
+        return _models(args)
     chosen = selftest.select(args.bugs)
 
     def progress(kill: selftest.Kill) -> None:
@@ -58,10 +71,24 @@ def _layers(args: argparse.Namespace) -> int:
     from deltacheck.layers import selftest as layer_selftest
     from deltacheck.layers.runner import Settings
 
-    slips = layer_selftest.load_slips(args.layers)
+    part = "functions" if args.functions else "layers"
+    slips = layer_selftest.load_slips(args.functions or args.layers, f"--{part}")
     config = Settings(examples=args.examples or 100, seed=args.seed or 0, dtype=args.dtype,
                       oracles=tuple(args.oracles), shrink=False)
     doc = layer_selftest.run(slips, config, progress=lambda line: print(line, file=sys.stderr))
-    json_path = args.json.with_name("selftest-layers.json")
+    json_path = args.json.with_name(f"selftest-{part}.json")
     print("\n".join(layer_selftest.table(doc) + output.write_outputs(doc, json_path=json_path)))
+    return 0 if doc["summary"]["verdict"] == "pass" else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from deltacheck.models import selftest as model_selftest
+    from deltacheck.models.runner import Settings
+
+    slips = model_selftest.load_slips(args.models)
+    config = Settings(examples=args.examples or 6, seed=args.seed or 0,
+                      oracles=tuple(args.oracles))
+    doc = model_selftest.run(slips, config, progress=lambda line: print(line, file=sys.stderr))
+    json_path = args.json.with_name("selftest-models.json")
+    print("\n".join(model_selftest.table(doc) + output.write_outputs(doc, json_path=json_path)))
     return 0 if doc["summary"]["verdict"] == "pass" else 1

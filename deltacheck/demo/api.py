@@ -41,8 +41,11 @@ def card(outcome: runner.Outcome, report: str | None) -> Card:
 
 def run_demo(impl: Any = None, *, cases: int = 200, seed: int = 0, training_scale: float = 1.0,
              report: str | Path | None = "deltacheck-reports/demo.html", progress: bool = True,
-             **conventions: Any) -> Result:
-    """``deltacheck demo`` (``--impl`` when ``impl`` is given) as one call; conventions as keywords."""
+             lessons: bool = True, **conventions: Any) -> Result:
+    """``deltacheck demo`` (``--impl`` when ``impl`` is given) as one call; conventions as keywords.
+
+    ``lessons=False`` leaves out the lessons beyond the first four sections (``--skip-lessons``).
+    """
     student = None
     if impl is not None:
         backprop, spec = implementation(impl)
@@ -52,7 +55,7 @@ def run_demo(impl: Any = None, *, cases: int = 200, seed: int = 0, training_scal
             print(f"  {step}", file=sys.stderr, flush=True)
 
     outcome = runner.run(runner.Config(cases=cases, seed=seed, training_scale=training_scale,
-                                       student=student), progress=say)
+                                       student=student, lessons=lessons), progress=say)
     written = None
     if report is not None:
         output.write_outputs(outcome.document, json_path=Path(report).with_suffix(".json"))

@@ -130,6 +130,38 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return float(np.polyfit(lx, ly, 1)[0]) if len(lx) > 1 else math.nan
 
 
+RATIO_AT_MOST = 5.0  # (forward + backward) / forward at every width: "a small constant"
+FD_SLOPE = (0.7, 1.3)  # the fitted log-log slope of fd / backprop against P: "grows like P"
+
+
+def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cost's two claims with their measured ranges and verdicts (NaN never holds)."""
+    r = summary["ratio"]
+    fd_ratio = [row["fd_s"] / row["backprop_s"] for row in summary["rows"]]
+    lo, hi = FD_SLOPE
+    slope_fd = summary["fd_over_backprop_slope"]
+    return [
+        {"claim": "(forward + backward) / forward is a small constant",
+         "holds": bool(1.0 <= r["min"] and r["max"] <= RATIO_AT_MOST),
+         "measured": [r["min"], r["max"]], "needed": [1.0, RATIO_AT_MOST],
+         "text": f"cost: (forward + backward) / forward is a small constant — between "
+                 f"{r['min']:.2f} and {r['max']:.2f} at every width (needed 1 to "
+                 f"{RATIO_AT_MOST:g})"},
+        {"claim": "fd / backprop grows like P",
+         "holds": bool(lo <= slope_fd <= hi),
+         "measured": slope_fd, "needed": [lo, hi],
+         "range": [min(fd_ratio), max(fd_ratio)] if fd_ratio else [],
+         "text": f"cost: finite differences / backprop grows like P — fitted slope "
+                 f"{slope_fd:.2f} (needed {lo} to {hi}), from {min(fd_ratio):,.0f} to "
+                 f"{max(fd_ratio):,.0f} times dearer" if fd_ratio else "cost: no widths timed"},
+    ]
+
+
+def claims(summary: dict[str, Any]) -> list[tuple[bool, str]]:
+    """The cost's claims as (holds, text)."""
+    return [(row["holds"], row["text"]) for row in claim_rows(summary)]
+
+
 ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                       "MKL_NUM_THREADS")}
 

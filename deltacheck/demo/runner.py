@@ -5,9 +5,12 @@
 2. The whole SGD loop agrees step by step with torch and jax (deltacheck.demo.training).
 3. The worked example of a two-layer tanh network, in numbers (deltacheck.demo.worked).
 4. What a gradient costs, backprop against finite differences (deltacheck.demo.cost).
+5. The other lessons: the chain rule over paths, depth, slow learning, finite differences'
+   step, memory and canonical links (deltacheck.demo.lessons); ``lessons=False`` skips them.
 
-``run`` returns two documents: the JSON results (schema ``deltacheck-demo/1``, exactly the
-fields documented in the README) and the same with the details the HTML report draws.
+``run`` returns two documents: the JSON results (schema ``deltacheck-demo/2``: the sections of
+``deltacheck-demo/1`` and beside them one per lesson and the cost's claims) and the same with
+the details the HTML report draws.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.numbers import json_clean
 from deltacheck.core.words import plural
 from deltacheck.demo import cost as demo_cost
+from deltacheck.demo import lessons as demo_lessons
 from deltacheck.demo import output_errors as demo_output_errors
 from deltacheck.demo import student_sections
 from deltacheck.demo import training as demo_training
@@ -31,7 +35,7 @@ from deltacheck.demo.output_errors import PAIRS, Pair
 from deltacheck.demo.student import Student
 from deltacheck.results import document
 
-SCHEMA = "deltacheck-demo/1"
+SCHEMA = "deltacheck-demo/2"
 FRAMEWORKS = ("torch", "jax")
 
 
@@ -45,6 +49,7 @@ class Config:
     widths: Sequence[int] = demo_cost.WIDTHS
     pairs: Sequence[Pair] = PAIRS
     student: Student | None = None  # the demo on the student's backprop instead of the reference
+    lessons: bool = True  # the lessons beyond the first four sections (False: when time matters)
 
     def __post_init__(self) -> None:
         if not isinstance(self.cases, int) or self.cases < 1:
@@ -140,8 +145,10 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
                                          scale=config.training_scale, timed=timed)
         worked, training = yours["worked"], yours["training"]
     cost = timed("cost", lambda: demo_cost.run(config.widths, seed=config.seed))
+    lessons = demo_lessons.run(config.seed, config.student, timed) if config.lessons else {}
     shown = claims(output_rows, training, worked) if yours is None else \
         claims(output_rows, [], None) + student_sections.claims(yours)
+    shown += demo_cost.claims(cost) + demo_lessons.claims(lessons)
     verdict = "pass" if all(ok for ok, _ in shown) else "fail"
     document = json_clean({
         "schema": SCHEMA,
@@ -156,6 +163,9 @@ def run(config: Config = Config(), progress: Callable[[str], None] = lambda s: N
         "worked_example": worked,
         "cost": [{k: row[k] for k in ("params", "forward_s", "backprop_s", "fd_s")}
                  for row in cost["rows"]],
+        "cost_claims": demo_cost.claim_rows(cost),
+        "lessons_run": config.lessons,
+        **lessons,
         **({"implementation": student_sections.document(yours)} if yours else {}),
     })
     report = {**document, "details": json_clean({

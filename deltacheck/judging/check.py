@@ -57,6 +57,13 @@ class CaseResult:
         """The worst judged error per oracle."""
         return {name: r.err for name, r in self.oracles.items()}
 
+    def _repr_html_(self) -> str:
+        """The case's card in a notebook cell (deltacheck.judging.case_card)."""
+        from deltacheck.core.card import render
+        from deltacheck.judging.case_card import card
+
+        return render(card(self))
+
     def first_message(self) -> str:
         """The first disagreement, in one line."""
         if self.nondeterministic:

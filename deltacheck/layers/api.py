@@ -9,6 +9,7 @@ from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.layers import discovery
+from deltacheck.layers.custom import Layer
 from deltacheck.layers.document import exit_code, run_layers, verdict_line
 from deltacheck.layers.runner import Settings
 from deltacheck.oracles import checked_names
@@ -40,7 +41,16 @@ class LayerResult:
         return render(self.document)
 
 
-def _found(layer: Any, kind: str | None, params: dict[str, Any]) -> discovery.Found:
+def _found(layer: Any, kind: str | None, params: dict[str, Any], signature: Any,
+           double: bool) -> discovery.Found:
+    if isinstance(layer, Layer):
+        return discovery.Found([discovery.layer_spec(layer, params)], [], layer.name)
+    if kind == "function":
+        if isinstance(layer, str):
+            return discovery.function_spec(layer, double=double, params=params)
+        spec = discovery.function_layer(layer, declared=signature, double=double, params=params,
+                                        argument="check_layer")
+        return discovery.Found([spec], [], spec.forward_name)
     if isinstance(layer, str):
         return discovery.resolve(layer, as_kind=kind, params=params)
     fns: Sequence[Callable[..., Any]] = tuple(layer) if isinstance(layer, (tuple, list)) \
@@ -61,13 +71,15 @@ def _found(layer: Any, kind: str | None, params: dict[str, Any]) -> discovery.Fo
 
 def check_layer(layer: Any, *, kind: str | None = None, examples: int = 100, seed: int = 0,
                 dtype: str = "float64", oracles: Sequence[str] = ("torch", "jax", "fd"),
-                params: dict[str, Any] | None = None) -> LayerResult:
-    """Check a layer file or spec (``"layers.py"``), a pair ``(forward, backward)`` or a loss."""
+                params: dict[str, Any] | None = None, signature: Any = None,
+                double: bool = False) -> LayerResult:
+    """Check a layer file or spec (``"layers.py"``), a pair ``(forward, backward)``, a loss, a
+    custom ``Layer``, or (``kind="function"``) a torch.autograd.Function or jax.custom_vjp."""
     if dtype not in ("float64", "float32"):
         raise DeltacheckError(f"dtype={dtype!r}: choose 'float64' or 'float32'")
     if examples < 1:
         raise DeltacheckError(f"examples={examples}: give at least 1")
     names = checked_names(list(oracles), argument="oracles")
-    found = _found(layer, kind, dict(params or {}))
+    found = _found(layer, kind, dict(params or {}), signature, double)
     return LayerResult(run_layers(found, Settings(examples=examples, seed=seed, dtype=dtype,
                                                   oracles=tuple(names))))

@@ -158,6 +158,7 @@ def _read_mask(run: UserRun, case: LayerCase) -> None:
 
 def _backward(spec: LayerSpec, kind: Kind, run: UserRun, cache: Any) -> None:
     assert spec.backward is not None
+    name = spec.backward_name or f"{spec.name}'s backward"
     # one upstream gradient per output (lstm_step: dnext_h, dnext_c), each the user's own copy
     douts = [np.array(d, order="K") for d in
              (run.dout if len(kind.outputs) > 1 else [run.dout])]
@@ -165,21 +166,21 @@ def _backward(spec: LayerSpec, kind: Kind, run: UserRun, cache: Any) -> None:
         with np.errstate(all="ignore"):
             grads = spec.backward(*douts, cache)
     except Exception as exc:
-        run.problem, run.stage = _raised(spec.backward_name, exc), "backward"
+        run.problem, run.stage = _raised(name, exc), "backward"
         return
     if len(kind.grads) == 1 and not isinstance(grads, (tuple, list)):
         grads = (grads,)
     if not isinstance(grads, (tuple, list)) or len(grads) != len(kind.grads):
         got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
-        run.problem, run.stage = (f"{spec.backward_name} returned {got} values, but should "
+        run.problem, run.stage = (f"{name} returned {got} values, but should "
                                   f"return ({', '.join(kind.grads)})"), "backward"
         return
     run.grads = dict(zip(kind.grads, grads, strict=True))
     given = run.dout if len(kind.outputs) > 1 else [run.dout]
-    for name, dout, before in zip(kind.outputs, douts, given, strict=True):
+    for output, dout, before in zip(kind.outputs, douts, given, strict=True):
         if not np.array_equal(dout, before, equal_nan=True):
-            upstream = "dout" if name == "out" else f"d{name}"
-            run.problem, run.stage = (f"{spec.backward_name} changed {upstream} in place",
+            upstream = "dout" if output == "out" else f"d{output}"
+            run.problem, run.stage = (f"{name} changed {upstream} in place",
                                       "modified")
             return
 

@@ -2,7 +2,7 @@
 
 | cause | test on the user's g and the truth y |
 |---|---|
-| ``raised``, ``wrong forward``, ``modifies input``, ``shape`` | the case's own reason |
+| ``raised``, ``wrong forward``, ``modifies input``, ``shape``, ``double backward`` | its reason |
 | ``summed over the wrong axis`` | g has the shape of y reduced over another axis |
 | ``nonfinite`` | g holds NaN or inf |
 | ``sign`` | g = −y |
@@ -57,7 +57,10 @@ def _factor_name(c: float, case: LayerCase) -> str:
 def diagnose(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
     """``{"cause", "gradient", "text"}`` for a failing case."""
     stage, name = outcome.stage, outcome.first_wrong
-    simple = {"raised": "raised", "forward": "wrong forward", "modified": "modifies input"}
+    simple = {"raised": "raised", "forward": "wrong forward", "modified": "modifies input",
+              "double backward": "double backward"}
+    if stage == "backward" and " raised " in outcome.message:
+        stage = "raised"
     if stage in simple:
         return {"cause": simple[stage], "gradient": name, "text": outcome.message}
     if stage == "shape":
@@ -83,7 +86,7 @@ def _shape(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
     if name in grads:
         want = case.inputs[kind.inputs[kind.grads.index(name)]].shape
         got = np.shape(grads[name])
-        x = case.inputs["x"]
+        x = case.inputs.get("x", case.inputs[kind.inputs[0]])
         if len(got) == len(want) and got != want and sorted(got) == sorted(want):
             return {"cause": "transposed or reshaped", "gradient": name,
                     "text": f"{name} has shape {got}, {want} transposed"}

@@ -6,6 +6,10 @@ name, or one pair named on the command line with ``--as KIND``.
 | ``FILE.py`` or ``MODULE`` | every recognised pair and loss it defines |
 | ``FILE.py:FORWARD,BACKWARD --as KIND`` | one pair (``MODULE:FORWARD,BACKWARD`` too) |
 | ``FILE.py:softmax_loss --as softmax_loss`` | one loss, which returns ``(loss, dx)`` |
+| ``MODULE:NAME --as function`` | a torch.autograd.Function or jax.custom_vjp (``custom``) |
+
+A file's ``deltacheck.Layer`` objects (custom layers, see ``custom``) are checked with its
+pairs.
 
 Names: ``<kind>_forward`` / ``<kind>_backward`` with an optional ``_naive``, ``_fast`` or
 ``_alt`` suffix (``batchnorm_backward_alt`` pairs with ``batchnorm_forward``), ``pool`` for
@@ -22,7 +26,9 @@ from typing import Any
 from deltacheck.core import activations as registry
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_module
-from deltacheck.oracles.layers import KINDS, get_kind
+from deltacheck.layers import custom
+from deltacheck.layers.running_functions import second_order
+from deltacheck.oracles.layers import KINDS, Kind, get_kind
 
 SUFFIXES = ("", "_naive", "_fast", "_alt")
 ALIASES = {"pool": "max_pool", "maxpool": "max_pool", "bn": "batchnorm", "ln": "layernorm",
@@ -42,6 +48,8 @@ class LayerSpec:
     forward_name: str
     backward_name: str = ""
     params: dict[str, Any] = field(default_factory=dict)  # --param and declared layer_params
+    declared: Kind | None = None  # a custom Layer's or a function's own kind
+    double: Callable[..., Any] | None = None  # a function's second order (``--double``)
 
     @property
     def name(self) -> str:
@@ -99,10 +107,57 @@ def find_layers(module: Any, params: dict[str, Any] | None = None) -> tuple[list
         for backward in backwards:
             layers.append(_spec(kind, fn, own[backward], name, backward, params))
             used |= {name, backward}
+    declared = [obj for obj in vars(module).values() if isinstance(obj, custom.Layer)]
+    used |= {getattr(f, "__name__", "") for layer in declared
+             for f in (layer.forward, layer.backward, layer.vjp, layer.cached_forward)}
     words = ("forward", "backward", "loss")
     unplaced = [name for name in own if name not in used and not name.startswith("_")
                 and any(w in name for w in words)]
-    return layers, unplaced
+    return layers + [layer_spec(obj, params) for obj in declared], unplaced
+
+
+def layer_spec(layer: custom.Layer, params: dict[str, Any] | None = None) -> LayerSpec:
+    """A custom ``Layer`` as a spec: its pair under test and its own kind."""
+    forward, backward = layer.pair()
+    kind = layer.kind()
+    return LayerSpec(kind.name, forward, backward, layer.name, "", dict(params or {}), kind)
+
+
+def function_spec(spec: str, *, signature: str | None = None, double: bool = False,
+                  params: dict[str, Any] | None = None) -> Found:
+    """``MODULE:NAME --as function``: a torch.autograd.Function or jax.custom_vjp and its
+    signature (its ``deltacheck_signature``, or the dict ``--signature MODULE:NAME`` names)."""
+    where, colon, name = spec.rpartition(":") if _has_names(spec) else (spec, "", "")
+    if not colon or not name.isidentifier():
+        raise DeltacheckError(f"layer {spec!r} --as function: name the function, e.g. "
+                              "mymodule:MyFunction --as function")
+    obj = getattr(load_module(where, argument="layer"), name, None)
+    if obj is None:
+        raise DeltacheckError(f"layer {spec!r}: {where} has no {name!r}")
+    declared = None
+    if signature is not None:
+        s_where, s_colon, s_name = signature.rpartition(":")
+        if not s_colon or not s_name.isidentifier():
+            raise DeltacheckError(f"--signature {signature!r}: give MODULE:NAME or FILE.py:NAME "
+                                  "of a dict {'inputs': {...}, 'params': {...}}")
+        declared = getattr(load_module(s_where, argument="--signature"), s_name, None)
+        if declared is None:
+            raise DeltacheckError(f"--signature {signature!r}: {s_where} has no {s_name!r}")
+    return Found([function_layer(obj, declared=declared, double=double, params=params,
+                                 argument=f"layer {spec!r}")], [], spec)
+
+
+def function_layer(obj: Any, *, declared: Any = None, double: bool = False,
+                   params: dict[str, Any] | None = None, argument: str = "layer") -> LayerSpec:
+    """A torch.autograd.Function or jax.custom_vjp function as a spec (``declared``: its
+    signature, when not its ``deltacheck_signature``)."""
+    name = getattr(obj, "__name__", type(obj).__name__)
+    kind, forward, backward, framework = custom.function_parts(obj, name, declared, argument)
+    second = None
+    if double:
+        def second(*args: Any) -> Any:
+            return second_order(obj, framework, *args)
+    return LayerSpec(kind.name, forward, backward, name, "", dict(params or {}), kind, second)
 
 
 def _spec(kind: str, forward: Callable, backward: Callable | None, forward_name: str,
@@ -115,6 +170,8 @@ def _spec(kind: str, forward: Callable, backward: Callable | None, forward_name:
 def resolve(spec: str, *, as_kind: str | None = None,
             params: dict[str, Any] | None = None) -> Found:
     """The layers ``spec`` names (see the module docstring); a bad spec raises DeltacheckError."""
+    if as_kind == "function":
+        return function_spec(spec, params=params)
     where, colon, names = spec.rpartition(":") if _has_names(spec) else (spec, "", "")
     if not colon:
         if as_kind is not None:

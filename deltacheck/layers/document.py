@@ -84,6 +84,9 @@ def console_lines(doc: dict[str, Any]) -> list[str]:
         err = max((float(e) for e in r["worst_err"].values()), default=0.0)
         lines.append(f"{r['name']:<50} {r['kind']:<18} {r['cases']:>5}  {err:>9.1e}  "
                      f"{r['verdict']}")
+    for r in doc["layers"]:  # a declared forward that a framework cannot run or differentiate
+        lines += [f"{r['name']}: not judged by {oracle}: {why}"
+                  for oracle, why in r.get("oracles_skipped", {}).items()]
     for r in doc["layers"]:
         if r["failures"]:
             f = r["failures"][-1]
@@ -103,8 +106,11 @@ def verdict_line(doc: dict[str, Any]) -> str:
     if s["interrupted"]:
         return f"interrupted after {plural(s['layers'], 'layer')}: not a pass"
     if s["verdict"] != FAIL:
+        # the oracles that judged something (a function's autograd is its own framework's)
+        used = [o for o in doc["run"]["oracles"]
+                if any(o in r["judged_by"] for r in doc["layers"])] or doc["run"]["oracles"]
         return f"all agree: {plural(s['layers'], 'layer')}, {plural(s['cases'], 'case')}, oracles " \
-               f"{', '.join(doc['run']['oracles'])}"
+               f"{', '.join(used)}"
     bad = [r for r in doc["layers"] if r["verdict"] == FAIL]
     named = "; ".join(f"{r['name']} ({r['failures'][-1]['gradient'] or 'out'}: "
                       f"{r['failures'][-1]['diagnosis']['cause']})" for r in bad)

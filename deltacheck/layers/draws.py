@@ -107,6 +107,8 @@ def _separated(rng: np.random.Generator, shape: tuple[int, ...], ties: bool) -> 
 @st.composite
 def _shapes_and_params(draw: Any, kind: Kind, rng: np.random.Generator,
                        region: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    if kind.dims:
+        return draw(_declared(kind, rng))
     N = draw(st.integers(1, 4))
     name = kind.name
     if name in recurrent_draws.REGIONS or name == "temporal_affine":
@@ -184,6 +186,21 @@ def _shapes_and_params(draw: Any, kind: Kind, rng: np.random.Generator,
         if name == "svm_loss":  # a margin of exactly 0: x_j = x_y - 1
             x[0, (y[0] + 1) % C] = x[0, y[0]] - 1.0
     return {"x": x}, {"y": y}
+
+
+@st.composite
+def _declared(draw: Any, kind: Kind, rng: np.random.Generator
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A declared kind's inputs: each symbol of its signature drawn once, each param chosen."""
+    spans = dict(kind.sizes)
+    size: dict[str, int] = {}
+    for _, dims in kind.dims:
+        for d in dims:
+            if isinstance(d, str) and d not in size:
+                size[d] = draw(st.integers(*spans.get(d, (1, 4))))
+    inputs = {name: _normal(rng, tuple(size[d] if isinstance(d, str) else d for d in dims))
+              for name, dims in kind.dims}
+    return inputs, {name: draw(st.sampled_from(values)) for name, values in kind.choices}
 
 
 REGIONS: dict[str, tuple[str, ...]] = {

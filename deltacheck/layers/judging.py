@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core import tolerances
+from deltacheck.core.errors import exception_text
 from deltacheck.core.numbers import distinct
 from deltacheck.core.verdicts import ERROR, FAIL, NOT_JUDGED, PASS, Verdict, worst
 from deltacheck.judging.compare import Entries, judge
@@ -38,6 +39,7 @@ class CaseOutcome:
     truths: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     not_judged: int = 0
     unresolved: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # oracle -> why it could not judge
 
 
 def _rtol(oracle: str, dtype: str) -> float:
@@ -115,14 +117,21 @@ def _judge_gradients(spec: LayerSpec, kind: Kind, case: LayerCase, run: UserRun,
         return CaseOutcome(FAIL, f"{bad[0]} is not an array of numbers", "gradient", bad[0],
                            run=run)
     found: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
+    skipped: dict[str, str] = {}
     for oracle in oracles:
         if oracle == "fd":
             fd = truths.fd_truth(spec, kind, case, run.ref_params, run.dout)
             if fd is not None:
                 found["fd"] = fd
-        else:
+        elif not kind.forwards:
             found[oracle] = (truths.framework_truth(kind, oracle, case, run.ref_params,
                                                     run.dout), {})
+        else:  # a declared forward may not run in every framework: that oracle says so
+            try:
+                found[oracle] = (truths.framework_truth(kind, oracle, case, run.ref_params,
+                                                        run.dout), {})
+            except Exception as exc:
+                skipped[oracle] = f"{type(exc).__name__}: {exception_text(exc)}"
     frameworks = [o for o in found if o != "fd"]
     floors = (truths.floors(kind, case, run.ref_params, run.dout, found[frameworks[0]][0],
                             frameworks[0]) if frameworks else None)
@@ -140,7 +149,7 @@ def _judge_gradients(spec: LayerSpec, kind: Kind, case: LayerCase, run: UserRun,
     for (oracle, name), q in zip(spans, judge(items), strict=True):
         results.setdefault(oracle, {})[name] = q
     outcome = CaseOutcome(PASS, run=run, results=results,
-                          truths={o: t for o, (t, _) in found.items()})
+                          truths={o: t for o, (t, _) in found.items()}, skipped=skipped)
     outcome.not_judged = sum(q.not_judged for r in results.values() for q in r.values())
     outcome.unresolved = sum(q.unresolved for r in results.values() for q in r.values())
     verdicts = [q.verdict for r in results.values() for q in r.values()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -18,9 +18,11 @@ from deltacheck.core.verdicts import FAIL, NOT_JUDGED, PASS
 from deltacheck.core.words import plural
 from deltacheck.layers import replay, sandwich
 from deltacheck.layers.discovery import LayerSpec
+from deltacheck.layers.double import check_double
 from deltacheck.layers.draws import LayerCase, layer_cases
 from deltacheck.layers.judging import CaseOutcome, check_case
 from deltacheck.layers.truths import JaxBudget
+from deltacheck.oracles.layers import declared
 
 PROFILES = {"quick": (100, None), "ci": (100, 0), "thorough": (2000, None)}
 
@@ -54,12 +56,14 @@ class _Tally:
     worst: dict[str, float] = field(default_factory=dict)
     first: tuple[CaseOutcome, LayerCase] | None = None
     shrinking: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)  # oracle -> the first reason
 
     def add(self, outcome: CaseOutcome) -> None:
         self.cases += 1
         self.not_judged_cases += outcome.verdict == NOT_JUDGED
         self.not_judged += outcome.not_judged
         self.unresolved += outcome.unresolved
+        self.skipped = {**outcome.skipped, **self.skipped}
         for oracle, quantities in outcome.results.items():
             self.judged_by[oracle] = self.judged_by.get(oracle, 0) + 1
             errs = [q.err for q in quantities.values() if q.verdict != NOT_JUDGED]
@@ -69,6 +73,22 @@ class _Tally:
 def check_layer_spec(spec: LayerSpec, config: Settings,
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the campaign on one layer; its record (JSON-ready)."""
+    if spec.declared is None:
+        return _campaign(spec, config, progress)
+    with declared(spec.declared) as kind:
+        # a function's forward has autograd in its own framework only
+        oracles = tuple(o for o in config.oracles if o == "fd" or kind.reference(o))
+        record = _campaign(spec, replace(config, oracles=oracles), progress)
+    dropped = {o: f"{spec.name} has no {o} forward (its forward runs in "
+                  f"{', '.join(f for f, _ in kind.forwards if f != 'numpy') or 'numpy only'})"
+               for o in config.oracles if o not in oracles}
+    if dropped:
+        record["oracles_skipped"] = {**dropped, **record.get("oracles_skipped", {})}
+    return record
+
+
+def _campaign(spec: LayerSpec, config: Settings,
+              progress: Callable[[str], None] | None) -> dict[str, Any]:
     start = time.perf_counter()
     tally, budget = _Tally(), JaxBudget()
     strategy = st.just(config.replay) if config.replay else layer_cases(spec.kind,
@@ -77,6 +97,8 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
 
     def test(case: LayerCase) -> None:
         outcome = check_case(spec, case, config.oracles, budget, force=tally.shrinking)
+        if outcome.verdict == PASS and spec.double is not None:
+            outcome = check_double(spec, case, outcome)
         if not tally.shrinking:
             tally.add(outcome)
         if outcome.verdict == FAIL:
@@ -105,6 +127,8 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
         if minimal is not None:
             # the minimal case again with every oracle, jax included
             outcome = check_case(spec, minimal[1], config.oracles, None)
+            if outcome.verdict == PASS and spec.double is not None:
+                outcome = check_double(spec, minimal[1], outcome)
             if outcome.verdict != FAIL:
                 outcome = minimal[0]
             failures.append(_failure(spec, outcome, minimal[1], minimal=True, config=config))
@@ -118,6 +142,7 @@ def check_layer_spec(spec: LayerSpec, config: Settings,
         "judged_by": tally.judged_by,
         "worst_err": {o: json_number(e) for o, e in tally.worst.items()},
         "params": {k: v for k, v in spec.params.items()},
+        **({"oracles_skipped": tally.skipped} if tally.skipped else {}),
         "failures": failures, "wall_time_s": round(time.perf_counter() - start, 3)}
     if progress:
         progress(f"{spec.name}: {verdict} ({plural(tally.cases, 'case')})")
@@ -131,6 +156,8 @@ def _with_params(case: LayerCase, spec: LayerSpec) -> LayerCase:
         return case
     params = {name: ({**v, **{k: x for k, x in fixed.items() if k in v}}
                      if isinstance(v, dict) else v) for name, v in case.params.items()}
+    if spec.declared is not None:  # a declared kind's params are plain values
+        params = {name: fixed.get(name, v) for name, v in params.items()}
     return LayerCase(case.kind, case.dtype, case.inputs, params, case.seed, case.region,
                      case.train_first)
 

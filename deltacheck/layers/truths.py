@@ -72,7 +72,8 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
     saturated = recurrent_floors.saturation_scale(kind.name, inputs, dout64)
     for name, bound in (saturated or {}).items():
         out[name] = out[name] + FLOOR_FACTOR * eps * bound
-    if "gamma" in inputs:  # a norm's dx is a difference of terms of size |γ dout| / σ
+    # a norm's dx is a difference of terms of size |γ dout| / σ
+    if "gamma" in inputs and not kind.forwards:
         term = FLOOR_FACTOR * eps * float(
             np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
         if kind.name not in SANDWICHES:

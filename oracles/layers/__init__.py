@@ -42,9 +42,10 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.oracles.base import OracleUnavailable
 from deltacheck.oracles.layers import definitions, recurrent, sandwich
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
-from deltacheck.oracles.layers.kinds import KINDS, Kind, get_kind
+from deltacheck.oracles.layers.kinds import KINDS, Kind, declared, get_kind
 
 
 def forward(kind: str | Kind, framework: str, inputs: Mapping[str, Any],
@@ -116,6 +117,11 @@ def dropout_mask(x: np.ndarray, out: np.ndarray, dropout_param: Mapping[str, Any
 
 def _definition(kind: Kind, be: Backend) -> Any:
     """The forward of ``kind`` in ``be``: native where the framework matches the course."""
+    if kind.forwards:
+        fn = kind.reference(be.name)
+        if fn is None:
+            raise OracleUnavailable(f"{kind.name} has no {be.name} forward to differentiate")
+        return lambda *args: (fn(be, *args), {})
     if kind.activation is not None:
         return partial(definitions.elementwise, be, activation=kind.activation)
     return partial(be.native.get(kind.name) or definitions.GENERIC.get(kind.name)
@@ -130,6 +136,13 @@ def _checked(kind: Kind, inputs: Mapping[str, Any],
     _check_names(kind, "params", params, wanted)
     values = [np.array(inputs[name], dtype=np.float64) for name in kind.inputs]
     return values, [_parameter(name, params[name]) for name in wanted]
+
+
+def call_settings(kind: Kind, params: Mapping[str, Any]) -> list[Any]:
+    """The params of ``kind`` (its reference params included) in call order, checked and copied."""
+    wanted = kind.params + kind.reference_params
+    _check_names(kind, "params", params, wanted)
+    return [_parameter(name, params[name]) for name in wanted]
 
 
 def _check_names(kind: Kind, what: str, given: Mapping[str, Any], names: tuple[str, ...]) -> None:
@@ -159,5 +172,5 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
-__all__ = ["FRAMEWORKS", "KINDS", "Kind", "dropout_mask", "forward", "get_kind", "vjp",
-           "vjp_many"]
+__all__ = ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "declared", "dropout_mask", "forward",
+           "get_kind", "vjp", "vjp_many"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from deltacheck.core import activations as registry
 from deltacheck.core.errors import DeltacheckError
@@ -23,6 +26,12 @@ class Kind:
     ``next_h, next_c``): the reference stacks them into one ``out`` and the backward takes one
     upstream gradient per output. ``signature`` is the user's call order where it is not
     ``inputs + params`` (word_embedding takes the integer words before ``W``).
+
+    A declared kind (a custom layer, a framework's custom-backward function) carries its own
+    reference: ``forwards`` maps a framework to ``fn(backend, *inputs, *params) -> out``, and
+    ``dims`` gives each input's shape in symbolic dimensions (``("N", "D")``), ``sizes`` the
+    range a symbol is drawn from (1 to 4 unless given), and ``choices`` each parameter's
+    values.
     """
 
     name: str
@@ -35,6 +44,10 @@ class Kind:
     reference_params: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ("out",)
     signature: tuple[str, ...] = ()
+    forwards: tuple[tuple[str, Callable[..., Any]], ...] = ()
+    dims: tuple[tuple[str, tuple[str | int, ...]], ...] = ()
+    choices: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    sizes: tuple[tuple[str, tuple[int, int]], ...] = ()  # a symbol's drawn range
 
     def __post_init__(self) -> None:
         if len(self.grads) != len(self.inputs):
@@ -51,6 +64,10 @@ class Kind:
     def base(self) -> str:
         """The name without ``act:`` (``tanh`` for ``act:tanh``): what course files call it."""
         return self.name.removeprefix(ACTIVATION_PREFIX)
+
+    def reference(self, framework: str) -> Callable[..., Any] | None:
+        """A declared kind's forward in ``framework`` (None where it has none)."""
+        return dict(self.forwards).get(framework)
 
     @property
     def activation(self) -> str | None:
@@ -136,12 +153,33 @@ KINDS: dict[str, Kind] = {
 }
 
 
+_DECLARED: dict[str, Kind] = {}
+
+
+@contextmanager
+def declared(kind: Kind) -> Iterator[Kind]:
+    """``kind`` found by name (``get_kind``) for the duration of a ``with`` block."""
+    if kind.name in KINDS:
+        raise DeltacheckError(f"layer name {kind.name!r} is a built-in kind; pick another name")
+    before = _DECLARED.get(kind.name)
+    _DECLARED[kind.name] = kind
+    try:
+        yield kind
+    finally:
+        if before is None:
+            _DECLARED.pop(kind.name, None)
+        else:
+            _DECLARED[kind.name] = before
+
+
 def get_kind(name: str | Kind) -> Kind:
     """The kind called ``name``; ``act:NAME`` also finds an activation registered for the run."""
     if isinstance(name, Kind):
         return name
     if name in KINDS:
         return KINDS[name]
+    if name in _DECLARED:
+        return _DECLARED[name]
     if isinstance(name, str) and name.startswith(ACTIVATION_PREFIX):
         if name.removeprefix(ACTIVATION_PREFIX) in registry.REGISTRY:
             return _elementwise(name)
