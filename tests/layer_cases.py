@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from deltacheck.oracles.layers import KINDS, dropout_mask, forward, get_kind
-from deltacheck.oracles.layers.kinds import RECURRENT
+from deltacheck.oracles.layers.kinds import RECURRENT, SANDWICHES
 from deltacheck.tolerances import FD_STEP
 
 
@@ -43,6 +43,8 @@ def draw_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
     labels = {"y": rng.integers(0, 5, 4)}
     if k.name in RECURRENT:
         return recurrent_cases(k.name, rng)
+    if k.name in SANDWICHES:
+        return sandwich_cases(k.name, rng)
     return {
         "affine": [C("x (2, 3, 2)", _normal(rng, x=(2, 3, 2), w=(6, 4), b=(4,)), {}),
                    C("N = 1", _normal(rng, x=(1, 5), w=(5, 3), b=(3,)), {})],
@@ -175,4 +177,27 @@ def recurrent_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
     return cases
 
 
-FIXED_KINDS = tuple(name for name in KINDS if not name.startswith("act:") and name not in RECURRENT)
+def sandwich_cases(kind: str, rng: np.random.Generator) -> list[LayerCase]:
+    """Two cases of a sandwich layer: a general one and one with N = 1 (a pool that overlaps)."""
+    C, conv = LayerCase, {"conv_param": {"stride": 1, "pad": 1}}
+    cases = []
+    for label, N in (("(3, ...)", 3), ("N = 1", 1)):
+        if kind.startswith("affine"):
+            inputs, params, M = _normal(rng, x=(N, 2, 3), w=(6, 4), b=(4,)), {}, 4
+        else:
+            inputs, params, M = _normal(rng, x=(N, 2, 5, 4), w=(3, 2, 3, 3), b=(3,)), dict(conv), 3
+        if "_bn_" in kind:
+            params["bn_param"] = _bn_param(rng, "train", M)
+        if "_ln_" in kind:
+            params["ln_param"] = {"eps": 1e-5}
+        if "_pool" in kind:
+            params["pool_param"] = {"pool_height": 2, "pool_width": 2, "stride": 1}
+        if "_bn_" in kind or "_ln_" in kind:
+            inputs |= _normal(rng, gamma=(M,), beta=(M,))
+        cases.append(C(label, inputs, params))
+    return cases
+
+
+SANDWICH_KINDS = tuple(SANDWICHES)
+FIXED_KINDS = tuple(name for name in KINDS if not name.startswith("act:") and name not in RECURRENT
+                    and name not in SANDWICHES)

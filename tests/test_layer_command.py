@@ -25,7 +25,10 @@ BUGGY = {"affine_forward/affine_backward": "dw", "batchnorm_forward/batchnorm_ba
          "layernorm_forward/layernorm_backward": "dgamma",
          "dropout_forward/dropout_backward": "dx",
          "conv_forward_naive/conv_backward_naive": "dx",
-         "max_pool_forward_naive/max_pool_backward_naive": "dx", "softmax_loss": "dx"}
+         "max_pool_forward_naive/max_pool_backward_naive": "dx", "softmax_loss": "dx",
+         # the sandwiches call the slipped affine and convolution
+         "affine_relu_forward/affine_relu_backward": "dw",
+         "conv_relu_pool_forward/conv_relu_pool_backward": "dx"}
 
 
 def _outputs(tmp_path: Path) -> list[str]:
@@ -54,11 +57,13 @@ def test_the_buggy_file_fails_and_names_layer_gradient_and_cause(tmp_path, capsy
     assert failed["softmax_loss"]["diagnosis"]["cause"] == "factor"
     assert all(f["minimal"] and f["repro"].startswith("deltacheck layer") for f in failed.values())
     suite = ET.parse(tmp_path / "junit.xml").getroot()
-    assert int(suite.get("tests")) == len(doc["layers"]) and int(suite.get("failures")) == 7
+    assert int(suite.get("tests")) == len(doc["layers"]) and int(suite.get("failures")) == 9
     html = (tmp_path / "layer.html").read_text()
     assert "routing" in html and "minimal failing case" in html
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("DISAGREEMENT in 7 of") and "max_pool" in last
+    assert last.startswith("DISAGREEMENT in 9 of") and "max_pool" in last
+    assert failed["affine_relu_forward/affine_relu_backward"]["diagnosis"]["attribution"][
+        "layer"] == "affine"
 
 
 def test_one_pair_and_one_loss_by_name(tmp_path):

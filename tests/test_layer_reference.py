@@ -306,7 +306,7 @@ def test_the_public_interface_is_pinned():
     import deltacheck.oracles.layers as layers
 
     assert sorted(layers.__all__) == ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "declared",
-                                      "dropout_mask", "forward", "get_kind", "vjp"]
+                                      "dropout_mask", "forward", "get_kind", "vjp", "vjp_many"]
     assert KINDS["dropout"].reference_params == ("mask",)
     assert KINDS["conv"].backward_names == ("conv_backward_naive",)
     assert get_kind("act:tanh").forward_name == "tanh_forward"

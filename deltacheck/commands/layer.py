@@ -11,7 +11,7 @@ from typing import Any
 from deltacheck.commands import options as o
 from deltacheck.core.case import DTYPES
 from deltacheck.core.errors import DeltacheckError
-from deltacheck.layers import discovery
+from deltacheck.layers import discovery, parallel, replay
 from deltacheck.layers import document as layer_doc
 from deltacheck.layers.runner import PROFILES, Settings
 from deltacheck.results import output
@@ -65,6 +65,24 @@ def add_parser(sub: Any) -> None:
                        help="JSON path (default: layer.json beside the report)")
     layer.add_argument("--junit-xml", type=Path, default=None,
                        help="JUnit XML path (default: layer-junit.xml beside the report)")
+    layer.add_argument("--workers", type=o.positive, default=1, metavar="N",
+                       help="check the layers in N processes; the results are the same as with "
+                            "1 (default: 1)")
+    layer.add_argument("--shard", type=_shard, metavar="K/N",
+                       help="check only the K-th of N disjoint shares of the layers; join the "
+                            "shards' JSON with 'deltacheck merge'")
+    layer.add_argument("--replay", metavar="CASE.json",
+                       help="check only this saved failing case (as printed after a failure) "
+                            "of the one layer named")
+
+
+def _shard(arg: str) -> tuple[int, int]:
+    from deltacheck.campaign.planning import parse_shard
+
+    try:
+        return parse_shard(arg)
+    except DeltacheckError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--shard {arg!r} ")) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     junit_path = args.junit_xml or report.parent / "layer-junit.xml"
     o.writable((("--report", report), ("--json", json_path), ("--junit-xml", junit_path)))
     o.check_oracles(args.oracles)
+    if args.replay and (args.shard or args.workers > 1):
+        raise DeltacheckError("--replay checks one case: leave out --shard and --workers")
     params = dict(discovery.parse_param(p) for p in args.param)
+    parallel.settle()  # as every worker does before it draws: the same seed, the same cases
     if args.as_kind == "function":
         found = discovery.function_spec(args.spec, signature=args.signature,
                                         double=args.double, params=params)
@@ -83,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
                               f"--as function (e.g. {args.spec}:NAME --as function {option})")
     else:
         found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
+    if args.shard and not parallel.shard_indices(len(found.layers), args.shard):
+        raise DeltacheckError(f"--shard {args.shard[0]}/{args.shard[1]}: {args.spec} has only "
+                              f"{len(found.layers)} layers to share; give N ≤ {len(found.layers)}")
+    case = replay.load_case(args.replay) if args.replay else None
+    if case is not None:
+        replay.one_layer(found, case)
     examples, fixed = PROFILES[args.profile]
     seed = args.seed if args.seed is not None else fixed
     if seed is None:
@@ -95,14 +122,28 @@ def run(args: argparse.Namespace) -> int:
         (["--double"] if args.double else [])
     words += ["--examples", str(args.examples or examples), "--dtype", args.dtype,
               "--oracles", ",".join(args.oracles)]
-    config = Settings(examples=args.examples or examples, seed=seed, dtype=args.dtype,
-                      oracles=tuple(args.oracles), repro=shlex.join(words))
+    config = Settings(examples=1 if case else args.examples or examples, seed=seed,
+                      dtype=case.dtype if case else args.dtype, oracles=tuple(args.oracles),
+                      repro=shlex.join(words), replay=case)
     doc = layer_doc.run_layers(found, config,
-                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+                               progress=lambda line: print(line, file=sys.stderr, flush=True),
+                               shard=args.shard, workers=args.workers,
+                               respec=(args.spec, args.as_kind, params))
+    param_words = [w for p in args.param for w in ("--param", p)]
+    if case is None:
+        replay.save_cases(doc, replay.cases_dir(json_path), param_words)
+    else:
+        doc["run"]["replay"] = args.replay
+        for record in doc["layers"]:
+            for failure in record["failures"]:
+                failure["case"].pop("data", None)
+                failure["replay"] = replay.replay_command(
+                    args.spec, record, Path(args.replay), args.oracles, param_words)
     written = output.write_outputs(doc, json_path=json_path, report_path=report)
     written.append(f"junit:  {output.write_text(junit_path, layer_doc.junit(doc))}")
     lines = layer_doc.console_lines(doc) + written
-    lines += [f"seed:   {seed} ({doc['run']['wall_time_s']:.1f} s)", layer_doc.verdict_line(doc)]
+    lines += [f"replay: {args.replay} ({doc['run']['wall_time_s']:.1f} s)" if case else
+              f"seed:   {seed} ({doc['run']['wall_time_s']:.1f} s)", layer_doc.verdict_line(doc)]
     print("\n".join(lines))
     return layer_doc.exit_code(doc)
 

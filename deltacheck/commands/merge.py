@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ EXIT_CODES = ((0, "every case of every shard agrees"), (1, "a disagreement"),
 
 
 def add_parser(sub: Any) -> None:
-    merge = o.command(sub, "merge", summary="one report from the JSON results of 'run --shard K/N'",
+    merge = o.command(sub, "merge", summary="one report from the JSON results of 'run --shard K/N' "
+                      "or of 'layer --shard K/N'",
                       description="Join the JSON results of a campaign's shards (run --shard "
-                                  "K/N) into one report, JSON and JUnit file.",
+                                  "K/N, or layer --shard K/N) into one report, JSON and JUnit "
+                                  "file.",
                       exit_codes=EXIT_CODES)
     merge.add_argument("results", nargs="+", metavar="RESULTS.json",
                        help="the --json file of every shard")
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             raise DeltacheckError(f"{option} {str(path)!r} is one of the files being merged; "
                                   f"write the merged results elsewhere")
         o.check_writable(option, path)
+    if any(_schema(p) == "deltacheck-layer/1" for p in args.results):
+        return _layers(args)
     doc = merge.merge([merge.load(p) for p in args.results], list(args.results))
     out = console.summary_lines(doc) + output.write_outputs(
         doc, json_path=args.json, report_path=args.report, junit_path=args.junit_xml)
@@ -47,3 +52,28 @@ def run(args: argparse.Namespace) -> int:
     out.append(console.verdict_line(doc))
     print("\n".join(out))
     return 0 if doc["summary"]["verdict"] == PASS else 1
+
+
+def _schema(path: str) -> str | None:
+    """The schema a JSON file names, or None (what is wrong with it is said when it loads)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc.get("schema") if isinstance(doc, dict) else None
+
+
+def _layers(args: argparse.Namespace) -> int:
+    """The shards of a ``deltacheck layer --shard K/N`` run joined into one report."""
+    from deltacheck.layers import document as layer_doc
+    from deltacheck.layers import merge as layer_merge
+
+    docs = [layer_merge.check(json.loads(Path(p).read_text(encoding="utf-8")), p)
+            for p in args.results]
+    doc = layer_merge.merge(docs, list(args.results))
+    written = output.write_outputs(doc, json_path=args.json, report_path=args.report)
+    written.append(f"junit:  {output.write_text(args.junit_xml, layer_doc.junit(doc))}")
+    print("\n".join(layer_doc.console_lines(doc) + written + [
+        f"merged: {plural(len(args.results), 'file')}, {plural(doc['summary']['cases'], 'case')}",
+        layer_doc.verdict_line(doc)]))
+    return layer_doc.exit_code(doc)

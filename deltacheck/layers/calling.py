@@ -122,7 +122,7 @@ def run_user(spec: LayerSpec, case: LayerCase) -> UserRun:
 def _train_step(spec: LayerSpec, kind: Kind, case: LayerCase, params: dict[str, Any],
                 run: UserRun) -> str:
     """Run a train step on a batch of its own; its running stats are what test mode uses."""
-    key = kind.params[0]
+    key = "bn_param" if "bn_param" in kind.params else kind.params[0]
     train = {**params, key: {**params[key], "mode": "train"}}
     rng = np.random.default_rng(case.seed + 2)
     x = rng.standard_normal(case.inputs["x"].shape).astype(case.dtype)

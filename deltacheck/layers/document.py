@@ -16,6 +16,7 @@ import numpy as np
 from deltacheck.core import tolerances
 from deltacheck.core.verdicts import FAIL, PASS, worst
 from deltacheck.core.words import plural
+from deltacheck.layers import parallel
 from deltacheck.layers.discovery import Found
 from deltacheck.layers.runner import Settings, check_layer_spec
 
@@ -23,22 +24,34 @@ SCHEMA = "deltacheck-layer/1"
 
 
 def run_layers(found: Found, config: Settings,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Check every layer ``found`` names; the document (interrupted: what was checked)."""
+               progress: Callable[[str], None] | None = None, *,
+               shard: tuple[int, int] | None = None, workers: int = 1,
+               respec: tuple[str, str | None, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Check every layer ``found`` names (those of ``shard`` K/N only; in ``workers``
+    processes that load the layers again from ``respec``, the spec, kind and params); the
+    document (interrupted: what was checked)."""
     started, start = dt.datetime.now().astimezone().isoformat(timespec="seconds"), \
         time.perf_counter()
-    records, interrupted = [], False
-    for spec in found.layers:
-        try:
-            records.append(check_layer_spec(spec, config, progress))
-        except KeyboardInterrupt:
-            interrupted = True
-            break
+    indices = parallel.shard_indices(len(found.layers), shard)
+    done: dict[int, dict[str, Any]] = {}
+    interrupted = False
+    if workers > 1 and len(indices) > 1 and respec is not None:
+        done, interrupted = parallel.check_in_processes(found, indices, config, workers, respec,
+                                                        progress)
+    else:
+        for i in indices:
+            try:
+                done[i] = check_layer_spec(found.layers[i], config, progress)
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+    records = [{**done[i], "index": i} for i in sorted(done)]
     doc = {"schema": SCHEMA,
            "run": {"source": found.source, "started": started, "seed": config.seed,
                    "examples": config.examples, "dtype": config.dtype,
                    "oracles": list(config.oracles), "interrupted": interrupted,
-                   "wall_time_s": round(time.perf_counter() - start, 3)},
+                   "layers_total": len(found.layers), "shard": list(shard) if shard else None,
+                   "indices": indices, "wall_time_s": round(time.perf_counter() - start, 3)},
            "environment": {"python": platform.python_version(), "numpy": np.__version__,
                            "platform": sys.platform},
            "tolerances": tolerances.as_dicts(), "layers": records,
@@ -80,6 +93,8 @@ def console_lines(doc: dict[str, Any]) -> list[str]:
             lines += [f"{r['name']}: minimal failing case {f['case']['describe']}",
                       f"  {f['message']}", f"  diagnosis: {f['diagnosis']['cause']}: "
                       f"{f['diagnosis']['text']}", f"  reproduce: {f['repro']}"]
+            if f.get("replay"):
+                lines.append(f"  replay this case: {f['replay']}")
     for u in doc["unplaced"]:
         lines.append(f"not placed: {u['name']} (name it with {u['hint']})")
     return lines

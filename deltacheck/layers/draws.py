@@ -28,7 +28,9 @@ from hypothesis import strategies as st
 
 from deltacheck.core import activations as registry
 from deltacheck.layers import recurrent_draws
+from deltacheck.layers.sandwich_draws import sandwich_inputs
 from deltacheck.oracles.layers import Kind, get_kind
+from deltacheck.oracles.layers.kinds import SANDWICHES
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ def _shapes_and_params(draw: Any, kind: Kind, rng: np.random.Generator,
     name = kind.name
     if name in recurrent_draws.REGIONS or name == "temporal_affine":
         return draw(recurrent_draws.recurrent_inputs(name, rng, region, N))
+    if name in SANDWICHES:
+        return draw(sandwich_inputs(name, rng, N))
     if kind.activation is not None:
         shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
         x = _normal(rng, (N, *shape[1:]))
@@ -236,8 +240,8 @@ def layer_cases(draw: Any, kind: str | Kind, *, dtype: str = "float64") -> Layer
     if region == "noncontiguous":
         inputs = {name: _noncontiguous(v) for name, v in inputs.items()}
     params = {name: _typed(v, dtype) for name, v in params.items()}
-    mode = next((p.get("mode") for p in params.values() if isinstance(p, dict)), None)
-    train_first = k.name.endswith("batchnorm") and mode == "test"
+    mode = params.get("bn_param", {}).get("mode")
+    train_first = "bn_param" in k.params and mode == "test"
     return LayerCase(k.name, dtype, inputs, params, seed, region, train_first)
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
 from deltacheck.core.numbers import json_number
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED, PASS
 from deltacheck.core.words import plural
-from deltacheck.layers.diagnosis import diagnose
+from deltacheck.layers import replay, sandwich
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.double import check_double
 from deltacheck.layers.draws import LayerCase, layer_cases
@@ -36,6 +37,7 @@ class Settings:
     oracles: Sequence[str] = ("torch", "jax", "fd")
     shrink: bool = True
     repro: str = ""  # the command line that reproduces the run, without --seed
+    replay: LayerCase | None = None  # check only this case (a saved failing one)
 
 
 class _Disagrees(Exception):
@@ -89,7 +91,8 @@ def _campaign(spec: LayerSpec, config: Settings,
               progress: Callable[[str], None] | None) -> dict[str, Any]:
     start = time.perf_counter()
     tally, budget = _Tally(), JaxBudget()
-    strategy = layer_cases(spec.kind, dtype=config.dtype)
+    strategy = st.just(config.replay) if config.replay else layer_cases(spec.kind,
+                                                                       dtype=config.dtype)
     strategy = strategy.map(lambda case: _with_params(case, spec))
 
     def test(case: LayerCase) -> None:
@@ -120,7 +123,7 @@ def _campaign(spec: LayerSpec, config: Settings,
         tally.first[0].message += f" (shrinking stopped: {type(exc).__name__})"
     failures = []
     if tally.first is not None:
-        failures.append(_failure(*tally.first, minimal=minimal is None, config=config))
+        failures.append(_failure(spec, *tally.first, minimal=minimal is None, config=config))
         if minimal is not None:
             # the minimal case again with every oracle, jax included
             outcome = check_case(spec, minimal[1], config.oracles, None)
@@ -128,7 +131,7 @@ def _campaign(spec: LayerSpec, config: Settings,
                 outcome = check_double(spec, minimal[1], outcome)
             if outcome.verdict != FAIL:
                 outcome = minimal[0]
-            failures.append(_failure(outcome, minimal[1], minimal=True, config=config))
+            failures.append(_failure(spec, outcome, minimal[1], minimal=True, config=config))
     verdict = FAIL if failures else (PASS if tally.cases > tally.not_judged_cases
                                      else NOT_JUDGED)
     record = {
@@ -159,15 +162,16 @@ def _with_params(case: LayerCase, spec: LayerSpec) -> LayerCase:
                      case.train_first)
 
 
-def _failure(outcome: CaseOutcome, case: LayerCase, *, minimal: bool,
+def _failure(spec: LayerSpec, outcome: CaseOutcome, case: LayerCase, *, minimal: bool,
              config: Settings) -> dict[str, Any]:
     values = {k: ([json_number(x) for x in v] if isinstance(v, list) and k != "at" else v)
               for k, v in outcome.values.items()}
     return {"minimal": minimal, "message": outcome.message, "stage": outcome.stage,
-            "gradient": outcome.first_wrong, "diagnosis": diagnose(case, outcome),
+            "gradient": outcome.first_wrong,
+            "diagnosis": sandwich.diagnose(spec, case, outcome, config.oracles),
             "case": {"shapes": case.shapes(), "settings": case.settings(),
                      "region": case.region, "dtype": case.dtype, "seed": case.seed,
-                     "describe": case.describe()},
+                     "describe": case.describe(), "data": replay.case_data(case)},
             "values": values,
             "repro": f"{config.repro} --seed {config.seed}".strip()}
 

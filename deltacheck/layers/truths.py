@@ -35,6 +35,8 @@ from deltacheck.layers.calling import call_forward, user_params
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase
 from deltacheck.oracles.layers import Kind, forward, vjp
+from deltacheck.oracles.layers.kinds import SANDWICHES
+from deltacheck.oracles.layers.sandwich import stages
 
 ETA = 1e-7  # the relative perturbation of the floor's estimate (linear, far above float64 noise)
 
@@ -72,18 +74,38 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
         out[name] = out[name] + FLOOR_FACTOR * eps * bound
     # a norm's dx is a difference of terms of size |γ dout| / σ
     if "gamma" in inputs and not kind.forwards:
-        out["dx"] = out["dx"] + FLOOR_FACTOR * eps * float(
+        term = FLOOR_FACTOR * eps * float(
             np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
+        if kind.name not in SANDWICHES:
+            out["dx"] = out["dx"] + term
+        else:  # in a sandwich that dx is the first stage's dout: carried back through it,
+            # and x̂ = (a − μ) / σ of the stage before it is rounded to ε |a| / σ, not ε
+            found = stages(kind.name, case.inputs, case.params)
+            a = next(g["x"] for _, g, _ in found if "gamma" in g)
+            rounding = float(np.max(np.abs(a))) / _least_sigma(case)
+            term *= 1.0 + rounding
+            stage, given, params = found[0]
+            shape = np.shape(forward(stage, "numpy", given, params)[0])
+            bounds = vjp(stage, framework, {n: np.abs(v) for n, v in given.items()}, params,
+                         np.full(shape, term))
+            out = {name: value + bounds.get(name, 0.0) for name, value in out.items()}
+            # dγ = Σ dout x̂ adds up that rounding of x̂ (a constant a: x̂ = 0 but for it)
+            out["dgamma"] = out["dgamma"] + FLOOR_FACTOR * eps * rounding * float(
+                np.sum(np.abs(dout64)))
     return out
 
 
 def _least_sigma(case: LayerCase) -> float:
     """The smallest σ = sqrt(var + eps) over the norm's normalisation sets (train mode)."""
-    x = np.asarray(case.inputs["x"], np.float64)
-    param = next(v for v in case.params.values() if isinstance(v, dict))
+    x, kind = np.asarray(case.inputs["x"], np.float64), case.kind
+    if kind in SANDWICHES:  # the norm's stage, on what the stages before it give
+        kind, given, _ = next(s for s in stages(kind, case.inputs, case.params) if "gamma" in s[1])
+        x = given["x"]
+    param = next(v for k, v in case.params.items() if k.endswith(("bn_param", "ln_param",
+                                                                    "gn_param")))
     axes = {"batchnorm": (0,), "spatial_batchnorm": (0, 2, 3), "layernorm": (1,)}
-    if case.kind in axes:
-        var = x.var(axis=axes[case.kind])
+    if kind in axes:
+        var = x.var(axis=axes[kind])
     else:
         var = x.reshape(x.shape[0], case.params["G"], -1).var(axis=2)
     return float(np.sqrt(np.min(var) + param.get("eps", 1e-5)))
@@ -189,6 +211,7 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
     grads, bars = {}, {}
     try:
         base = psi(inputs)
+        sizes = np.maximum(np.abs(base), _rounding_size(kind, case, dout64))
         for name, grad_name in zip(kind.inputs, kind.grads, strict=True):
             x = inputs[name].reshape(-1)
             g, bar = np.zeros(x.size), np.zeros(x.size)
@@ -201,7 +224,7 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
                 f_p, f_m, f_2 = (_shares(psi, inputs, name, entries, owner, step)
                                  for step in (plus, -minus, 2 * plus))
                 f_0 = np.bincount(owner[sel], weights=base[sel], minlength=entries.size)
-                size = np.bincount(owner[sel], weights=np.abs(base[sel]), minlength=entries.size)
+                size = np.bincount(owner[sel], weights=sizes[sel], minlength=entries.size)
                 g[entries] = (f_p - f_m) / (plus + minus)
                 third = f_2 - 3 * f_p + 3 * f_0 - f_m  # ≈ h³ f‴
                 bar[entries] = (FD_BAR_FACTOR * np.abs(third) / (6 * h)
@@ -213,6 +236,20 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
     if not all(np.all(np.isfinite(v)) for v in grads.values()):
         return None
     return grads, bars
+
+
+def _rounding_size(kind: Kind, case: LayerCase, dout: np.ndarray) -> np.ndarray | float:
+    """What one output of a sandwich adds up before its last stages cancel or zero it: |dout|
+    times the largest value a stage meets, and for a norm |γ| (|a| + |μ|) / σ + |β|."""
+    if kind.name not in SANDWICHES:
+        return 0.0
+    found = stages(kind.name, case.inputs, case.params)
+    largest = max(float(np.max(np.abs(given["x"]), initial=0.0)) for _, given, _ in found)
+    for _, given, _ in found:
+        if "gamma" in given:
+            largest = max(largest, float(np.max(np.abs(given["gamma"])) * 2 * np.max(
+                np.abs(given["x"])) / _least_sigma(case) + np.max(np.abs(given["beta"]))))
+    return np.abs(dout) * largest
 
 
 def _shares(psi: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndarray,

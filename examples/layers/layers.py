@@ -345,3 +345,68 @@ def conv_relu_pool_backward(dout, cache):
     ds = max_pool_backward_naive(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
     return conv_backward_naive(da, conv_cache)
+
+
+def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
+    """An affine layer, a batch norm and a ReLU."""
+    a, fc_cache = affine_forward(x, w, b)
+    an, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, bn_cache, relu_cache)
+
+
+def affine_bn_relu_backward(dout, cache):
+    """(dx, dw, db, dgamma, dbeta) of affine, batch norm and ReLU."""
+    fc_cache, bn_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = batchnorm_backward(dan, bn_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
+    """An affine layer, a layer norm and a ReLU."""
+    a, fc_cache = affine_forward(x, w, b)
+    an, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, ln_cache, relu_cache)
+
+
+def affine_ln_relu_backward(dout, cache):
+    """(dx, dw, db, dgamma, dbeta) of affine, layer norm and ReLU."""
+    fc_cache, ln_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = layernorm_backward(dan, ln_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    """A convolution and a ReLU."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache):
+    """(dx, dw, db) of convolution and ReLU."""
+    conv_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return conv_backward_naive(da, conv_cache)
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """A convolution, a spatial batch norm and a ReLU."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """(dx, dw, db, dgamma, dbeta) of convolution, spatial batch norm and ReLU."""
+    conv_cache, bn_cache, relu_cache = cache
+    dan = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
+    dx, dw, db = conv_backward_naive(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta

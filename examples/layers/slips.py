@@ -234,6 +234,21 @@ _with_course = {name: partial(getattr(spatial, name), course=course) for name in
     "spatial_batchnorm_without_transpose_forward", "spatial_batchnorm_without_transpose_backward",
     "spatial_batchnorm_transposes_back_wrong")}
 
+
+def affine_relu_skips_relu_backward(dout, cache):
+    """affine_relu backward passes dout straight to the affine backward: the ReLU's is left out."""
+    fc_cache, _ = cache
+    return course.affine_backward(dout, fc_cache)
+
+
+def conv_bn_relu_swaps_dgamma_dbeta(dout, cache):
+    """conv_bn_relu backward returns dbeta where dgamma belongs, and dgamma for dbeta."""
+    conv_cache, bn_cache, relu_cache = cache
+    dan = course.relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = course.spatial_batchnorm_backward(dan, bn_cache)
+    return (*course.conv_backward_naive(da, conv_cache), dbeta, dgamma)
+
+
 SLIPS: dict[str, Slip] = {
     "affine_dw_reshaped_not_transposed": _slip("affine", backward=affine_dw_reshaped_not_transposed),
     "affine_db_averaged": _slip("affine", backward=affine_db_averaged),
@@ -278,4 +293,9 @@ SLIPS: dict[str, Slip] = {
     "svm_dx_not_divided_by_n": _slip("svm_loss", forward=svm_dx_not_divided_by_n),
     "svm_marks_margins_ge_zero": _slip("svm_loss", forward=svm_marks_margins_ge_zero),
     "svm_correct_class_minus_one": _slip("svm_loss", forward=svm_correct_class_minus_one),
+    # sandwich layers: the slip is in the composition, every inner layer is right
+    "affine_relu_skips_relu_backward": _slip("affine_relu",
+                                             backward=affine_relu_skips_relu_backward),
+    "conv_bn_relu_swaps_dgamma_dbeta": _slip("conv_bn_relu",
+                                             backward=conv_bn_relu_swaps_dgamma_dbeta),
 }

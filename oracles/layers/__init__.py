@@ -27,6 +27,8 @@ never draws its mask: ``params["mask"]`` is the scaled mask (0 or 1/p) the user'
 drew, which ``dropout_mask`` reads back from its output. Max pooling sends each window's
 gradient to its first maximal element in row-major order (see ``definitions``).
 
+The sandwich layers (``affine_relu``, ``affine_bn_relu``, ``affine_ln_relu``, ``conv_relu``,
+``conv_relu_pool``, ``conv_bn_relu``) compose the kinds above in turn (see ``sandwich``).
 lstm_step's two outputs come stacked as one (2, N, H) ``out`` (see ``recurrent``).
 Every output is float64; torch and jax are imported only when asked for.
 """
@@ -41,7 +43,7 @@ import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.oracles.base import OracleUnavailable
-from deltacheck.oracles.layers import definitions, recurrent
+from deltacheck.oracles.layers import definitions, recurrent, sandwich
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
 from deltacheck.oracles.layers.kinds import KINDS, Kind, declared, get_kind
 
@@ -78,6 +80,30 @@ def vjp(kind: str | Kind, framework: str, inputs: Mapping[str, Any], params: Map
     return dict(zip(k.grads, arrays, strict=True))
 
 
+def vjp_many(kind: str | Kind, framework: str, inputs: Mapping[str, Any],
+             params: Mapping[str, Any], douts: Any) -> dict[str, np.ndarray]:
+    """The VJPs of B cases of one shape and one set of params in a single vectorised call
+    (``torch.func.vmap`` or ``jax.vmap`` of the same reference): ``inputs[name]`` and ``douts``
+    carry the B cases along a new leading axis, and so do the gradients."""
+    k = get_kind(kind)
+    _checked(k, {n: np.asarray(v)[0] for n, v in inputs.items()}, params)
+    values = [np.array(inputs[name], dtype=np.float64) for name in k.inputs]
+    settings = [_parameter(name, params[name]) for name in k.params + k.reference_params]
+    with session(framework) as be:
+        converted = [be.convert(p) for p in settings]
+        fn = _definition(k, be)
+
+        def out(*xs: Any) -> Any:
+            return fn(*xs, *converted)[0]
+
+        if be.vjp_many is None:
+            raise DeltacheckError(f"framework={framework!r} has no autograd; the VJP comes "
+                                  "from 'torch' or 'jax'")
+        grads = be.vjp_many(out, [be.array(v) for v in values], np.array(douts, dtype=np.float64))
+        arrays = be.outputs(list(grads))
+    return dict(zip(k.grads, arrays, strict=True))
+
+
 def dropout_mask(x: np.ndarray, out: np.ndarray, dropout_param: Mapping[str, Any]) -> np.ndarray:
     """The scaled mask (1/p where kept, 0 where dropped) that a dropout forward applied to x."""
     x = np.asarray(x)
@@ -99,7 +125,7 @@ def _definition(kind: Kind, be: Backend) -> Any:
     if kind.activation is not None:
         return partial(definitions.elementwise, be, activation=kind.activation)
     return partial(be.native.get(kind.name) or definitions.GENERIC.get(kind.name)
-                   or recurrent.GENERIC[kind.name], be)
+                   or sandwich.GENERIC.get(kind.name) or recurrent.GENERIC[kind.name], be)
 
 
 def _checked(kind: Kind, inputs: Mapping[str, Any],
@@ -147,4 +173,4 @@ def _parameter(name: str, value: Any) -> Any:
 
 
 __all__ = ["FRAMEWORKS", "KINDS", "Kind", "call_settings", "declared", "dropout_mask", "forward",
-           "get_kind", "vjp"]
+           "get_kind", "vjp", "vjp_many"]

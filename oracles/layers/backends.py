@@ -34,6 +34,7 @@ class Backend:
     log_softmax: Callable[[Any], Any]
     native: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     vjp: Callable[..., list[Any]] | None = None  # (fn, inputs, dout) -> the gradients
+    vjp_many: Callable[..., list[Any]] | None = None  # the same, vmapped over a leading axis
 
     def convert(self, value: Any) -> Any:
         """A parameter in this framework: float arrays as float64, integer arrays as indices."""
@@ -124,6 +125,11 @@ def _torch_backend(torch: Any) -> Backend:
                                     allow_unused=True)
         return [torch.zeros_like(v) if g is None else g for g, v in zip(grads, leaves, strict=True)]
 
+    def vjp_many(fn: Callable[..., Any], inputs: Sequence[Any], douts: np.ndarray) -> list[Any]:
+        def one(*args: Any) -> Any:
+            return torch.func.vjp(fn, *args[:-1])[1](args[-1])
+        return list(torch.func.vmap(one)(*inputs, torch.from_numpy(douts)))
+
     return Backend(
         "torch", array_api_compat.array_namespace(torch.zeros(1, dtype=torch.float64)),
         array=lambda v: torch.tensor(np.asarray(v), dtype=torch.float64),
@@ -132,7 +138,7 @@ def _torch_backend(torch: Any) -> Backend:
         log_softmax=lambda x: torch.log_softmax(x, dim=1),
         native={"conv": conv, "layernorm": layernorm, "spatial_groupnorm": groupnorm,
                 "softmax_loss": softmax_loss},
-        vjp=vjp)
+        vjp=vjp, vjp_many=vjp_many)
 
 
 def _jax_backend(jax: Any) -> Backend:
@@ -150,10 +156,15 @@ def _jax_backend(jax: Any) -> Backend:
         _check_dout(out, dout)
         return list(pullback(jnp.asarray(dout, dtype=jnp.float64)))
 
+    def vjp_many(fn: Callable[..., Any], inputs: Sequence[Any], douts: np.ndarray) -> list[Any]:
+        def one(*args: Any) -> Any:
+            return jax.vjp(fn, *args[:-1])[1](args[-1])
+        return list(jax.vmap(one)(*inputs, jnp.asarray(douts, dtype=jnp.float64)))
+
     return Backend(
         "jax", jnp,
         array=lambda v: jnp.asarray(np.asarray(v), dtype=jnp.float64),
         index=lambda v: jnp.asarray(np.asarray(v), dtype=jnp.int64),
         numpy=lambda v: np.array(v),
         log_softmax=lambda x: jax.nn.log_softmax(x, axis=1),
-        native={"conv": conv}, vjp=vjp)
+        native={"conv": conv}, vjp=vjp, vjp_many=vjp_many)

@@ -116,7 +116,32 @@ _FIXED = (
     Kind("temporal_affine", inputs=("x", "w", "b"), params=(), grads=("dx", "dw", "db")),
     Kind("temporal_softmax_loss", inputs=("x",), params=("y", "mask"), grads=("dx",), loss=True,
          forward_name="temporal_softmax_loss"),
+    # the sandwich layers of the course's layer_utils.py: compositions of the kinds above
+    Kind("affine_relu", inputs=("x", "w", "b"), params=(), grads=("dx", "dw", "db")),
+    Kind("affine_bn_relu", inputs=("x", "w", "b", "gamma", "beta"), params=("bn_param",),
+         grads=("dx", "dw", "db", "dgamma", "dbeta")),
+    Kind("affine_ln_relu", inputs=("x", "w", "b", "gamma", "beta"), params=("ln_param",),
+         grads=("dx", "dw", "db", "dgamma", "dbeta")),
+    Kind("conv_relu", inputs=("x", "w", "b"), params=("conv_param",), grads=("dx", "dw", "db")),
+    Kind("conv_relu_pool", inputs=("x", "w", "b"), params=("conv_param", "pool_param"),
+         grads=("dx", "dw", "db")),
+    Kind("conv_bn_relu", inputs=("x", "w", "b", "gamma", "beta"),
+         params=("conv_param", "bn_param"), grads=("dx", "dw", "db", "dgamma", "dbeta")),
 )
+
+# each sandwich as its stages: (kind, the inputs it takes besides the last output, its params)
+SANDWICHES: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
+    "affine_relu": (("affine", ("w", "b"), ()), ("relu", (), ())),
+    "affine_bn_relu": (("affine", ("w", "b"), ()),
+                       ("batchnorm", ("gamma", "beta"), ("bn_param",)), ("relu", (), ())),
+    "affine_ln_relu": (("affine", ("w", "b"), ()),
+                       ("layernorm", ("gamma", "beta"), ("ln_param",)), ("relu", (), ())),
+    "conv_relu": (("conv", ("w", "b"), ("conv_param",)), ("relu", (), ())),
+    "conv_relu_pool": (("conv", ("w", "b"), ("conv_param",)), ("relu", (), ()),
+                       ("max_pool", (), ("pool_param",))),
+    "conv_bn_relu": (("conv", ("w", "b"), ("conv_param",)),
+                     ("spatial_batchnorm", ("gamma", "beta"), ("bn_param",)), ("relu", (), ())),
+}
 
 RECURRENT = ("rnn_step", "rnn", "lstm_step", "lstm", "word_embedding", "temporal_affine",
              "temporal_softmax_loss")

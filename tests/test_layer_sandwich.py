@@ -1,0 +1,145 @@
+"""Sandwich layers (affine_relu, affine_bn_relu, affine_ln_relu, conv_relu, conv_relu_pool,
+conv_bn_relu): found by name, checked against the composed references, and a slip is put on the
+inner layer that made it or on the composition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deltacheck
+from deltacheck.layers.discovery import find_layers
+from deltacheck.oracles.layers import forward, vjp
+from examples.layers.slips import course
+from tests.layer_cases import SANDWICH_KINDS, draw_cases
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "layers"
+
+
+def _pair(kind: str) -> tuple:
+    return getattr(course, f"{kind}_forward"), getattr(course, f"{kind}_backward")
+
+
+def test_every_sandwich_of_the_example_file_is_found_by_name():
+    layers, unplaced = find_layers(course)
+    kinds = {spec.kind for spec in layers}
+    assert kinds >= set(SANDWICH_KINDS)
+    assert not [name for name in unplaced if "relu" in name]
+
+
+@pytest.mark.parametrize("kind", SANDWICH_KINDS)
+def test_the_reference_is_the_composition_of_the_layers(kind, rng):
+    from deltacheck.oracles.layers.sandwich import stages
+
+    for case in draw_cases(kind, rng):
+        out, _ = forward(kind, "numpy", case.inputs, case.params)
+        last, given, params = stages(kind, case.inputs, case.params)[-1]
+        want, _ = forward(last, "numpy", given, params)
+        assert np.array_equal(out, want)
+        dout = rng.standard_normal(out.shape)
+        course_out, cache = _pair(kind)[0](*case.inputs.values(),
+                                           *[dict(p) for p in case.params.values()])
+        np.testing.assert_allclose(course_out, out, rtol=1e-12, atol=1e-12)
+        grads = _pair(kind)[1](dout, cache)
+        for name, value in zip(vjp(kind, "torch", case.inputs, case.params, dout).values(), grads,
+                               strict=True):
+            np.testing.assert_allclose(value, name, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", SANDWICH_KINDS)
+def test_the_correct_sandwich_passes(kind):
+    result = deltacheck.check_layer(_pair(kind), kind=kind, examples=12, oracles=("torch", "fd"))
+    assert result.passed, result
+
+
+def affine_backward(dout, cache):
+    """dw computed as doutᵀ x, (M, D), and reshaped to w's (D, M)."""
+    x, w, _ = cache
+    return (dout.dot(w.T).reshape(x.shape), dout.T.dot(x.reshape(len(x), -1)).reshape(w.shape),
+            dout.sum(axis=0))
+
+
+def affine_relu_backward(dout, cache):
+    """Correct, but it calls the slipped affine_backward above."""
+    fc_cache, relu_cache = cache
+    return affine_backward(course.relu_backward(dout, relu_cache), fc_cache)
+
+
+def affine_relu_backward_skips_relu(dout, cache):
+    """A composition slip: the ReLU's backward is left out."""
+    fc_cache, _ = cache
+    return course.affine_backward(dout, fc_cache)
+
+
+def conv_bn_relu_backward_swapped(dout, cache):
+    """A composition slip: dgamma and dbeta returned in the wrong order."""
+    conv_cache, bn_cache, relu_cache = cache
+    dan = course.relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = course.spatial_batchnorm_backward(dan, bn_cache)
+    return (*course.conv_backward_naive(da, conv_cache), dbeta, dgamma)
+
+
+def _failure(result: deltacheck.LayerResult) -> dict:
+    assert not result.passed
+    return result.document["layers"][0]["failures"][-1]
+
+
+def test_a_slipped_inner_layer_takes_the_blame():
+    result = deltacheck.check_layer((course.affine_relu_forward, affine_relu_backward),
+                                    kind="affine_relu", examples=10, oracles=("torch",))
+    failure = _failure(result)
+    blame = failure["diagnosis"]["attribution"]
+    assert blame["to"] == "inner" and blame["layer"] == "affine", blame
+    assert blame["names"] == "affine_forward/affine_backward" and blame["gradient"] == "dw"
+    assert "(in affine)" in failure["diagnosis"]["cause"]
+
+
+def test_a_composition_slip_is_blamed_on_the_composition():
+    forward_fn = course.affine_relu_forward
+    result = deltacheck.check_layer((forward_fn, affine_relu_backward_skips_relu),
+                                    kind="affine_relu", examples=20, oracles=("torch",))
+    blame = _failure(result)["diagnosis"]["attribution"]
+    # the affine it calls is right, and it calls no relu_backward
+    assert blame["to"] == "composition" and "no relu_backward" in blame["text"], blame
+
+
+def test_a_sandwich_written_inline_is_not_attributed():
+    def backward(dout, cache):  # calls no inner layer by name
+        (x, w, _), a = cache
+        da = dout * (a > 0) * 2.0
+        return (da @ w.T).reshape(x.shape), x.reshape(len(x), -1).T @ da, da.sum(0)
+
+    result = deltacheck.check_layer((course.affine_relu_forward, backward), kind="affine_relu",
+                                    examples=10, oracles=("torch",))
+    blame = _failure(result)["diagnosis"]["attribution"]
+    assert blame["to"] == "unknown" and "cannot be checked apart" in blame["text"]
+
+
+def test_a_slip_in_the_composition_is_blamed_on_it():
+    result = deltacheck.check_layer((course.conv_bn_relu_forward,
+                                     conv_bn_relu_backward_swapped), kind="conv_bn_relu",
+                                    examples=20, oracles=("torch",))
+    failure = _failure(result)
+    blame = failure["diagnosis"]["attribution"]
+    assert blame["to"] == "composition", blame
+    assert "in the composition" in failure["diagnosis"]["cause"]
+
+
+@pytest.mark.parametrize("name", ["mean_far_above_spread", "constant_channel"])
+def test_a_norm_input_far_from_zero_against_its_spread_is_no_false_alarm(name):
+    # found cases: the convolution's output per channel is b ± 0.01 (or b exactly: the kernel
+    # reads only padding), so x̂ = (a − μ) / σ is rounded to ε |a| / σ; the course's
+    # conv_bn_relu gave db = −5e-11 and dγ = 1e-14 for a true 0
+    from deltacheck.layers.discovery import LayerSpec
+    from deltacheck.layers.judging import check_case
+    from deltacheck.layers.replay import load_case
+
+    case = load_case(Path(__file__).parent / "data" / f"layer_conv_bn_relu_{name}.json")
+    names = ("conv_bn_relu_forward", "conv_bn_relu_backward")
+    right = LayerSpec("conv_bn_relu", *_pair("conv_bn_relu"), *names)
+    assert check_case(right, case, ["torch", "jax", "fd"]).verdict == "pass"
+    wrong = LayerSpec("conv_bn_relu", course.conv_bn_relu_forward,
+                      conv_bn_relu_backward_swapped, *names)
+    assert check_case(wrong, case, ["torch"]).verdict == "fail"
