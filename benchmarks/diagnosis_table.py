@@ -38,7 +38,6 @@ from deltacheck.judging.check import check_case
 from deltacheck.judging.compare import normalise
 from deltacheck.judging.records import walk_order
 
-
 HISTORY_KINDS = ("stateful", "aliasing", "nondeterministic")
 
 

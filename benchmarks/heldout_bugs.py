@@ -160,7 +160,7 @@ def _forward(change: Callable[..., Any]) -> Backprop:
 
 
 def _no_output_bias(w: list, b: list, x: Any) -> tuple[list, list, Any]:
-    return w, b[:-1] + [np.zeros_like(b[-1])], x  # the output layer's bias forgotten
+    return w, [*b[:-1], np.zeros_like(b[-1])], x  # the output layer's bias forgotten
 
 
 def _x_column_major(w: list, b: list, x: Any) -> tuple[list, list, Any]:
@@ -180,7 +180,7 @@ def _softmax_temperature(weights, biases, activations, loss, x, t):  # type: ign
     if loss != "ce":
         return _ref(weights, biases, activations, loss, x, t)
     # logits halved in the forward pass (a temperature of 2): δ and E follow y′ = softmax(a/2)
-    return _ref(list(weights[:-1]) + [weights[-1] / 2], list(biases[:-1]) + [biases[-1] / 2],
+    return _ref([*list(weights[:-1]), weights[-1] / 2], [*list(biases[:-1]), biases[-1] / 2],
                 activations, loss, x, t)
 
 
@@ -392,3 +392,12 @@ BUGS: tuple[SeededBug, ...] = (
               _mean_reduction(_with(grad_b=lambda l, d: -d.sum(axis=0))), "sign",
               "grad_biases"),
 )
+
+
+def __getattr__(name: str) -> Backprop:
+    """Each bug's implementation by name, so a fresh process can import it:
+    ``--impl benchmarks/heldout_bugs.py:cache_by_shape``."""
+    for bug in BUGS:
+        if bug.name == name:
+            return bug.backprop
+    raise AttributeError(f"module 'heldout_bugs' has no seeded bug {name!r}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from deltacheck.campaign import exact
+from deltacheck.campaign import exact, history
 from deltacheck.campaign.planning import MAX_FAILURES, Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
@@ -38,7 +38,9 @@ class Ledger:
         """Check one case and keep its record (and its values, if it failed).
 
         A minimal or replayed case runs the implementation twice, to tell a nondeterministic
-        implementation (dropout left on) from a wrong one.
+        implementation (dropout left on) from a wrong one; a failing one is then checked again
+        (``history``), to tell an implementation that keeps state between calls, or fails by
+        chance, from a wrong one.
         """
         interrupts.checkpoint()  # a Ctrl-C that waited (JAX loaded) stops the run here
         self.in_progress = (case, phase)
@@ -46,8 +48,12 @@ class Ledger:
                             repeat=phase in ("minimal", "replay"), earlier=earlier,
                             conventions=self.config.conventions, checks=self.config.checks,
                             timeout=self.config.case_timeout)
+        result = diagnosed(result)
+        if phase in ("minimal", "replay") and result.verdict == FAIL and \
+                result.impl_values is not None and result.timed_out is None:
+            result = history.apply(result, history.recheck(self.config, result))
         self.in_progress = None
-        return self.keep(diagnosed(result), phase)
+        return self.keep(result, phase)
 
     def hung(self, seconds: float) -> None:
         """Record the case whose call outlived its limit and could not be stopped."""

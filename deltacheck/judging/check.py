@@ -37,6 +37,7 @@ class CaseResult:
     impl_values: Gradients | None = None
     oracle_values: dict[str, Gradients] = field(default_factory=dict)
     nondeterministic: str = ""  # where two runs of the implementation differed, if they did
+    again: Gradients | None = field(default=None, repr=False)  # the second run's values
     forward: rounding.Forward | None = field(default=None, repr=False)  # float64 forward pass
     # the activations the case was checked with, by name: what a diagnosis reads, whatever the
     # registry holds by the time it is made
@@ -187,6 +188,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.timed_out, result.impl_problem = exc.seconds, str(exc)
             result.impl_values = again = None
         result.nondeterministic = "" if again is None else differences(result.impl_values, again)
+        result.again = again
         if earlier is not None and not result.nondeterministic and again is not None:
             result.nondeterministic = differences(earlier, result.impl_values)
     if result.impl_values is None:
