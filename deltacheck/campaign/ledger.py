@@ -44,13 +44,16 @@ class Ledger:
         """
         interrupts.checkpoint()  # a Ctrl-C that waited (JAX loaded) stops the run here
         self.in_progress = (case, phase)
+        # the first case of a slice, and a minimal or replayed one, also probe for arrays
+        # that the next call overwrites
+        probe = phase in ("minimal", "replay") or (phase == "generate" and not self.records)
         result = check_case(case, self.config.impl, self.config.oracles,
                             repeat=phase in ("minimal", "replay"), earlier=earlier,
                             conventions=self.config.conventions, checks=self.config.checks,
-                            timeout=self.config.case_timeout)
+                            timeout=self.config.case_timeout, probe=probe)
         result = diagnosed(result)
-        if phase in ("minimal", "replay") and result.verdict == FAIL and \
-                result.impl_values is not None and result.timed_out is None:
+        if phase in ("minimal", "replay") and result.verdict == FAIL and not result.aliased \
+                and result.impl_values is not None and result.timed_out is None:
             result = history.apply(result, history.recheck(self.config, result))
         self.in_progress = None
         return self.keep(result, phase)

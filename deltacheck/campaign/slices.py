@@ -215,7 +215,7 @@ class Campaign(Ledger):
             self.in_progress = (case, "shrink")
             result = check_case(case, self.config.impl, self.config.oracles,
                                 conventions=self.config.conventions, checks=self.config.checks,
-                                timeout=self.config.case_timeout)
+                                timeout=self.config.case_timeout, probe=True)
             self.in_progress = None
             self.shrink_steps += state["failing"] is not None
             if result.timed_out is not None:  # kept (it ends the run): it is a failure too

@@ -93,7 +93,14 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
     worst = next((r["worst"] for r in reversed(layers) if r["worst"]), None)
     q, l = found if found else (None, None)
     below = nondeterministic and below_allowance(d, result)
-    if nondeterministic and (found is None or not below):
+    aliased = getattr(result, "aliased", "") or ""
+    if aliased:
+        kind = "aliasing"
+        detail = (f"the implementation returns arrays it does not own ({aliased}): a result "
+                  f"read later may have changed")
+        if found is None:
+            q, l = _first_named(aliased, d.L) or (None, None)
+    elif nondeterministic and (found is None or not below):
         kind, detail = "nondeterministic", f"two runs on the same case differ in {nondeterministic}"
         if below:
             detail += (" (within the comparison's allowance: not bit-reproducible, and "
@@ -141,7 +148,8 @@ def _first_named(text: str, n_layers: int) -> tuple[str, int | None] | None:
     """The first quantity of the walk that ``CaseResult.nondeterministic`` names ("δ[2] (…")."""
     symbol = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
     for q, l in walk_order(n_layers):
-        if (symbol[q] if l is None else f"{symbol[q]}[{l}]") + " (" in text:
+        name = symbol[q] if l is None else f"{symbol[q]}[{l}]"
+        if name + " (" in text or name + " shares" in text:
             return first_wrong({(q, l): FAIL}, n_layers)
     return None
 

@@ -47,3 +47,19 @@ def _coin(weights, biases, activations, loss, x, t):  # type: ignore[no-untyped-
 counting = _counting()
 last_result = _last_result()
 coin = _coin
+
+
+def _reused() -> Any:
+    buffers: dict[Any, list[np.ndarray]] = {}
+
+    def backprop(weights, biases, activations, loss, x, t):  # type: ignore[no-untyped-def]
+        out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+        key = tuple(np.shape(g) for g in out["grad_biases"])
+        kept = buffers.setdefault(key, [np.empty_like(g) for g in out["grad_biases"]])
+        for buf, g in zip(kept, out["grad_biases"], strict=True):
+            buf[...] = g  # ∂b written into the same arrays on every call
+        return {**out, "grad_biases": kept}
+    return backprop
+
+
+reused = _reused()

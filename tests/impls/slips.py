@@ -50,6 +50,10 @@ def _build(*, out_delta: Callable | None = None, slope: Callable | None = None,
     return backprop
 
 
+def _inputs_doubled(weights, biases, activations, loss, x, t):
+    return _build()(weights, biases, activations, loss, 2 * x, t)  # a normalisation slip
+
+
 def _mean_everything(weights, biases, activations, loss, x, t):
     out = _build()(weights, biases, activations, loss, x, t)
     n = x.shape[0]
@@ -166,6 +170,8 @@ SLIPS: tuple[Slip, ...] = (
          activations=("softplus", "softplus"), tweak=_saturate),
     Slip("units of the recurrence rolled", _build(propagate=lambda d, W, l: np.roll(
         d @ W[l + 1], 1, axis=1)), "unknown", "hidden_delta"),
+    Slip("forward on 2x", _inputs_doubled, "forward", "loss", None),
+    Slip("forward on 2x, ce", _inputs_doubled, "forward", "loss", None, loss="ce"),
     Slip("relu h' step at 1e-4", _build(slope=_relu_late_threshold), "near_kink",
          "hidden_delta", activations=("relu", "relu"), tweak=_near_relu_kink),
 )
