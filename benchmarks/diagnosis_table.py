@@ -136,9 +136,13 @@ def _diagnose_directed(bug: Any) -> tuple[dict[str, Any], Case] | None:
     return None
 
 
-def run_bug(bug: Any, examples: int, folder: str) -> dict[str, Any]:
-    """A campaign on one bug; the diagnosis of its first minimal failure beside the expected."""
-    config = campaign.Config(impl=bug.backprop, impl_spec=f"bugs:{bug.name}", profile="ci",
+def run_bug(bug: Any, examples: int, folder: str, where: str = "deltacheck.bugs"
+            ) -> dict[str, Any]:
+    """A campaign on one bug; the diagnosis of its first minimal failure beside the expected.
+
+    ``where`` is the module or file the bug can be imported from by name (``where:NAME``), so
+    that a fresh process can check it too."""
+    config = campaign.Config(impl=bug.backprop, impl_spec=f"{where}:{bug.name}", profile="ci",
                              examples=examples, seed=0, oracles=("torch",),
                              failures_dir=folder, conventions=declared(bug.backprop))
     started = time.perf_counter()
@@ -184,7 +188,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for bug in chosen:
-            row = run_bug(bug, args.examples, folder)
+            row = run_bug(bug, args.examples, folder,
+                          args.bugs.rsplit(":", 1)[0] if args.bugs else "deltacheck.bugs")
             rows.append(row)
             mark = {True: "ok", False: "WRONG", None: "-"}[row["score"]]
             print(f"{mark:5} {row['bug']:32} expected {row['expected']:40} "

@@ -128,7 +128,7 @@ def float32_evidence(ev: Evidence, q: str, l: int | None) -> str:
             # where Σ w δ is not itself the result of a cancellation
             implied = (x / P)[wrong & (np.abs(P) > 1e-3 * np.abs(P).max(initial=0.0))]
             near = np.abs(implied - implied.astype(np.float32).astype(np.float64))
-        if implied.size and np.unique(implied).size > 1 and bool(
+        if implied.size and np.unique(implied.astype(np.float32)).size > 1 and bool(
                 np.all(near <= 64 * EPS64 * np.abs(implied))):
             return "the h' they imply is a float32 number at every wrong entry"
     return ""

@@ -146,6 +146,8 @@ def fraction_text(r: float, n_samples: int) -> str:
                         (n_samples, f"N (N = {n_samples})")):
         if n_samples > 1 and abs(r - value) <= 1e-6 * abs(value):
             return text
+    if abs(r - 1) < 1e-5:  # a hair from 1: the digits that say how far
+        return f"{r:.12g}"
     f = Fraction(r).limit_denominator(16)
     if f.denominator > 0 and abs(float(f) - r) <= 1e-6 * abs(r):
         return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
