@@ -135,3 +135,29 @@ def test_a_campaign_names_a_stateful_implementation_and_no_other_symptom(tmp_pat
     doc = campaign.run(config).document
     minimal = [f for f in doc["failures"] if f["minimal"]]
     assert minimal and minimal[0]["diagnosis"]["kind"] == "stateful", minimal[0]["diagnosis"]
+
+
+def _squared_softmax(weights, biases, activations, loss, x, t):
+    """One layer, ce: the output δ from y² renormalised instead of y (∂W, ∂b follow it)."""
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    y = out["deltas"][0] + t
+    d = y * y / (y * y).sum(axis=1, keepdims=True) - t
+    return {**out, "deltas": [d], "grad_weights": [d.T @ x], "grad_biases": [d.sum(axis=0)]}
+
+
+def test_a_kind_the_minimal_case_cannot_tell_comes_from_the_larger_case():
+    pytest.importorskip("torch")
+    from deltacheck.campaign import larger
+    rng = np.random.default_rng(9)
+    small = check_case(random_case(rng, (2, 2), (), "ce", batch=1), _squared_softmax,
+                       ("torch",))
+    big = check_case(random_case(rng, (2, 3), (), "ce", batch=3), _squared_softmax, ("torch",))
+    assert small.diagnosis["kind"] == "factor"  # K = 2: each row (u, −u) is a multiple
+    assert big.diagnosis["kind"] == "output_error"
+    d = larger.survive(small, big).diagnosis
+    assert d["kind"] == "output_error" and "K = 2 softmax outputs" in d["detail"], d
+    # a kind both agree on stays, and says so
+    again = check_case(random_case(rng, (2, 3), (), "ce", batch=2), _squared_softmax,
+                       ("torch",))
+    d = larger.survive(again, big).diagnosis
+    assert d["kind"] == "output_error" and "agrees" in d["detail"]

@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 from deltacheck.campaign import exact, history
+from deltacheck.campaign import larger as bigger
 from deltacheck.campaign.planning import MAX_FAILURES, Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
@@ -34,7 +35,8 @@ class Ledger:
         self.current: Slice | None = None  # the slice being checked
         self.in_progress: tuple[Case, str] | None = None  # the case being checked, its phase
 
-    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
+    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None,
+              larger: CaseResult | None = None) -> CaseResult:
         """Check one case and keep its record (and its values, if it failed).
 
         A minimal or replayed case runs the implementation twice, to tell a nondeterministic
@@ -55,6 +57,7 @@ class Ledger:
         if phase in ("minimal", "replay") and result.verdict == FAIL and not result.aliased \
                 and result.impl_values is not None and result.timed_out is None:
             result = history.apply(result, history.recheck(self.config, result))
+            result = bigger.survive(result, larger)  # the run's larger failing case beside it
         self.in_progress = None
         return self.keep(result, phase)
 
