@@ -48,7 +48,7 @@ def survive(minimal: CaseResult, larger: CaseResult | None) -> CaseResult:
     if big is None:
         return minimal
     d = dict(d)
-    kind, q = d.get("kind"), (d.get("first_wrong") or {}).get("q")
+    kind, q = str(d.get("kind")), (d.get("first_wrong") or {}).get("q")
     big_kind, big_q = big.get("kind"), (big.get("first_wrong") or {}).get("q")
     if big_kind == kind:
         d["detail"] += f"; the run's larger failing case ({shape_text(larger)}) agrees"
