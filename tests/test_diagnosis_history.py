@@ -39,6 +39,7 @@ def _doubled_bias(weights, biases, activations, loss, x, t):
     return out
 
 
+@pytest.mark.slow  # two fresh processes, each importing deltacheck and the implementation
 def test_a_result_that_passes_in_a_fresh_process_is_stateful():
     pytest.importorskip("torch")
     impl, case = impls._counting(), _case()
@@ -69,6 +70,7 @@ def test_a_failure_by_chance_is_nondeterministic_with_its_count():
     assert "re-checks of the same case fail" in found["detail"]
 
 
+@pytest.mark.slow  # a fresh process
 def test_a_plain_wrong_implementation_keeps_its_own_kind():
     pytest.importorskip("torch")
     case = _case()
@@ -127,6 +129,7 @@ def test_an_implementation_returning_a_view_of_its_input_fails_as_aliasing():
     assert "∂b[1] shares memory with t" in result.diagnosis["detail"]
 
 
+@pytest.mark.slow  # a whole campaign, shrinking included
 def test_a_campaign_names_a_stateful_implementation_and_no_other_symptom(tmp_path):
     pytest.importorskip("torch")
     from deltacheck import campaign
