@@ -50,6 +50,7 @@ def test_without_delta_a_gradient_slip_never_speaks_of_the_implementations_own_d
     assert d["first_wrong"]["q"] == "grad_weights"
     assert "implementation's own δ" not in d["detail"]
     assert "could not be recovered" in d["detail"]  # 6 samples, 4 and 3 units: rank too low
+    assert d["kind"] == "unknown" and "δ[1] cannot be seen" in d["detail"], d
     # with δ provided, the same slip is traced from its own δ
     d = check_case(case, decay, ("torch",)).diagnosis
     assert "implementation's own δ" in d["detail"] and "not seen" not in d["detail"]

@@ -136,6 +136,9 @@ def weight_kind(ev: Evidence, l: int) -> tuple[str, str]:
     keep = subset(x, d[:, :, None] * ev.net.z[l][:, None, :], tol, mask)
     if keep is not None:
         return "per_sample", f"∂W[{l}] sums only {samples_text(keep)} of {ev.N}"
+    if "deltas" not in ev.seen and l not in ev.recovered:  # nothing to say it is right
+        return "unknown", (f"∂W[{l}] is wrong, and δ[{l}] cannot be seen (not provided, and "
+                           f"∂W[{l}], ∂b[{l}] do not determine it here)")
     return "assembly", (f"∂W[{l}] is not δ[{l}]ᵀ z[{l}] of {ev.own_delta(l)}, which is "
                         f"right")
 
@@ -153,6 +156,9 @@ def bias_kind(ev: Evidence, l: int) -> tuple[str, str]:
         return "per_sample", f"∂b[{l}] sums only {samples_text(keep)} of {ev.N}"
     if not np.any(x[mask]):
         return "assembly", f"∂b[{l}] is zero; it should be Σ_n δ[{l}]"
+    if "deltas" not in ev.seen and l not in ev.recovered:  # nothing to say it is right
+        return "unknown", (f"∂b[{l}] is wrong, and δ[{l}] cannot be seen (not provided, and "
+                           f"∂W[{l}], ∂b[{l}] do not determine it here)")
     return "assembly", (f"∂b[{l}] is not Σ_n δ[{l}] of {ev.own_delta(l)}, which is right")
 
 
