@@ -130,7 +130,7 @@ def test_an_implementation_returning_a_view_of_its_input_fails_as_aliasing():
 
 
 @pytest.mark.slow  # a whole campaign, shrinking included
-def test_a_campaign_names_a_stateful_implementation_at_its_minimal_case(tmp_path):
+def test_a_campaign_names_a_stateful_implementation_and_no_other_symptom(tmp_path):
     pytest.importorskip("torch")
     from deltacheck import campaign
     config = Config(impl=impls._last_result(), impl_spec="", profile="ci", examples=40, seed=0,
@@ -138,6 +138,9 @@ def test_a_campaign_names_a_stateful_implementation_at_its_minimal_case(tmp_path
     doc = campaign.run(config).document
     minimal = [f for f in doc["failures"] if f["minimal"]]
     assert minimal and minimal[0]["diagnosis"]["kind"] == "stateful", minimal[0]["diagnosis"]
+    # no failing case of the run claims another symptom
+    kinds = {rec["diagnosis"]["kind"] for rec in doc["cases"] if rec.get("diagnosis")}
+    assert kinds == {"stateful"}, kinds
 
 
 def _squared_softmax(weights, biases, activations, loss, x, t):

@@ -68,3 +68,26 @@ def first_failing(state: dict[str, Any], result: CaseResult) -> None:
     """Remember the first failing case a shrinking run meets: the slice's own failure."""
     if result.verdict == "fail" and state.get("first") is None:
         state["first"] = result
+
+
+def relabel(outcomes: Any, slices: Any) -> None:
+    """Once a loss's minimal case shows that its failure depends on earlier calls or on
+    chance, the other failing cases of that loss claim no other symptom: their diagnosis
+    takes the minimal case's kind (the symptom each showed is only what the history gave)."""
+    found: dict[str, dict[str, Any]] = {}
+    for outcome, piece in zip(outcomes, slices, strict=True):
+        for result in outcome.minimal:
+            if (result.diagnosis or {}).get("kind") in ("stateful", "nondeterministic"):
+                found[piece.loss] = result.diagnosis
+    for outcome, piece in zip(outcomes, slices, strict=True):
+        shown = found.get(piece.loss)
+        if shown is None:
+            continue
+        for item in (*outcome.records, *outcome.failures):
+            d = item.get("diagnosis")
+            if not d or d is shown or item.get("minimal") or item.get("phase") == "minimal":
+                continue
+            item["diagnosis"] = {**d, "kind": shown["kind"]}
+            if "detail" in d:
+                item["diagnosis"]["detail"] = (f"as the minimal {piece.loss} case shows: "
+                                               f"{shown['detail']}")
