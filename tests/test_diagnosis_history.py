@@ -167,3 +167,18 @@ def test_a_kind_the_minimal_case_cannot_tell_comes_from_the_larger_case():
                        ("torch",))
     d = larger.survive(again, big).diagnosis
     assert d["kind"] == "output_error" and "agrees" in d["detail"]
+
+
+def _always_wrong_by_chance(weights, biases, activations, loss, x, t):
+    out = reference_impl.backprop(weights, biases, activations, loss, x, t)
+    out["grad_biases"] = [g * (2 + np.random.default_rng().random()) for g in out["grad_biases"]]
+    return out
+
+
+def test_a_failure_that_differs_every_time_is_nondeterministic_though_every_recheck_fails():
+    pytest.importorskip("torch")
+    case = _case()
+    found = history.recheck(_config(_always_wrong_by_chance), _failing(_always_wrong_by_chance,
+                                                                       case))
+    assert found["kind"] == "nondeterministic", found
+    assert "right after the same call, returns different values" in found["detail"]

@@ -129,10 +129,15 @@ def recheck(config: Any, result: CaseResult) -> dict[str, Any]:
                              f"re-checks of the same case fail ({text})")
         return out
     first = fresh_values(config, case)
-    if first is None:
-        return out
-    out["verdicts"]["first call of a fresh process"] = verdict_of(result, first)
-    if verdict_of(result, first) != PASS:
+    if first is not None:
+        out["verdicts"]["first call of a fresh process"] = verdict_of(result, first)
+    if first is None or verdict_of(result, first) != PASS:
+        differ = sum(not _same(v[0], w) for v in runs.values() for w in v[1:])
+        if differ:  # every re-check fails, but not the same way after the same call
+            out["kind"] = "nondeterministic"
+            out["detail"] = (f"the same case, right after the same call, returns different "
+                             f"values ({differ} of {len(flat) - len(runs)} repeats differ); "
+                             f"all {len(flat)} re-checks fail")
         return out
     second = fresh_values(config, case)
     if not _same(first, second):
