@@ -52,7 +52,10 @@ def survive(minimal: CaseResult, larger: CaseResult | None) -> CaseResult:
     big_kind, big_q = big.get("kind"), (big.get("first_wrong") or {}).get("q")
     if big_kind == kind:
         d["detail"] += f"; the run's larger failing case ({shape_text(larger)}) agrees"
-    elif big_q == q and big_kind not in RUN_KINDS and ambiguity(minimal, kind, q):
+    elif big_q == q and big_kind not in RUN_KINDS and ambiguity(minimal, kind, q) and \
+            "the other samples are right" not in big.get("detail", ""):
+        # (some rows wrong and others right says where a slip shows, not that it is one in
+        # how samples are paired or summed: such a larger case cannot overrule)
         d["kind"] = big_kind
         d["detail"] = (f"{big['detail']} (on the run's larger failing case, "
                        f"{shape_text(larger)}; the minimal case, {shape_text(minimal)}, reads "
