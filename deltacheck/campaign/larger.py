@@ -67,9 +67,18 @@ def survive(minimal: CaseResult, larger: CaseResult | None) -> CaseResult:
     return minimal
 
 
+def _size(result: CaseResult) -> tuple[int, int, int]:
+    case = result.case
+    return min(case.batch, 3) + min(case.widths[-1], 3), case.batch, sum(case.widths)
+
+
 def first_failing(state: dict[str, Any], result: CaseResult) -> None:
-    """Remember the first failing case a shrinking run meets: the slice's own failure."""
-    if result.verdict == "fail" and state.get("first") is None:
+    """Remember the largest failing case a shrinking run meets (most samples and outputs, up
+    to 3 of each, then the most of all): Hypothesis may try the smallest case first."""
+    if result.verdict != "fail":
+        return
+    kept = state.get("first")
+    if kept is None or _size(result) > _size(kept):
         state["first"] = result
 
 
