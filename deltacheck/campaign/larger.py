@@ -87,11 +87,13 @@ def relabel(outcomes: Any, slices: Any) -> None:
     chance, the other failing cases of that loss claim no other symptom: their diagnosis
     takes the minimal case's kind (the symptom each showed is only what the history gave)."""
     found: dict[str, dict[str, Any]] = {}
-    for outcome, piece in zip(outcomes, slices, strict=True):
+    by_index = {piece.index: piece for piece in slices}  # a shard's, an interrupted run's
+    pairs = [(o, by_index[o.index]) for o in outcomes if o.index in by_index]
+    for outcome, piece in pairs:
         for result in outcome.minimal:
             if (result.diagnosis or {}).get("kind") in ("stateful", "nondeterministic"):
                 found[piece.loss] = result.diagnosis
-    for outcome, piece in zip(outcomes, slices, strict=True):
+    for outcome, piece in pairs:
         shown = found.get(piece.loss)
         if shown is None:
             continue
