@@ -13,11 +13,12 @@ import pytest
 from deltacheck import bugs, reference_impl
 from deltacheck.core import activations as registry
 from deltacheck.core.case import Case
+from deltacheck.core.conventions import declared
 from deltacheck.judging.check import check_case
 
 KINDS = {"factor", "sign", "transpose", "activation_derivative", "output_error", "loss_value",
          "assembly", "per_sample", "precision", "nonfinite", "overflow", "near_kink",
-         "nondeterministic", "unknown"}
+         "nondeterministic", "unknown", "forward", "stateful", "aliasing"}
 FIRST = {"loss", "output_delta", "hidden_delta", "grad_weights", "grad_biases"}
 
 
@@ -88,5 +89,8 @@ def test_there_are_many_distinct_bugs():
 
 @pytest.mark.parametrize("bug", bugs.BUGS, ids=lambda bug: bug.name)
 def test_every_bug_disagrees_with_torch_somewhere(bug, cases):
-    failing = [c for c in cases if check_case(c, bug.backprop, ["torch"]).verdict == "fail"]
+    # in the bug's declared conventions; probing for arrays that a later call overwrites
+    conventions = declared(bug.backprop)
+    failing = [c for c in cases if check_case(c, bug.backprop, ["torch"], probe=True,
+                                              conventions=conventions).verdict == "fail"]
     assert failing, f"{bug.name} agrees with torch on every witness"

@@ -31,7 +31,9 @@ def outputs(tmp_path):
 
 def test_an_interrupted_run_is_never_a_pass(tmp_path, capsys):
     impl = tmp_path / "stops.py"
-    impl.write_text(INTERRUPTING.replace("LIMIT", "7"))
+    # 8 calls are 7 cases: the first case of a slice calls once more, on another case of its
+    # shapes, to see whether that changes the arrays it returned
+    impl.write_text(INTERRUPTING.replace("LIMIT", "8"))
     code = fast("--impl", f"{impl}:backprop", "--examples", "30", "--seed", "1",
                 "--report", str(tmp_path / "r.html"))
     err = capsys.readouterr().err
@@ -52,7 +54,8 @@ def test_an_interrupted_run_is_never_a_pass(tmp_path, capsys):
 
 def test_a_disagreement_found_before_the_interrupt_stays_a_failure(tmp_path, capsys):
     impl = tmp_path / "wrong_then_stops.py"
-    impl.write_text(INTERRUPTING.replace("LIMIT", "7") + textwrap.dedent("""
+    # 8 calls are 7 cases: the first case of a slice also probes another case of its shapes
+    impl.write_text(INTERRUPTING.replace("LIMIT", "8") + textwrap.dedent("""
         _right = backprop
         def backprop(*args):
             out = _right(*args)
@@ -118,9 +121,11 @@ HANGS = {
 @pytest.mark.parametrize("how", sorted(HANGS))
 def test_a_hanging_implementation_ends_the_run_with_a_failure_naming_its_case(tmp_path, how):
     impl = tmp_path / "hangs.py"
+    # the 5th call is the 4th case: the first case of a slice calls once more, on another case
+    # of its shapes, to see whether that changes the arrays it returned
     impl.write_text("import os, threading, time\nfrom deltacheck import reference_impl\n"
                     "calls = {'n': 0}\n\ndef backprop(*args):\n    calls['n'] += 1\n"
-                    "    if calls['n'] == 4:\n"
+                    "    if calls['n'] == 5:\n"
                     + textwrap.indent(HANGS[how], " " * 8) + "\n"
                     "    return reference_impl.backprop(*args)\n")
     started = time.monotonic()

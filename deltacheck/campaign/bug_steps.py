@@ -7,6 +7,7 @@ replaceable; the helpers below are the realistic slips ``deltacheck.campaign.bug
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,17 @@ from deltacheck.core import activations as registry
 from deltacheck.reference_impl.activations import derivative
 
 Backprop = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SeededBug:
+    """One planted mistake: a protocol implementation, and what a diagnosis should say."""
+
+    name: str
+    description: str
+    backprop: Backprop
+    kind: str
+    first_wrong: str
 
 
 def _log_sigmoid(a: np.ndarray) -> np.ndarray:

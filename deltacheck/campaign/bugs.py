@@ -14,12 +14,13 @@ strategies visit those regions on purpose, and the selftest proves that they do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from deltacheck.campaign import bugs_history, bugs_small
 from deltacheck.campaign.bug_steps import (
+    SeededBug,
     _batch_max_softmax,
     _bce_clipped_value,
     _bce_from_probabilities,
@@ -47,18 +48,7 @@ from deltacheck.campaign.bug_steps import (
 Backprop = Callable[..., dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class SeededBug:
-    """One planted mistake: a protocol implementation, and what a diagnosis should say."""
-
-    name: str
-    description: str
-    backprop: Backprop
-    kind: str
-    first_wrong: str
-
-
-BUGS: tuple[SeededBug, ...] = (
+_BUGS: tuple[SeededBug, ...] = (
     # h' wrong or dropped
     SeededBug("tanh_slope_of_a", "tanh' written as 1 − a² instead of 1 − z²",
               _with(slope=_only("tanh", lambda a, z: 1 - a**2)),
@@ -176,7 +166,10 @@ BUGS: tuple[SeededBug, ...] = (
     # nondeterminism
     SeededBug("dropout_left_on", "dropout (p = 0.1) left on in the output error",
               _dropout, "nondeterministic", "output_delta"),
+    # then: state between calls, aliases, forward slips (bugs_history); small-but-real errors,
+    # K ≥ 3 and N ≥ 2 slips, declared conventions (bugs_small)
 )
+BUGS: tuple[SeededBug, ...] = (*_BUGS, *bugs_history.BUGS, *bugs_small.BUGS)
 
 
 def __getattr__(name: str) -> Backprop:

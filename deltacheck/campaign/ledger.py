@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from deltacheck.campaign import exact
+from deltacheck.campaign import exact, history
+from deltacheck.campaign import larger as bigger
 from deltacheck.campaign.planning import Config, Slice, SliceOutcome
 from deltacheck.campaign.reproduce import reproduce_command
 from deltacheck.core import interrupts
@@ -35,20 +36,31 @@ class Ledger:
         self.current: Slice | None = None  # the slice being checked
         self.in_progress: tuple[Case, str] | None = None  # the case being checked, its phase
 
-    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None) -> CaseResult:
+    def check(self, case: Case, phase: str, *, earlier: Gradients | None = None,
+              larger: CaseResult | None = None) -> CaseResult:
         """Check one case and keep its record (and its values, if it failed).
 
         A minimal or replayed case runs the implementation twice, to tell a nondeterministic
-        implementation (dropout left on) from a wrong one.
+        implementation (dropout left on) from a wrong one; a failing one is then checked again
+        (``history``), to tell an implementation that keeps state between calls, or fails by
+        chance, from a wrong one.
         """
         interrupts.checkpoint()  # a Ctrl-C that waited (JAX loaded) stops the run here
         self.in_progress = (case, phase)
+        # the first case of a slice, and a minimal or replayed one, also probe for arrays
+        # that the next call overwrites
+        probe = phase in ("minimal", "replay") or (phase == "generate" and not self.records)
         result = check_case(case, self.config.impl, self.config.oracles,
                             repeat=phase in ("minimal", "replay"), earlier=earlier,
                             conventions=self.config.conventions, checks=self.config.checks,
-                            timeout=self.config.case_timeout)
+                            timeout=self.config.case_timeout, probe=probe)
+        result = diagnosed(result)
+        if phase in ("minimal", "replay") and result.verdict == FAIL and not result.aliased \
+                and result.impl_values is not None and result.timed_out is None:
+            result = history.apply(result, history.recheck(self.config, result))
+            result = bigger.survive(result, larger)  # the run's larger failing case beside it
         self.in_progress = None
-        return self.keep(diagnosed(result), phase)
+        return self.keep(result, phase)
 
     def settled(self, outcomes: list[SliceOutcome]) -> None:
         """The slices done so far, in whichever process: what a rescue from a hung call reports."""

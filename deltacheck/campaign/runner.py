@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deltacheck.campaign import exact, planning
+from deltacheck.campaign import exact, larger, planning
 from deltacheck.campaign.planning import (
     PROFILES,
     Config,
@@ -196,6 +196,7 @@ def _checked(this: _Run, progress: Callable[[str, int, int, int], None],
                           if s.loss == loss and o.disagreed), None)
             if first is not None:
                 campaign.shrink_into(first, slices[outcomes.index(first)], acts)
+        larger.relabel(outcomes, slices)  # a stateful or chance failure: no other symptom
     except KeyboardInterrupt:  # while shrinking: the cases checked are all kept
         interrupted = True
     except CaseTimedOut as stop:  # shrinking met a case that hangs: kept, and the end

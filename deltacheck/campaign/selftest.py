@@ -28,6 +28,7 @@ from deltacheck.campaign.bugs import BUGS, SeededBug
 from deltacheck.campaign.planning import PROFILES, Config, drawn_activations, plan
 from deltacheck.campaign.slices import Campaign, settle_imports
 from deltacheck.core.case import LOSSES
+from deltacheck.core.conventions import declared
 from deltacheck.core.errors import DeltacheckError
 
 SCHEMA = "deltacheck-selftest/1"
@@ -105,8 +106,8 @@ def run(*, profile: str = "ci", seed: int | None = None, examples: int | None = 
     seed = Campaign(first, lambda *args: None).seed  # one seed for every bug
     for bug in chosen:
         config = Config(impl=bug.backprop, impl_spec=f"deltacheck.bugs:{bug.name}",
-                                 profile=profile, seed=seed, examples=examples, dtype=dtype,
-                                 oracles=oracles)
+                        profile=profile, seed=seed, examples=examples, dtype=dtype,
+                        oracles=oracles, conventions=declared(bug.backprop))
         kills.append(hunt(bug, config))
         if progress is not None:
             progress(kills[-1])

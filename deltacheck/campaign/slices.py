@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
-from deltacheck.campaign import exact, regions, strategies
+from deltacheck.campaign import exact, larger, regions, strategies
 from deltacheck.campaign.ledger import Ledger
 from deltacheck.campaign.planning import PROFILES, Config, Slice, SliceOutcome
 from deltacheck.core import interrupts
@@ -204,7 +204,8 @@ class Campaign(Ledger):
                 raise
             if shrink:  # Hypothesis replays the shrunk example last: "failing" is minimal
                 self.minimal.append(self.check(state["failing"].case, "minimal",
-                                               earlier=state["failing"].impl_values))
+                                               earlier=state["failing"].impl_values,
+                                               larger=state.get("first")))
                 return True
         remaining = budget - state["checked"]
         if state["failing"] is not None and remaining > 0 and not self.stop_at_failure:
@@ -225,8 +226,9 @@ class Campaign(Ledger):
             self.in_progress = (case, "shrink")
             result = check_case(case, self.config.impl, self.config.oracles,
                                 conventions=self.config.conventions, checks=self.config.checks,
-                                timeout=self.config.case_timeout)
+                                timeout=self.config.case_timeout, probe=True)
             self.in_progress = None
+            larger.first_failing(state, result)
             self.shrink_steps += state["failing"] is not None
             if result.timed_out is not None:  # kept (it ends the run): it is a failure too
                 self.keep(diagnosed(result), "shrink")

@@ -27,14 +27,16 @@ def diagnosed(result: check.CaseResult) -> check.CaseResult:
 
 def check_case(case: Case, impl: Callable[..., Any], oracle_names: Sequence[str], *,
                repeat: bool = False, earlier: Gradients | None = None,
-               conventions: Conventions | None = None) -> check.CaseResult:
+               conventions: Conventions | None = None, probe: bool = False
+               ) -> check.CaseResult:
     """Run the implementation on a case, compare it with every oracle, and diagnose a failure.
 
-    ``conventions``: the implementation's (default: those it declares as attributes).
+    ``conventions``: the implementation's (default: those it declares as attributes);
+    ``probe``: also see whether a call on another case changes the arrays it returned.
     """
     conventions = declared(impl) if conventions is None else conventions
     return diagnosed(check.check_case(case, impl, oracle_names, repeat=repeat, earlier=earlier,
-                                      conventions=conventions))
+                                      conventions=conventions, probe=probe))
 
 
 __all__ = ["check_case", "diagnosed", "diagnosis_json"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.diagnosis.evidence import (
+    EPS64,
     OUTPUT_NAME,
     Evidence,
     fits,
@@ -33,6 +34,10 @@ KINK_REACH = 1e-3  # |a − kink| within this (relative to max(1, |kink|)) count
 
 def kind_of(ev: Evidence, q: str, l: int | None) -> tuple[str, str]:
     """The kind and detail of a case whose first wrong quantity is (q, l)."""
+    if q in ("grad_weights", "grad_biases") and l is not None and l in ev.recovered:
+        found = recovered_kind(ev, l)
+        if found:
+            return found
     nudged = None
     if q == "output_delta":  # before precision: a nudge of 1e-7 looks like float32 rounding
         x, xhat = ev.impl.deltas[-1], ev.net.y - ev.net.t
@@ -41,6 +46,21 @@ def kind_of(ev: Evidence, q: str, l: int | None) -> tuple[str, str]:
             x, xhat, ev.allowed("deltas", ev.L - 1), mask)
     return (nonfinite_kind(ev) or nudged or precision_kind(ev)
             or near_kink_kind(ev, q, l) or classify(ev, q, l))
+
+
+def recovered_kind(ev: Evidence, l: int) -> tuple[str, str] | None:
+    """A δ the implementation does not provide, recovered from its ∂W or ∂b and wrong: the δ
+    step is then where the error starts, and its slips are tried on the recovered δ."""
+    x, y = ev.impl.deltas[l], ev.truth.deltas[l]
+    with np.errstate(all="ignore"):
+        wrong = (~(np.abs(x - y) <= ev.allowed("deltas", l)) & ev.judged("deltas", l)) \
+            | ~np.isfinite(x)
+    if not wrong.any():
+        return None
+    q = "output_delta" if l == ev.L - 1 else "hidden_delta"
+    kind, detail = (nonfinite_kind(ev) or near_kink_kind(ev, q, l) or classify(ev, q, l))
+    return kind, f"δ[{l}] is not provided, but {ev.recovered[l]} gives it, and it is wrong: " \
+                 f"{detail}"
 
 
 def nonfinite_kind(ev: Evidence) -> tuple[str, str] | None:
@@ -69,7 +89,9 @@ def nonfinite_kind(ev: Evidence) -> tuple[str, str] | None:
 
 
 def precision_kind(ev: Evidence) -> tuple[str, str] | None:
-    """Every error within float32's resolution of its quantity's scale, in a float64 run."""
+    """Every error within float32's resolution of its quantity's scale, in a float64 run, and
+    positive evidence of float32 arithmetic: the first wrong values are float32 numbers, or, in
+    a hidden δ, the h' they imply are, and more than one of them (one is a float32 constant)."""
     if ev.case.dtype != "float64":
         return None
     share = 0.0
@@ -81,13 +103,35 @@ def precision_kind(ev: Evidence) -> tuple[str, str] | None:
         share = max(share, float(np.abs(x - y).max()) / scale)
     if not (PRECISION_LOW <= share <= PRECISION_SHARE):
         return None
+    evidence = float32_evidence(ev, *ev.failing()[0])
+    if not evidence:
+        return None
     eps32 = float(np.finfo(np.float32).eps)
-    first = np.asarray(ev.values(*ev.failing()[0])[0], dtype=np.float64)
-    exact = float32_numbers(first)
     return "precision", (f"errors up to {share:.2g} of each quantity's scale "
-                         f"(≈ {share / eps32:.2g} float32 ε) in a float64 run"
-                         + ("; the first wrong values are float32 numbers" if exact else "")
-                         + ": part of the computation runs in float32")
+                         f"(≈ {share / eps32:.2g} float32 ε) in a float64 run; {evidence}: part "
+                         f"of the computation runs in float32")
+
+
+def float32_evidence(ev: Evidence, q: str, l: int | None) -> str:
+    """Why the wrong values of (q, l) come from float32 arithmetic, or "" when nothing says so."""
+    x, _ = ev.values(q, l)
+    x = np.asarray(x, dtype=np.float64)
+    wrong = ev.bad(q, l) if l is not None else np.array(True)
+    if l is None:
+        return "E is a float32 number" if float32_numbers(x) else ""
+    values = x[wrong]
+    if values.size and float32_numbers(values):  # a float64 result is one by chance 1 in 2²⁹
+        return "the first wrong values are float32 numbers"
+    if q == "deltas" and l < ev.L - 1:
+        P, _, _ = ev.delta_step(l)
+        with np.errstate(all="ignore"):
+            # where Σ w δ is not itself the result of a cancellation
+            implied = (x / P)[wrong & (np.abs(P) > 1e-3 * np.abs(P).max(initial=0.0))]
+            near = np.abs(implied - implied.astype(np.float32).astype(np.float64))
+        if implied.size and np.unique(implied.astype(np.float32)).size > 1 and bool(
+                np.all(near <= 64 * EPS64 * np.abs(implied))):
+            return "the h' they imply is a float32 number at every wrong entry"
+    return ""
 
 
 def near_kink_kind(ev: Evidence, q: str, l: int | None) -> tuple[str, str] | None:

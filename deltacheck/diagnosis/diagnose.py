@@ -24,8 +24,8 @@ from deltacheck.judging import check
 from deltacheck.judging.records import first_wrong, walk_order
 
 KINDS = ("factor", "sign", "transpose", "activation_derivative", "output_error", "loss_value",
-         "assembly", "per_sample", "precision", "nonfinite", "overflow", "near_kink",
-         "nondeterministic", "unknown")
+         "assembly", "per_sample", "precision", "nonfinite", "overflow", "near_kink", "forward",
+         "nondeterministic", "stateful", "aliasing", "unknown")
 TRUTH_ORDER = ("torch", "jax", "fd")
 
 
@@ -92,8 +92,19 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
     layers = d.layer_rows()
     worst = next((r["worst"] for r in reversed(layers) if r["worst"]), None)
     q, l = found if found else (None, None)
-    if nondeterministic:
+    below = nondeterministic and below_allowance(d, result)
+    aliased = getattr(result, "aliased", "") or ""
+    if aliased:
+        kind = "aliasing"
+        detail = (f"the implementation returns arrays it does not own ({aliased}): a result "
+                  f"read later may have changed")
+        if found is None:
+            q, l = _first_named(aliased, d.L) or (None, None)
+    elif nondeterministic and (found is None or not below):
         kind, detail = "nondeterministic", f"two runs on the same case differ in {nondeterministic}"
+        if below:
+            detail += (" (within the comparison's allowance: not bit-reproducible, and "
+                       "nothing else disagrees)")
         if found is None:  # this run's values may be right: blame what differed between runs
             q, l = _first_named(str(nondeterministic), d.L) or (None, None)
     elif found is None:
@@ -106,15 +117,39 @@ def _diagnose(result: Any, name: str) -> Diagnosis:
         kind = "unknown"
     else:
         kind, detail = d.kind_of(*found)
+        if below:
+            detail += (f"; also not bit-reproducible (two runs differ in {nondeterministic}, "
+                       f"within the comparison's allowance)")
+    unseen = d.unseen_text()
+    if unseen:
+        detail += f"; {unseen}"
     return Diagnosis(q=q, layer=l, kind=kind, detail=detail, truth=name, layers=layers,
                      worst_delta=worst)
+
+
+def below_allowance(d: Causes, result: Any) -> bool:
+    """Whether two runs' values differ by no more than the comparison allows, everywhere."""
+    again = getattr(result, "again", None)
+    if again is None:
+        return False
+    for q, l in walk_order(d.L):
+        if (q, l) not in d.res:
+            continue
+        x = np.asarray(result.impl_values.loss if l is None else result.impl_values.quantity(q)[l])
+        y = np.asarray(again.loss if l is None else again.quantity(q)[l])
+        with np.errstate(all="ignore"):
+            same = (np.abs(x - y) <= d.allowed(q, l)) | (x == y)
+        if not np.all(same):
+            return False
+    return True
 
 
 def _first_named(text: str, n_layers: int) -> tuple[str, int | None] | None:
     """The first quantity of the walk that ``CaseResult.nondeterministic`` names ("δ[2] (…")."""
     symbol = {"loss": "E", "deltas": "δ", "grad_weights": "∂W", "grad_biases": "∂b"}
     for q, l in walk_order(n_layers):
-        if (symbol[q] if l is None else f"{symbol[q]}[{l}]") + " (" in text:
+        name = symbol[q] if l is None else f"{symbol[q]}[{l}]"
+        if name + " (" in text or name + " shares" in text:
             return first_wrong({(q, l): FAIL}, n_layers)
     return None
 

@@ -18,23 +18,49 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core.gradients import Gradients
-from deltacheck.core.tolerances import FD_STEP
 from deltacheck.core.verdicts import FAIL, NOT_JUDGED
+from deltacheck.diagnosis.recovered import own_delta, recover, unseen_text
 from deltacheck.judging.records import json_number, walk_order
 from deltacheck.judging.rounding import output_and_slope
 
 OUTPUT_NAME = {"mse": "identity", "bce": "sigmoid", "ce": "softmax", "mse_sigmoid": "sigmoid",
                "mse_tanh": "tanh"}
-# Candidate values come from central differences of h: good to ~1e-10 of their scale.
-CANDIDATE_SLACK = 1e-8
 MAX_SUBSET_BATCH = 8  # per-sample subsets are enumerated up to this batch size
+# A value recomputed here (δᵀ z, y − t, a sum of sample losses) carries its own rounding:
+# this many ε times its magnitude, entry by entry (never a share of the whole quantity).
+RECOMPUTE_EPS = 64.0
+EPS64 = float(np.finfo(np.float64).eps)
+SLOPE_STEP = 2.0 ** -9  # Richardson's step, relative to max(1, |a|)
+
+
+def _central(act: Any, a: np.ndarray, step: np.ndarray) -> np.ndarray:
+    return (np.asarray(act.h(a + step, np)) - np.asarray(act.h(a - step, np))) / (2 * step)
+
+
+def slope_with_bar(act: Any, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """h'(a) from central differences of the activation's h (never its hand-written dh),
+    Richardson-extrapolated twice, and an error bar for it per entry: how far the last two
+    extrapolations differ, plus the rounding that dividing by the step magnifies."""
+    a = np.asarray(a, dtype=np.float64)
+    step = SLOPE_STEP * np.maximum(1.0, np.abs(a))
+    with np.errstate(all="ignore"):
+        d1, d2, d3 = (_central(act, a, step / k) for k in (1, 2, 4))
+        r1, r2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
+        size = np.abs(np.asarray(act.h(a, np), dtype=np.float64)) + np.abs(a * r2)
+        bar = np.abs(r2 - r1) + 16 * EPS64 * size / (step / 4)
+    return r2, np.where(np.isfinite(bar), bar, np.inf)
 
 
 def slope(act: Any, a: np.ndarray) -> np.ndarray:
-    """h'(a) by central differences of the activation's h (never its hand-written dh)."""
-    step = FD_STEP * np.maximum(1.0, np.abs(a))
+    """h'(a) from central differences of h (see ``slope_with_bar``)."""
+    return slope_with_bar(act, a)[0]
+
+
+def rounding_of(cand: np.ndarray) -> np.ndarray:
+    """The rounding a value recomputed here may carry, entry by entry."""
     with np.errstate(all="ignore"):
-        return (np.asarray(act.h(a + step, np)) - np.asarray(act.h(a - step, np))) / (2 * step)
+        out = RECOMPUTE_EPS * EPS64 * np.abs(cand)
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def output_of(loss: str, a: np.ndarray) -> np.ndarray:
@@ -120,6 +146,8 @@ def fraction_text(r: float, n_samples: int) -> str:
                         (n_samples, f"N (N = {n_samples})")):
         if n_samples > 1 and abs(r - value) <= 1e-6 * abs(value):
             return text
+    if abs(r - 1) < 1e-5:  # a hair from 1: the digits that say how far
+        return f"{r:.12g}"
     f = Fraction(r).limit_denominator(16)
     if f.denominator > 0 and abs(float(f) - r) <= 1e-6 * abs(r):
         return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
@@ -190,13 +218,31 @@ class Evidence:
     def __init__(self, result: Any, truth_name: str) -> None:
         self.case = result.case
         self.truth: Gradients = result.oracle_values[truth_name]
+        self.seen: frozenset[str] = result.seen
         self.impl: Gradients = _seen(result.impl_values, self.truth, result.seen)
         self.res = {(q.quantity, q.layer): q for q in result.oracles[truth_name].quantities}
         self.net = true_forward(result)
         self.registry: dict[str, Any] = result.registry
         self.L = self.case.n_layers
         self.N = self.case.batch
-        self.slopes = [slope(act, self.net.a[l]) for l, act in enumerate(self.net.acts)]
+        pairs = [slope_with_bar(act, self.net.a[l]) for l, act in enumerate(self.net.acts)]
+        self.slopes = [g for g, _ in pairs]
+        self.slope_bars = [bar for _, bar in pairs]
+        # δ that the implementation does not provide, recovered from its ∂b (one sample) or ∂W
+        self.recovered: dict[int, str] = {}
+        if "deltas" not in self.seen:
+            self._recover()
+
+    def _recover(self) -> None:
+        self.impl = dataclasses.replace(self.impl, deltas=recover(self))
+
+    def own_delta(self, l: int) -> str:
+        """How the δ[l] that a step is recomputed from was obtained, in words."""
+        return own_delta(self, l)
+
+    def unseen_text(self) -> str:
+        """What the walk could not see of the implementation, or ""."""
+        return unseen_text(self)
 
     def verdict(self, q: str, l: int | None) -> str:
         r = self.res.get((q, l))
@@ -224,15 +270,18 @@ class Evidence:
         return (~ok & self.judged(q, l)) | ~np.isfinite(x)
 
     def tol_with_slack(self, tol: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        scale = float(np.abs(cand[np.isfinite(cand)]).max(initial=0.0))
-        return tol + CANDIDATE_SLACK * scale
+        """The comparison's allowance ``tol`` and the rounding of the candidate recomputed here."""
+        return tol + rounding_of(cand)
 
     # the steps, recomputed from the implementation's own inputs
     def delta_step(self, l: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """P = δ[l+1] W[l+1] from the implementation's δ[l+1], and the tolerance of h'(a) P."""
         P = self.impl.deltas[l + 1] @ self.net.W[l + 1]
         spread = self.allowed("deltas", l + 1) @ np.abs(self.net.W[l + 1])
-        return P, self.slopes[l] * P, self.allowed("deltas", l) + np.abs(self.slopes[l]) * spread
+        with np.errstate(all="ignore"):
+            bar = self.slope_bars[l] * np.abs(P)
+        return P, self.slopes[l] * P, (self.allowed("deltas", l) + np.abs(self.slopes[l]) * spread
+                                       + np.where(np.isfinite(bar), bar, np.inf))
 
     def weight_step(self, l: int) -> tuple[np.ndarray, np.ndarray]:
         d = self.impl.deltas[l]

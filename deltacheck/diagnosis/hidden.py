@@ -11,7 +11,7 @@ import numpy as np
 from deltacheck.diagnosis.evidence import (
     Evidence,
     fits,
-    slope,
+    slope_with_bar,
 )
 from deltacheck.diagnosis.shapes import generic, rows_wrong, wrong_entries
 from deltacheck.judging.records import json_number
@@ -25,39 +25,51 @@ IN_TERMS_OF_Z: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
-def hidden_candidates(ev: Evidence, l: int) -> list[tuple[str, str, str, np.ndarray]]:
-    """(kind, detail, short label, δ[l] it would give) for each slip in one δ step."""
+Candidate = tuple[str, str, str, np.ndarray, np.ndarray]
+
+
+def hidden_candidates(ev: Evidence, l: int) -> list[Candidate]:
+    """(kind, detail, short label, δ[l] it would give, that value's own error bar) for each
+    slip in one δ step; a slope from central differences brings its bar times |Σ w δ|."""
     act, a, z = ev.net.acts[l], ev.net.a[l], ev.net.z[l + 1]
     P, _, _ = ev.delta_step(l)
     head = f"{act.name} (layer {l})"
     h = "activation_derivative"
+    zero = np.zeros(P.shape)
+
+    def through(other: Any, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g, bar = slope_with_bar(other, at)
+        return g * P, bar * np.abs(P)
+
     with np.errstate(all="ignore"):
-        cands = [(h, f"h' of {head} is evaluated at z = h(a) instead of at a", "h'(z)",
-                  slope(act, z) * P),
-                 (h, f"h'(a) of {head} is missing from δ = h'(a) Σ w δ", "no h'", P),
-                 (h, f"h(a) of {head} is used in place of h'(a)", "h(a) for h'", z * P)]
+        cands: list[Candidate] = [
+            (h, f"h' of {head} is evaluated at z = h(a) instead of at a", "h'(z)",
+             *through(act, z)),
+            (h, f"h'(a) of {head} is missing from δ = h'(a) Σ w δ", "no h'", P, zero),
+            (h, f"h(a) of {head} is used in place of h'(a)", "h(a) for h'", z * P, zero)]
         if act.name in IN_TERMS_OF_Z:
             formula, g = IN_TERMS_OF_Z[act.name]
             cands.append((h, f"h' of {head} is computed as {formula} from a instead of "
-                          f"from z = h(a)", f"{formula} of a", g(a) * P))
+                          f"from z = h(a)", f"{formula} of a", g(a) * P, zero))
         for other in ev.registry.values():
             if other.name != act.name:
                 cands.append((h, f"{head} uses {other.name}'s h' instead of its own",
-                              f"{other.name}'s h'", slope(other, a) * P))
+                              f"{other.name}'s h'", *through(other, a)))
         W, d = ev.net.W[l + 1], ev.impl.deltas[l + 1]
         if W.shape[0] == W.shape[1]:
             cands.append(("transpose", f"δ[{l + 1}] is propagated to layer {l} through "
                           f"W[{l + 1}]ᵀ instead of W[{l + 1}]", f"W[{l + 1}]ᵀ",
-                          ev.slopes[l] * (d @ W.T)))
+                          ev.slopes[l] * (d @ W.T), ev.slope_bars[l] * np.abs(d @ W.T)))
         elif W.size > 1:
             cands.append(("transpose", f"δ[{l + 1}] is propagated to layer {l} through "
                           f"W[{l + 1}]ᵀ reshaped to W's shape instead of W[{l + 1}]",
-                          "reshaped W", ev.slopes[l] * (d @ W.T.reshape(W.shape))))
+                          "reshaped W", ev.slopes[l] * (d @ W.T.reshape(W.shape)),
+                          ev.slope_bars[l] * np.abs(d @ W.T.reshape(W.shape))))
         for k, Wk in enumerate(ev.net.W):
             if k != l + 1 and Wk.shape == W.shape:
                 cands.append(("transpose", f"δ[{l + 1}] is propagated to layer {l} "
                               f"through W[{k}] instead of W[{l + 1}]", f"W[{k}]",
-                              ev.slopes[l] * (d @ Wk)))
+                              ev.slopes[l] * (d @ Wk), ev.slope_bars[l] * np.abs(d @ Wk)))
     return cands
 
 
@@ -65,12 +77,13 @@ def hidden_kind(ev: Evidence, l: int) -> tuple[str, str]:
     x = ev.impl.deltas[l]
     _, xhat, tol = ev.delta_step(l)
     mask = ev.judged("deltas", l)
-    for kind, detail, _, cand in hidden_candidates(ev, l):
-        if fits(x, cand, ev.tol_with_slack(tol, cand), mask):
+    base = tol  # the comparison's allowance carried through the step
+    for kind, detail, _, cand, bar in hidden_candidates(ev, l):
+        if fits(x, cand, ev.tol_with_slack(base + bar, cand), mask):
             return kind, detail
     tol = ev.tol_with_slack(tol, xhat)
-    found = generic(ev, x, xhat, tol, mask, f"δ[{l}] (from the implementation's own "
-                                             f"δ[{l + 1}])", hidden=True)
+    found = generic(ev, x, xhat, tol, mask, f"δ[{l}] (from {ev.own_delta(l + 1)})",
+                    hidden=True)
     if found:
         kind, detail = found
         if kind == "factor":
@@ -80,7 +93,7 @@ def hidden_kind(ev: Evidence, l: int) -> tuple[str, str]:
             or rows_wrong(ev, x, xhat, tol, mask)
             or implied_slope(ev, l, x, tol, mask)
             or ("unknown", f"layer {l} ({ev.net.acts[l].name}): δ[{l}] does not follow "
-                           f"from the implementation's own δ[{l + 1}] by h'(a) Σ w δ, and "
+                           f"from {ev.own_delta(l + 1)} by h'(a) Σ w δ, and "
                            f"no single slip in h' or W explains it"))
 
 
@@ -139,8 +152,9 @@ def recurrence(ev: Evidence, l: int) -> dict[str, Any]:
         ratios = (implied / ev.slopes[l])[usable]
     explained = ""
     if not ok:
-        for _, _, short, cand in hidden_candidates(ev, l):
-            if fits(x, cand, ev.tol_with_slack(tol, cand), mask):
+        base = ev.delta_step(l)[2]
+        for _, _, short, cand, bar in hidden_candidates(ev, l):
+            if fits(x, cand, ev.tol_with_slack(base + bar, cand), mask):
                 explained = short
                 break
     return {"recurrence_ok": ok, "recurrence_err": json_number(err),

@@ -11,7 +11,7 @@ import numpy as np
 from deltacheck.core.numbers import distinct
 from deltacheck.core.verdicts import FAIL
 from deltacheck.diagnosis.evidence import (
-    CANDIDATE_SLACK,
+    EPS64,
     OUTPUT_NAME,
     Evidence,
     fits,
@@ -23,6 +23,7 @@ from deltacheck.diagnosis.evidence import (
     simple_ratio,
     subset,
 )
+from deltacheck.diagnosis.forward import forward_kind
 from deltacheck.diagnosis.hidden import hidden_kind
 from deltacheck.diagnosis.shapes import clipped, generic, rows_wrong, targets_nudged
 from deltacheck.judging.records import first_wrong, walk_order
@@ -31,6 +32,9 @@ from deltacheck.judging.records import first_wrong, walk_order
 def loss_kind(ev: Evidence) -> tuple[str, str]:
     x, y = float(ev.impl.loss), float(ev.truth.loss)
     grads_right = all(ev.verdict(q, l) != FAIL for q, l in walk_order(ev.L)[1:])
+    found = None if grads_right else forward_kind(ev)
+    if found:
+        return found
     if not grads_right:
         r = x / y if y else float("nan")
         if np.isfinite(r) and all(scaled_by(ev, q, l, r) for q, l in ev.failing()[1:]):
@@ -40,7 +44,7 @@ def loss_kind(ev: Evidence) -> tuple[str, str]:
         xs, ys = distinct(x, y, least=6)
         return kind, f"{detail}; E is wrong too ({xs} instead of {ys})"
     per = sample_losses(ev.net.loss, ev.net.a[-1], ev.net.t)
-    tol = np.array(ev.allowed("loss", None)) + CANDIDATE_SLACK * abs(y)
+    tol = np.array(ev.allowed("loss", None)) + 64 * EPS64 * float(np.abs(per).sum())
     keep = subset(np.array(x), per, tol, np.array(True))
     if keep is not None:
         return "loss_value", (f"E sums only {samples_text(keep)} of {ev.N}; the gradients "
@@ -126,15 +130,17 @@ def weight_kind(ev: Evidence, l: int) -> tuple[str, str]:
     lam = float(((x - xhat) * W).sum() / (W * W).sum()) if (W * W).sum() > 0 else 0.0
     if lam != 0 and int(mask.sum()) >= 2 and fits(x, xhat + lam * W, tol, mask):
         return "assembly", f"∂W[{l}] adds {lam:.3g} W[{l}] (a weight decay) to δᵀ z"
-    found = generic(ev, x, xhat, tol, mask, f"∂W[{l}] (from the implementation's own "
-                                             f"δ[{l}])")
+    found = generic(ev, x, xhat, tol, mask, f"∂W[{l}] (from {ev.own_delta(l)})")
     if found:
         return found
     keep = subset(x, d[:, :, None] * ev.net.z[l][:, None, :], tol, mask)
     if keep is not None:
         return "per_sample", f"∂W[{l}] sums only {samples_text(keep)} of {ev.N}"
-    return "assembly", (f"∂W[{l}] is not δ[{l}]ᵀ z[{l}] of the implementation's own "
-                        f"δ[{l}], which is right")
+    if "deltas" not in ev.seen and l not in ev.recovered:  # nothing to say it is right
+        return "unknown", (f"∂W[{l}] is wrong, and δ[{l}] cannot be seen (not provided, and "
+                           f"∂W[{l}], ∂b[{l}] do not determine it here)")
+    return "assembly", (f"∂W[{l}] is not δ[{l}]ᵀ z[{l}] of {ev.own_delta(l)}, which is "
+                        f"right")
 
 
 def bias_kind(ev: Evidence, l: int) -> tuple[str, str]:
@@ -142,8 +148,7 @@ def bias_kind(ev: Evidence, l: int) -> tuple[str, str]:
     xhat, tol = ev.bias_step(l)
     tol = ev.tol_with_slack(tol, xhat)
     mask = ev.judged("grad_biases", l)
-    found = generic(ev, x, xhat, tol, mask, f"∂b[{l}] (from the implementation's own "
-                                             f"δ[{l}])")
+    found = generic(ev, x, xhat, tol, mask, f"∂b[{l}] (from {ev.own_delta(l)})")
     if found:
         return found
     keep = subset(x, ev.impl.deltas[l], tol, mask)
@@ -151,8 +156,10 @@ def bias_kind(ev: Evidence, l: int) -> tuple[str, str]:
         return "per_sample", f"∂b[{l}] sums only {samples_text(keep)} of {ev.N}"
     if not np.any(x[mask]):
         return "assembly", f"∂b[{l}] is zero; it should be Σ_n δ[{l}]"
-    return "assembly", (f"∂b[{l}] is not Σ_n δ[{l}] of the implementation's own δ[{l}], "
-                        f"which is right")
+    if "deltas" not in ev.seen and l not in ev.recovered:  # nothing to say it is right
+        return "unknown", (f"∂b[{l}] is wrong, and δ[{l}] cannot be seen (not provided, and "
+                           f"∂W[{l}], ∂b[{l}] do not determine it here)")
+    return "assembly", (f"∂b[{l}] is not Σ_n δ[{l}] of {ev.own_delta(l)}, which is right")
 
 
 # The step each first wrong quantity comes from: its slips are tried there.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -77,14 +77,57 @@ def _modified(before: tuple[Any, ...], args: tuple[Any, ...]) -> list[str]:
     return changed
 
 
+def _arrays(value: Any, where: str) -> list[tuple[str, np.ndarray]]:
+    """Every ndarray in a returned value (lists of arrays, arrays), with where it sits."""
+    if isinstance(value, np.ndarray):
+        return [(where, value)]
+    if isinstance(value, (list, tuple)):
+        return [pair for i, v in enumerate(value) for pair in _arrays(v, f"{where}[{i}]")]
+    return []
+
+
+def input_aliases(raw: Any, args: tuple[Any, ...]) -> list[str]:
+    """The returned arrays that share memory with an argument: the caller's next change to
+    its own arrays would change the result."""
+    if not isinstance(raw, Mapping):
+        return []
+    try:
+        given = _arrays(list(args[0]), "weights") + _arrays(list(args[1]), "biases") + \
+            _arrays(args[4], "x") + _arrays(args[5], "t")
+        found = []
+        for key in (*QUANTITIES, "loss"):
+            for where, arr in _arrays(raw.get(key), SYMBOL.get(key, "E")):
+                hits = [name for name, g in given if np.shares_memory(arr, g)]
+                if hits:
+                    found.append(f"{where} shares memory with {hits[0]}")
+        return found
+    except Exception:  # an odd mapping: the protocol reader says what is wrong with it
+        return []
+
+
+def _overwritten(raw: Any, values: Gradients, case: Case, conventions: Conventions) -> list[str]:
+    """What of an earlier result reads differently now: arrays the implementation reuses."""
+    again, _ = normalise(protocol_result(conventions, raw, batch=case.batch,
+                                         n_layers=case.n_layers), case,
+                         provides=conventions.provides)
+    if again is None:
+        return ["its result"]
+    gaps = differences(values, again)
+    return [gaps] if gaps else []
+
+
 def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
-         timeout: float | None = None, caught: list[dict[str, Any]] | None = None
+         timeout: float | None = None, caught: list[dict[str, Any]] | None = None,
+         probe: Case | None = None, aliased: list[str] | None = None
          ) -> tuple[Gradients | None, str, str]:
     """One isolated call: the values read by the protocol, what was wrong, the traceback.
 
     A call that outlives ``timeout`` seconds raises ``CaseTimedOut``; Ctrl-C raises at once in
     the implementation's own code. The warnings it raises go to ``caught`` (see
-    ``isolated``), when given.
+    ``isolated``), when given. Returned arrays that share memory with the arguments are a
+    problem; with ``probe`` (another case of the same shapes) the implementation is called
+    again on it, and what that call changes in this call's result is a problem too. Both
+    are also added to ``aliased``, when given.
     """
     args = user_arguments(conventions, *case.arguments())
     before = copy.deepcopy(args)
@@ -101,12 +144,26 @@ def call(case: Case, impl: Backprop, conventions: Conventions = DEFAULT, *,
         return None, problem, trace
     # None too: normalise says what a wrong return value is
     changed = _modified(before, args)
+    shared = input_aliases(raw, args)
+    kept = raw
     raw = protocol_result(conventions, raw, batch=case.batch, n_layers=case.n_layers)
     grads, problems = normalise(raw, case, provides=conventions.provides)
     if grads is None and not problems:  # never fail with an empty reason
         problems.append(f"returned {a_type(raw)} that could not be read")
     if changed:
         problems.append(f"modified its inputs: {', '.join(changed)}")
+    if shared:
+        problems.append(f"returned arrays that alias its inputs ({', '.join(shared)})")
+    if probe is not None and grads is not None:
+        # what the probe raises is its own problem, not this case's; a hang ends the run
+        call(probe, impl, conventions, timeout=timeout, caught=[])
+        reused = _overwritten(kept, grads, case, conventions)
+        if reused:
+            shared.append(f"the next call overwrites {reused[0]}")
+            problems.append(f"returned arrays that its next call overwrites ({reused[0]}): "
+                            f"buffers of its own, not fresh arrays")
+    if aliased is not None:
+        aliased.extend(shared)
     return grads, "; ".join(problems), trace
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,6 +38,8 @@ class CaseResult:
     impl_values: Gradients | None = None
     oracle_values: dict[str, Gradients] = field(default_factory=dict)
     nondeterministic: str = ""  # where two runs of the implementation differed, if they did
+    again: Gradients | None = field(default=None, repr=False)  # the second run's values
+    aliased: str = ""  # returned arrays that alias its inputs or that its next call overwrites
     forward: rounding.Forward | None = field(default=None, repr=False)  # float64 forward pass
     # the activations the case was checked with, by name: what a diagnosis reads, whatever the
     # registry holds by the time it is made
@@ -156,7 +159,7 @@ def oracle_values(case: Case, oracle_names: Sequence[str], *,
 def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
                repeat: bool = False, earlier: Gradients | None = None,
                conventions: Conventions = DEFAULT, timeout: float | None = None,
-               checks: frozenset[str] = frozenset(OUTPUTS)) -> CaseResult:
+               checks: frozenset[str] = frozenset(OUTPUTS), probe: bool = False) -> CaseResult:
     """Run the implementation on a case and compare it with every oracle.
 
     With ``repeat`` the implementation runs twice (and is compared with ``earlier`` values
@@ -166,7 +169,9 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     caller decides whether the run goes on). ``conventions`` are
     the implementation's own (``deltacheck.core.conventions.declared(impl)``): what it does not
     provide is "not provided", never failed and never passed; what ``checks`` leaves out is
-    compared but "not checked", kept out of the verdict (``--checks grads``).
+    compared but "not checked", kept out of the verdict (``--checks grads``). With ``probe``
+    the implementation is also called on another case of the same shapes, to see whether that
+    call changes the arrays this one returned (``aliased`` then says so, and the case fails).
     """
     if not isinstance(case, Case):
         raise DeltacheckError(f"case must be a deltacheck.Case, not {a_type(case)}")
@@ -181,9 +186,12 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     for name, value in values.items():
         if isinstance(value, Gradients):
             result.oracle_values[name] = value
+    aliased: list[str] = []
     try:
         result.impl_values, result.impl_problem, result.impl_traceback = call(
-            case, impl, conventions, timeout=timeout, caught=result.warnings)
+            case, impl, conventions, timeout=timeout, caught=result.warnings,
+            probe=same_shapes(case) if probe else None, aliased=aliased)
+        result.aliased = "; ".join(aliased)
     except CaseTimedOut as exc:
         result.timed_out, result.impl_problem = exc.seconds, str(exc)
         repeat = False
@@ -194,6 +202,7 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
             result.timed_out, result.impl_problem = exc.seconds, str(exc)
             result.impl_values = again = None
         result.nondeterministic = "" if again is None else differences(result.impl_values, again)
+        result.again = again
         if earlier is not None and not result.nondeterministic and again is not None:
             result.nondeterministic = differences(earlier, result.impl_values)
     if result.impl_values is None:
@@ -221,6 +230,11 @@ def check_case(case: Case, impl: Backprop, oracle_names: Sequence[str], *,
     if result.nondeterministic:  # whatever this run's values, the next run's differ
         result.verdict = FAIL
     return result
+
+
+def same_shapes(case: Case) -> Case:
+    """Another case of the same shapes and dtype (x moved by a quarter)."""
+    return dataclasses.replace(case, x=np.asarray(case.x) + np.asarray(0.25, dtype=case.x.dtype))
 
 
 def compare_tol(case: Case, oracle_name: str) -> float:

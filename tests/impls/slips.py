@@ -50,6 +50,10 @@ def _build(*, out_delta: Callable | None = None, slope: Callable | None = None,
     return backprop
 
 
+def _inputs_doubled(weights, biases, activations, loss, x, t):
+    return _build()(weights, biases, activations, loss, 2 * x, t)  # a normalisation slip
+
+
 def _mean_everything(weights, biases, activations, loss, x, t):
     out = _build()(weights, biases, activations, loss, x, t)
     n = x.shape[0]
@@ -166,6 +170,16 @@ SLIPS: tuple[Slip, ...] = (
          activations=("softplus", "softplus"), tweak=_saturate),
     Slip("units of the recurrence rolled", _build(propagate=lambda d, W, l: np.roll(
         d @ W[l + 1], 1, axis=1)), "unknown", "hidden_delta"),
+    # small but real: judged at the comparison's own resolution, never called float32
+    Slip("tanh h' 3e-9 too large", _build(slope=lambda n, a, z: DERIVATIVES[n](a) * (1 + 3e-9)),
+         "factor", "hidden_delta"),
+    Slip("leaky h' slope as a float32 constant", _build(slope=lambda n, a, z: np.where(
+        a > 0, 1.0, float(np.float32(0.01))) if n == "leaky_relu" else DERIVATIVES[n](a)),
+         "activation_derivative", "hidden_delta", activations=("leaky_relu", "leaky_relu")),
+    Slip("output δ nudged by 1e-9", _build(out_delta=lambda y, t, a, loss: y - t + 1e-9),
+         "output_error", "output_delta", 2),
+    Slip("forward on 2x", _inputs_doubled, "forward", "loss", None),
+    Slip("forward on 2x, ce", _inputs_doubled, "forward", "loss", None, loss="ce"),
     Slip("relu h' step at 1e-4", _build(slope=_relu_late_threshold), "near_kink",
          "hidden_delta", activations=("relu", "relu"), tweak=_near_relu_kink),
 )

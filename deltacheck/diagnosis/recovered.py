@@ -1,0 +1,53 @@
+"""What a diagnosis can see of an implementation that does not provide every quantity.
+
+Without δ, the walk starts from ∂W and ∂b, top layer down: δ[l] is read back from ∂b[l] where
+N = 1 (∂b is then δ), else from ∂W[l] = δ[l]ᵀ z[l] where z[l] has rank N; a layer where
+neither works keeps the truth's δ, and the diagnosis says which it could not see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def recover(ev: Any) -> list[np.ndarray]:
+    """The δ of every layer as far as ∂W and ∂b show it; ``ev.recovered`` says from what."""
+    deltas = list(ev.impl.deltas)
+    for l in range(ev.L):
+        z = ev.net.z[l]
+        if ev.N == 1 and "grad_biases" in ev.seen:
+            deltas[l] = np.asarray(ev.impl.grad_biases[l])[None, :].copy()
+            ev.recovered[l] = f"∂b[{l}] (one sample: ∂b is δ)"
+        elif "grad_weights" in ev.seen and bool(np.all(np.isfinite(z))) and \
+                np.linalg.matrix_rank(z) == ev.N <= z.shape[1]:
+            deltas[l] = np.linalg.lstsq(z.T, np.asarray(ev.impl.grad_weights[l]).T,
+                                        rcond=None)[0]
+            ev.recovered[l] = f"∂W[{l}] = δᵀ z[{l}] (z[{l}] has rank N)"
+    return deltas
+
+
+def own_delta(ev: Any, l: int) -> str:
+    """How the δ[l] that a step is recomputed from was obtained, in words."""
+    if "deltas" in ev.seen:
+        return f"the implementation's own δ[{l}]"
+    if l in ev.recovered:
+        return f"δ[{l}] recovered from {ev.recovered[l]}"
+    return f"the true δ[{l}] (δ is not provided)"
+
+
+def unseen_text(ev: Any) -> str:
+    """What the walk could not see of the implementation, or ""."""
+    missing = [w for q, w in (("loss", "E"), ("deltas", "δ"), ("grad_weights", "∂W"),
+                              ("grad_biases", "∂b")) if q not in ev.seen]
+    if not missing:
+        return ""
+    text = f"not seen: {', '.join(missing)} (not provided or not checked)"
+    if "deltas" in ev.seen:
+        return text
+    gone = [l for l in range(ev.L) if l not in ev.recovered]
+    text += "; the walk starts from ∂W and ∂b, top layer down"
+    if gone:
+        text += f"; δ[{', '.join(map(str, gone))}] could not be recovered"
+    return text

@@ -1,0 +1,112 @@
+"""The diagnosis under declared conventions and at the comparison's own resolution: δ not
+provided (the walk starts from ∂W and ∂b and says what it could not see), a forward slip
+under a mean reduction, and run-to-run differences below the allowance as information."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deltacheck import reference_impl
+from deltacheck.diagnosis import check_case
+from deltacheck.diagnosis.diagnose import diagnose
+from deltacheck.judging import check
+from tests.helpers import random_case
+from tests.impls.slips import _build
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def _grads_only(inner):
+    def backprop(weights, biases, activations, loss, x, t):
+        out = inner(weights, biases, activations, loss, x, t)
+        return {k: out[k] for k in ("loss", "grad_weights", "grad_biases")}
+    backprop.provides = ("loss", "grad_weights", "grad_biases")
+    return backprop
+
+
+NO_SLOPE = _build(slope=lambda n, a, z: np.ones_like(a))
+
+
+@pytest.mark.parametrize("batch", [1, 3])  # ∂b is δ at N = 1; ∂W = δᵀ z shows it at N ≤ width
+def test_without_delta_the_walk_starts_from_the_gradients(batch):
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(2), (3, 4, 4, 2), ("tanh", "tanh"), "mse",
+                       batch=batch)
+    d = check_case(case, _grads_only(NO_SLOPE), ("torch",)).diagnosis
+    assert (d["kind"], d["first_wrong"]["q"], d["first_wrong"]["layer"]) == (
+        "activation_derivative", "grad_weights", 1), d
+    assert "δ[1] is not provided, but" in d["detail"]
+    assert "the walk starts from ∂W and ∂b" in d["detail"] and "not seen: δ" in d["detail"]
+    assert "implementation's own δ" not in d["detail"]
+
+
+def test_without_delta_a_gradient_slip_never_speaks_of_the_implementations_own_delta():
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(2), (3, 4, 2), ("tanh",), "mse", batch=6)
+    decay = _build(grad_w=lambda d, z, a, l: d.T @ z[l] + 0.01 * np.ones((d.shape[1],
+                                                                           z[l].shape[1])))
+    d = check_case(case, _grads_only(decay), ("torch",)).diagnosis
+    assert d["first_wrong"]["q"] == "grad_weights"
+    assert "implementation's own δ" not in d["detail"]
+    assert "could not be recovered" in d["detail"]  # 6 samples, 4 and 3 units: rank too low
+    assert d["kind"] == "unknown" and "δ[1] cannot be seen" in d["detail"], d
+    # with δ provided, the same slip is traced from its own δ
+    d = check_case(case, decay, ("torch",)).diagnosis
+    assert "implementation's own δ" in d["detail"] and "not seen" not in d["detail"]
+
+
+def _mean(inner):
+    def backprop(weights, biases, activations, loss, x, t):
+        out = inner(weights, biases, activations, loss, x, t)
+        n = len(x)
+        return {"loss": out["loss"] / n, **{k: [v / n for v in out[k]]
+                                            for k in ("deltas", "grad_weights", "grad_biases")}}
+    backprop.reduction = "mean"
+    return backprop
+
+
+def _on_2x(weights, biases, activations, loss, x, t):
+    return reference_impl.backprop(weights, biases, activations, loss, 2 * x, t)
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce", "ce"])
+def test_a_forward_slip_under_a_mean_reduction_is_forward(loss):
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(4), (3, 4, 3), ("tanh",), loss)
+    d = check_case(case, _mean(_on_2x), ("torch",)).diagnosis
+    assert (d["kind"], d["first_wrong"]["q"]) == ("forward", "loss"), d
+    # a wrong E with a right δ is not a forward slip: E(y′) then differs from it
+    half = _mean(_build(loss_value=lambda e, n: 2 * e))
+    d = check_case(case, half, ("torch",)).diagnosis
+    assert d["kind"] == "loss_value", d
+
+
+def test_a_forward_slip_seen_only_through_db_at_one_sample():
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(5), (3, 4, 2), ("tanh",), "mse", batch=1)
+    d = check_case(case, _grads_only(_on_2x), ("torch",)).diagnosis
+    assert d["kind"] == "forward" and "∂b[1] (one sample: the output δ)" in d["detail"], d
+
+
+def _noisy(inner, size):
+    def backprop(weights, biases, activations, loss, x, t):
+        out = inner(weights, biases, activations, loss, x, t)
+        out["deltas"] = [d + size * np.random.default_rng().standard_normal(d.shape) * np.abs(d)
+                         for d in out["deltas"]]
+        return out
+    return backprop
+
+
+def test_differences_below_the_allowance_never_replace_the_kind():
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(6), (3, 4, 2), ("tanh",), "mse")
+    wrong = _build(grad_b=lambda d: 2 * d.sum(axis=0))
+    result = check.check_case(case, _noisy(wrong, 1e-16), ("torch",), repeat=True)
+    assert result.nondeterministic
+    d = diagnose(result)
+    assert (d.kind, d.q) == ("factor", "grad_biases"), d.to_json()
+    assert "not bit-reproducible" in d.detail
+    # differences beyond the allowance stay the kind
+    result = check.check_case(case, _noisy(wrong, 1e-3), ("torch",), repeat=True)
+    assert diagnose(result).kind == "nondeterministic"
