@@ -52,7 +52,7 @@ class Outcome:
 
 def _run_slices(config: Config, campaign: Campaign, slices: list[Slice], acts: list[str],
                 progress: Callable[[str, int, int, int], None],
-                session: Session | None) -> list[SliceOutcome]:
+                session: Session | None = None) -> list[SliceOutcome]:
     if config.workers > 1 and len(slices) > 1:
         from deltacheck.campaign import parallel
 

@@ -11,6 +11,7 @@ from typing import Any
 from deltacheck.commands import options as o
 from deltacheck.core.case import DTYPES
 from deltacheck.core.errors import DeltacheckError
+from deltacheck.core.words import plural
 from deltacheck.layers import discovery, parallel, replay
 from deltacheck.layers import document as layer_doc
 from deltacheck.layers.runner import PROFILES, Settings
@@ -70,10 +71,10 @@ def add_parser(sub: Any) -> None:
                             "1 (default: 1)")
     layer.add_argument("--shard", type=_shard, metavar="K/N",
                        help="check only the K-th of N disjoint shares of the layers; join the "
-                            "shards' JSON with 'deltacheck merge'")
+                            "shards' JSON with 'deltacheck merge' (default: every layer)")
     layer.add_argument("--replay", metavar="CASE.json",
                        help="check only this saved failing case (as printed after a failure) "
-                            "of the one layer named")
+                            "of the one layer named (default: none)")
 
 
 def _shard(arg: str) -> tuple[int, int]:
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         found = discovery.resolve(args.spec, as_kind=args.as_kind, params=params)
     if args.shard and not parallel.shard_indices(len(found.layers), args.shard):
         raise DeltacheckError(f"--shard {args.shard[0]}/{args.shard[1]}: {args.spec} has only "
-                              f"{len(found.layers)} layers to share; give N ≤ {len(found.layers)}")
+                              f"{plural(len(found.layers), 'layer')} to share; give N ≤ "
+                              f"{len(found.layers)}")
     case = replay.load_case(args.replay) if args.replay else None
     if case is not None:
         replay.one_layer(found, case)

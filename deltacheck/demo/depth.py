@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core import activations as registry
+from deltacheck.core.words import plural
 from deltacheck.reference_impl import backprop
 
 DEPTH, WIDTH, BATCH, NETWORKS = 12, 32, 16, 40  # hidden layers, units, samples, draws
@@ -117,5 +118,5 @@ def claims(doc: dict[str, Any]) -> list[dict[str, Any]]:
         {"holds": relu2["median_decay"] > 1,
          "text": f"depth, relu at gain 2: ‖δ‖ grows towards the input (median ×"
                  f"{relu2['median_decay']:.2f} per layer, ×{relu2['median_decay'] ** (n - 1):.3g} "
-                 f"over {n} layers)"},
+                 f"over {plural(n, 'layer')})"},
     ]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deltacheck.core import activations as registry
+from deltacheck.core.words import plural
 from deltacheck.reference_impl import LOSSES, backprop
 
 DEPTHS, WIDTH, BATCH = (2, 4, 8, 16), 64, 64
@@ -76,11 +77,11 @@ def claims(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"holds": bool(holds_all and grows >= GROWS),
          "text": f"memory: backprop's peak holds every stored a and z at each depth and grows "
-                 f"{grows:.1f} times from {first['depth']} to {last['depth']} layers "
+                 f"{grows:.1f} times from {first['depth']} to {plural(last['depth'], 'layer')} "
                  f"(needed {GROWS:g})"},
         {"holds": bool(flat <= FLAT),
          "text": f"memory: a finite difference's forward pass needs the same memory at every "
-                 f"depth ({flat:.2f} times from {first['depth']} to {last['depth']} layers, "
-                 f"needed at most {FLAT:g}); at {last['depth']} layers backprop holds "
+                 f"depth ({flat:.2f} times from {first['depth']} to {plural(last['depth'], 'layer')}, "
+                 f"needed at most {FLAT:g}); at {plural(last['depth'], 'layer')} backprop holds "
                  f"{deep:.0f} times as much"},
     ]

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from deltacheck.core.words import plural
 from deltacheck.layers import discovery
 from deltacheck.layers.runner import Settings, check_layer_spec
 
@@ -76,7 +77,7 @@ def check_in_processes(found: discovery.Found, indices: Sequence[int], config: S
                     continue
                 if progress:
                     progress(f"{records[index]['name']}: {records[index]['verdict']} "
-                             f"({records[index]['cases']} cases)")
+                             f"({plural(records[index]['cases'], 'case')})")
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         return records, True

@@ -10,6 +10,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from deltacheck.core.words import plural
 from deltacheck.layers.discovery import LayerSpec, find_layers
 from deltacheck.layers.runner import Settings, check_layer_spec
 from deltacheck.models.compose import WEIGHTED
@@ -63,5 +64,5 @@ def attribute(cls: Any, kinds: Sequence[str], config: Settings) -> dict[str, Any
                         "own"}
     return {"where": "composition", "layers": verdicts,
             "text": f"every layer the model uses passes deltacheck layer on its own "
-                    f"({', '.join(verdicts)}, {config.examples} cases each): the slip is in "
+                    f"({', '.join(verdicts)}, {plural(config.examples, 'case')} each): the slip is in "
                     "the composition"}
