@@ -19,6 +19,7 @@ from deltacheck.campaign import planning as campaign
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.results import document as results
 from deltacheck.results.numbering import numbered
+from deltacheck.results.shards import one_run, owners
 
 # What must agree for documents to be shards of one campaign.
 SAME = ("impl", "profile", "seed", "dtype", "examples", "losses", "activations",
@@ -49,26 +50,9 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def merge(docs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
     """The document the unsharded campaign would have written (its wall time aside)."""
-    if not docs:
-        raise DeltacheckError("merge: give at least one results JSON")
-    first = docs[0]["run"]
-    for doc, name in zip(docs[1:], names[1:], strict=True):
-        differ = [k for k in SAME if doc["run"].get(k) != first.get(k)]
-        if differ:
-            raise DeltacheckError(f"merge: {name!r} is from another campaign than {names[0]!r} "
-                                  f"({', '.join(differ)} differ); merge the shards of one run")
-    owner: dict[int, str] = {}
-    for doc, name in zip(docs, names, strict=True):
-        for index in doc["run"]["slices"]:
-            if index in owner:
-                raise DeltacheckError(f"merge: slice {index} is in both {owner[index]!r} and "
-                                      f"{name!r}; give each shard once")
-            owner[index] = name
+    first = one_run(docs, names, SAME, "campaign")
     expected = [s.index for s in campaign.plan(first["examples"], first["losses"])]
-    missing = sorted(set(expected) - set(owner))
-    if missing:
-        raise DeltacheckError(f"merge: slices {missing[:10]} of the campaign are in none of the "
-                              f"files; add the missing shards' JSON")
+    owner = owners(docs, names, "slices", "slice", expected, "campaign")
 
     keyed = []  # (slice, position in its document, document number, record)
     for d, doc in enumerate(docs):

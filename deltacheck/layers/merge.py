@@ -13,6 +13,7 @@ from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.layers.document import SCHEMA, summary
+from deltacheck.results.shards import one_run, owners
 
 SAME = ("source", "seed", "examples", "dtype", "oracles", "layers_total")
 
@@ -31,26 +32,8 @@ def check(doc: Any, name: str) -> dict[str, Any]:
 
 def merge(docs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
     """The document the unsharded run would have written (its wall time aside)."""
-    if not docs:
-        raise DeltacheckError("merge: give at least one results JSON")
-    first = docs[0]["run"]
-    for doc, name in zip(docs[1:], names[1:], strict=True):
-        differ = [k for k in SAME if doc["run"].get(k) != first.get(k)]
-        if differ:
-            raise DeltacheckError(f"merge: {name!r} is from another layer run than "
-                                  f"{names[0]!r} ({', '.join(differ)} differ); merge the "
-                                  f"shards of one run")
-    owner: dict[int, str] = {}
-    for doc, name in zip(docs, names, strict=True):
-        for index in doc["run"]["indices"]:
-            if index in owner:
-                raise DeltacheckError(f"merge: layer {index} is in both {owner[index]!r} and "
-                                      f"{name!r}; give each shard once")
-            owner[index] = name
-    missing = sorted(set(range(first["layers_total"])) - set(owner))
-    if missing:
-        raise DeltacheckError(f"merge: layers {missing[:10]} of the file are in none of the "
-                              f"files; add the missing shards' JSON")
+    first = one_run(docs, names, SAME, "layer run")
+    owner = owners(docs, names, "indices", "layer", range(first["layers_total"]), "file")
     records = sorted((r for doc in docs for r in doc["layers"]), key=lambda r: r["index"])
     interrupted = any(doc["run"].get("interrupted") for doc in docs)
     run = {**first, "shard": None, "indices": sorted(owner), "merged_from": list(names),
