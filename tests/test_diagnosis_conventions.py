@@ -110,3 +110,20 @@ def test_differences_below_the_allowance_never_replace_the_kind():
     # differences beyond the allowance stay the kind
     result = check.check_case(case, _noisy(wrong, 1e-3), ("torch",), repeat=True)
     assert diagnose(result).kind == "nondeterministic"
+
+
+@pytest.mark.parametrize("order, how", [(lambda n: np.roll(n, 1), "sample n − 1's"),
+                                        (lambda n: n[::-1], "in reverse order")])
+def test_samples_paired_with_another_samples_targets_or_inputs_are_per_sample(order, how):
+    pytest.importorskip("torch")
+    case = random_case(np.random.default_rng(5), (3, 4, 2), ("tanh",), "mse", batch=4)
+    targets = _build(out_delta=lambda y, t, a, loss: y - t[order(np.arange(len(t)))])
+    d = check_case(case, targets, ("torch",)).diagnosis
+    assert (d["kind"], d["first_wrong"]["q"]) == ("per_sample", "output_delta"), d
+    assert "targets of another sample" in d["detail"] and how in d["detail"]
+    inputs = _build(grad_w=lambda dl, z, a, l: dl.T @ z[l][order(np.arange(len(dl)))])
+    d = check_case(case, inputs, ("torch",)).diagnosis
+    assert (d["kind"], d["first_wrong"]["q"]) == ("per_sample", "grad_weights"), d
+    # a sign slip is still a sign, not a misalignment
+    d = check_case(case, _build(out_delta=lambda y, t, a, loss: t - y), ("torch",)).diagnosis
+    assert d["kind"] == "sign", d

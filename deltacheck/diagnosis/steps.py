@@ -92,6 +92,8 @@ def output_kind(ev: Evidence) -> tuple[str, str]:
         if other != name:
             cands.append(("output_error", f"δ = y − t with y = {other}(a), but the "
                           f"{ev.net.loss} output is {name}", g(a) - t))
+    cands += [("per_sample", f"δ = y − t with the targets of another sample ({how})",
+               y - t[order]) for how, order in _misalignments(ev.N)]
     for kind, detail, cand in cands:
         if fits(x, cand, ev.tol_with_slack(tol, cand), mask):
             return kind, detail
@@ -101,6 +103,22 @@ def output_kind(ev: Evidence) -> tuple[str, str]:
             or rows_wrong(ev, x, xhat, tol, mask)
             or ("output_error", f"the output δ is not y − t for {ev.net.loss} with a "
                                 f"{name} output"))
+
+
+def _misalignments(N: int) -> list[tuple[str, np.ndarray]]:
+    """Orders that pair each sample with another: off by one either way, and reversed."""
+    if N < 2:
+        return []
+    n = np.arange(N)
+    orders = [("sample n − 1's", np.roll(n, 1)), ("sample n + 1's", np.roll(n, -1)),
+              ("in reverse order", n[::-1])]
+    seen: list[np.ndarray] = []
+    out = []
+    for how, order in orders:
+        if not any(np.array_equal(order, o) for o in seen):  # N = 2: all three are one swap
+            seen.append(order)
+            out.append((how, order))
+    return out
 
 
 def weight_kind(ev: Evidence, l: int) -> tuple[str, str]:
@@ -117,6 +135,8 @@ def weight_kind(ev: Evidence, l: int) -> tuple[str, str]:
         if k != l and zk.shape[1] == ev.net.z[l].shape[1]:
             cands.append(("assembly", f"∂W[{l}] uses layer {k}'s input z[{k}] instead of "
                           f"z[{l}]", d.T @ zk))
+    cands += [("per_sample", f"∂W[{l}] pairs each sample's δ with the z of another sample "
+               f"({how})", d.T @ ev.net.z[l][order]) for how, order in _misalignments(ev.N)]
     if xhat.shape[0] == xhat.shape[1]:
         cands.append(("transpose", f"∂W[{l}] is transposed (zᵀ δ instead of δᵀ z)",
                       xhat.T))
