@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from deltacheck.core import activations as registry
 from deltacheck.layers import recurrent_draws
-from deltacheck.layers.sandwich_draws import sandwich_inputs
+from deltacheck.layers.sandwich_draws import conv_geometry, sandwich_inputs
 from deltacheck.oracles.layers import Kind, get_kind
 from deltacheck.oracles.layers.kinds import SANDWICHES
 
@@ -145,15 +145,7 @@ def _shapes_and_params(draw: Any, kind: Kind, rng: np.random.Generator,
                  "seed": draw(st.integers(0, 2**16))}
         return {"x": x}, {"dropout_param": param}
     if name == "conv":
-        C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        HH, WW, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
-        pad = draw(st.integers(0, 2))
-        H_out, W_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        H = max((H_out - 1) * stride + HH - 2 * pad, 1)
-        W = max((W_out - 1) * stride + WW - 2 * pad, 1)
-        # keep (H + 2 pad - HH) a multiple of the stride, as the course asserts
-        H += (-(H + 2 * pad - HH)) % stride
-        W += (-(W + 2 * pad - WW)) % stride
+        C, F, HH, WW, H, W, stride, pad = conv_geometry(draw)
         return ({"x": _normal(rng, (min(N, 2), C, H, W)), "w": _normal(rng, (F, C, HH, WW)),
                  "b": _normal(rng, (F,))}, {"conv_param": {"stride": stride, "pad": pad}})
     if name == "max_pool":

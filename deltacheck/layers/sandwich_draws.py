@@ -12,6 +12,20 @@ from hypothesis import strategies as st
 from deltacheck.oracles.layers.kinds import SANDWICHES
 
 
+def conv_geometry(draw: Any) -> tuple[int, int, int, int, int, int, int, int]:
+    """A small convolution's C, F, HH, WW, H, W, stride and pad, for the conv kinds alone and
+    inside sandwiches: (H + 2 pad − HH) a multiple of the stride, as the course asserts."""
+    C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    HH, WW, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    pad = draw(st.integers(0, 2))
+    H_out, W_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    H = max((H_out - 1) * stride + HH - 2 * pad, 1)
+    W = max((W_out - 1) * stride + WW - 2 * pad, 1)
+    H += (-(H + 2 * pad - HH)) % stride
+    W += (-(W + 2 * pad - WW)) % stride
+    return C, F, HH, WW, H, W, stride, pad
+
+
 def _bn_param(draw: Any, rng: np.random.Generator, C: int) -> dict[str, Any]:
     param: dict[str, Any] = {"mode": draw(st.sampled_from(["train", "train", "test"])),
                              "eps": draw(st.sampled_from([1e-5, 1e-3])),
@@ -36,15 +50,7 @@ def sandwich_inputs(draw: Any, name: str, rng: np.random.Generator,
                   "b": rng.standard_normal(M)}
         channels = M
     else:
-        C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        HH, WW, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
-        pad = draw(st.integers(0, 2))
-        H_out, W_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        # (H + 2 pad − HH) a multiple of the stride, as the course asserts
-        H = max((H_out - 1) * stride + HH - 2 * pad, 1)
-        W = max((W_out - 1) * stride + WW - 2 * pad, 1)
-        H += (-(H + 2 * pad - HH)) % stride
-        W += (-(W + 2 * pad - WW)) % stride
+        C, F, HH, WW, H, W, stride, pad = conv_geometry(draw)
         inputs = {"x": rng.standard_normal((min(N, 2), C, H, W)),
                   "w": rng.standard_normal((F, C, HH, WW)), "b": rng.standard_normal(F)}
         params["conv_param"] = {"stride": stride, "pad": pad}

@@ -4,31 +4,18 @@ renders in a notebook."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.core.loading import load_object
-from deltacheck.layers.document import exit_code
+from deltacheck.layers.api import LayerResult
 from deltacheck.models.runner import Settings, run_model, verdict_line
 from deltacheck.oracles import checked_names
 
 
-@dataclass
-class ModelResult:
-    """The ``deltacheck-model/1`` document of a check, with its verdict."""
-
-    document: dict[str, Any]
-
-    @property
-    def verdict(self) -> str:
-        """pass or fail."""
-        return str(self.document["summary"]["verdict"])
-
-    @property
-    def passed(self) -> bool:
-        """True when the model agrees with every truth on every case."""
-        return exit_code(self.document) == 0
+class ModelResult(LayerResult):
+    """The ``deltacheck-model/1`` document of a check, with its verdict (``verdict`` and
+    ``passed`` read it as a layer document's are read)."""
 
     @property
     def failure(self) -> dict[str, Any] | None:
