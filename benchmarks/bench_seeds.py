@@ -15,11 +15,15 @@ the 600 cases each one is caught, per seed; a margin of a few cases is a coin to
 a miss.
 
 ``--budget`` stops part 1 after that many seconds, reporting the seeds measured so far.
+``--log FILE`` appends each seed's row (the cases each bug took, null for a miss) as a JSON
+line, so a long measurement can be split: ``--skip K`` starts at the K-th seed of the
+meta-seed's list, and two processes can measure disjoint ``--bugs`` at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import time
@@ -32,7 +36,8 @@ from deltacheck.campaign import runner, selftest
 from deltacheck.campaign.planning import Config
 
 
-def misses(seeds: list[int], bugs: list[selftest.SeededBug], budget: float) -> dict[str, list]:
+def misses(seeds: list[int], bugs: list[selftest.SeededBug], budget: float,
+           log: str | None = None) -> dict[str, list]:
     """Per bug, the cases its catch took on each seed (None: missed)."""
     taken: dict[str, list] = defaultdict(list)
     started = time.time()
@@ -41,6 +46,11 @@ def misses(seeds: list[int], bugs: list[selftest.SeededBug], budget: float) -> d
         for row in doc["bugs"]:
             taken[row["bug"]].append((seed, row["cases"] if row["caught"] else None))
         missed = [row["bug"] for row in doc["bugs"] if not row["caught"]]
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"seed": seed, "cases": {
+                    row["bug"]: row["cases"] if row["caught"] else None
+                    for row in doc["bugs"]}}) + "\n")
         print(f"seed {seed} ({k + 1}/{len(seeds)}, {time.time() - started:.0f} s): "
               f"{'missed ' + ', '.join(missed) if missed else 'all caught'}", flush=True)
         if time.time() - started > budget:
@@ -69,16 +79,18 @@ def main() -> None:
     parser.add_argument("--counts", type=int, default=20, help="seeds for part 2 (0: skip)")
     parser.add_argument("--bugs", help="comma-separated bug names (default: all)")
     parser.add_argument("--budget", type=float, default=float("inf"), help="seconds for part 1")
+    parser.add_argument("--skip", type=int, default=0, help="start at this seed of the list")
+    parser.add_argument("--log", help="append each seed's row to this JSON-lines file")
     parser.add_argument("--meta-seed", type=int, default=None,
                         help="seed of the seeds (default: random, printed)")
     args = parser.parse_args()
     meta = args.meta_seed if args.meta_seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(meta)
-    seeds = [rng.randrange(2**32 - 2000) for _ in range(args.seeds)]
+    seeds = [rng.randrange(2**32 - 2000) for _ in range(args.seeds)][args.skip:]
     bugs = selftest.select(args.bugs.split(",") if args.bugs else None)
     print(f"meta-seed {meta}: {len(seeds)} seeds, {len(bugs)} bugs", flush=True)
 
-    taken = misses(seeds, bugs, args.budget)
+    taken = misses(seeds, bugs, args.budget, args.log)
     n = len(next(iter(taken.values())))
     print(f"\npart 1: selftest --profile quick on {n} random seeds (meta-seed {meta})")
     print(f"{'bug':<30} {'missed':>6} {'median':>7} {'max':>5}  seeds missed")

@@ -266,3 +266,39 @@ def test_selftest_takes_one_part_at_a_time(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "one selftest part" in err
+
+
+def _replayed(tmp_path, spec: str, *words: str) -> tuple[str, int]:
+    """Run ``deltacheck layer spec words`` (which fails), then its printed replay command."""
+    import shlex
+
+    out = ["--examples", "10", "--seed", "0", "--oracles", "torch,fd",
+           "--json", str(tmp_path / "l.json"), "--report", str(tmp_path / "l.html")]
+    assert main(["layer", spec, *words, *out]) == 1
+    doc = json.loads((tmp_path / "l.json").read_text())
+    replay = doc["layers"][0]["failures"][0]["replay"]
+    args = [*shlex.split(replay)[1:], "--json", str(tmp_path / "again.json"),
+            "--report", str(tmp_path / "again.html")]
+    return replay, main(args)
+
+
+def test_a_functions_failing_case_replays_with_its_own_command(tmp_path):
+    mine = tmp_path / "mine.py"
+    mine.write_text(f"from deltacheck.core.loading import load_module\n"
+                    f"slips = load_module({str(EXAMPLES / 'slips.py')!r}, argument='test')\n"
+                    f"DenseSign = slips.SLIPS['dense_wrong_sign'].function\n")
+    replay, code = _replayed(tmp_path, f"{mine}:DenseSign", "--as", "function")
+    assert "--as function " in replay and "function:" not in replay
+    assert code == 1  # the same case fails again
+
+
+def test_a_custom_layers_failing_case_replays_by_its_name(tmp_path):
+    text = (EXAMPLES / "custom_layers.py").read_text()
+    bad = tmp_path / "custom.py"
+    bad.write_text(text.replace("dg = np.sum(dout * x / r, axis=0)",
+                                "dg = 2 * np.sum(dout * x / r, axis=0)"))
+    replay, code = _replayed(tmp_path, str(bad))
+    assert f"{bad}:rms_scale --replay" in replay and "--as" not in replay
+    assert code == 1
+    # a deltacheck.Layer declares its kind: --as beside it is one line, exit 2
+    assert main(["layer", f"{bad}:rms_scale", "--as", "affine"]) == 2

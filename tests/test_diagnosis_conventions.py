@@ -41,6 +41,16 @@ def test_without_delta_the_walk_starts_from_the_gradients(batch):
     assert "implementation's own δ" not in d["detail"]
 
 
+def test_without_delta_two_samples_of_one_unit_are_read_from_dw_and_db_together():
+    pytest.importorskip("torch")
+    # z[l] is 2×1, of rank 1 < N: ∂W alone cannot show δ, [∂W ∂b] = δᵀ [z 1] can
+    case = random_case(np.random.default_rng(3), (1, 1, 1), ("elu",), "mse", batch=2)
+    d = check_case(case, _grads_only(NO_SLOPE), ("torch",)).diagnosis
+    assert (d["kind"], d["first_wrong"]["q"]) == ("activation_derivative", "grad_weights"), d
+    assert "[∂W[0] ∂b[0]] = δᵀ [z[0] 1]" in d["detail"]
+    assert "could not be recovered" not in d["detail"]
+
+
 def test_without_delta_a_gradient_slip_never_speaks_of_the_implementations_own_delta():
     pytest.importorskip("torch")
     case = random_case(np.random.default_rng(2), (3, 4, 2), ("tanh",), "mse", batch=6)

@@ -182,3 +182,36 @@ def test_a_failure_that_differs_every_time_is_nondeterministic_though_every_rech
                                                                        case))
     assert found["kind"] == "nondeterministic", found
     assert "right after the same call, returns different values" in found["detail"]
+
+
+def test_a_stateful_failure_replays_the_calls_it_needs_first(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import json
+
+    from deltacheck.commands import cli
+    monkeypatch.chdir(tmp_path)
+
+    def run(*words: str, name: str) -> tuple[int, dict]:
+        code = cli.main(["run", "--impl", "deltacheck.bugs:cache_by_shape", "--oracles", "torch",
+                         *words, f"--json={name}.json", f"--report={name}.html",
+                         f"--junit-xml={name}.xml"])
+        return code, json.loads((tmp_path / f"{name}.json").read_text())
+
+    code, doc = run("--examples", "40", "--seed", "1", name="r")
+    minimal = [f for f in doc["failures"] if f["minimal"]]
+    assert code == 1 and minimal and minimal[0]["diagnosis"]["kind"] == "stateful"
+    saved = minimal[0]["repro"].split("--replay ")[1].split()[0]
+    data = json.loads((tmp_path / saved).read_text())
+    assert len(data["before"]) == 1  # the call that makes it fail, saved with it
+    code, again = run("--replay", saved, name="again")
+    assert code == 1 and again["failures"][0]["diagnosis"]["kind"] == "stateful"
+    # alone, in a fresh process, the case passes: the earlier call is what the replay needs
+    import subprocess
+    import sys
+    del data["before"]
+    (tmp_path / "alone.json").write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, "-m", "deltacheck", "run", "--impl",
+                           "deltacheck.bugs:cache_by_shape", "--oracles", "torch", "--replay",
+                           "alone.json", "--json=alone.json.out"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

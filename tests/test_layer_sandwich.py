@@ -143,3 +143,44 @@ def test_a_norm_input_far_from_zero_against_its_spread_is_no_false_alarm(name):
     wrong = LayerSpec("conv_bn_relu", course.conv_bn_relu_forward,
                       conv_bn_relu_backward_swapped, *names)
     assert check_case(wrong, case, ["torch"]).verdict == "fail"
+
+
+def _near_kink_cases(count: int = 40):
+    """affine_relu in float32 with a[0, 0] within float32 rounding of 0 (by its bias)."""
+    from deltacheck.layers.draws import LayerCase
+
+    rng = np.random.default_rng(3)
+    for trial in range(count):
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        w = rng.standard_normal((4, 3)).astype(np.float32)
+        b = rng.standard_normal(3).astype(np.float32)
+        exact = float(x[0].astype(np.float64) @ w[:, 0].astype(np.float64))
+        b[0] = np.float32(-exact + rng.choice([1e-8, -1e-8, 3e-8]))
+        yield LayerCase("affine_relu", "float32", {"x": x, "w": w, "b": b}, {}, trial)
+
+
+def test_a_relu_input_within_rounding_of_its_kink_is_not_judged():
+    pytest.importorskip("torch")
+    from deltacheck.layers.discovery import LayerSpec
+    from deltacheck.layers.judging import check_case
+
+    forward_, backward_ = _pair("affine_relu")
+    spec = LayerSpec("affine_relu", forward_, backward_, "affine_relu_forward",
+                     "affine_relu_backward")
+    flipped = verdicts = 0
+    for case in _near_kink_cases():
+        x, w, b = (case.inputs[n] for n in ("x", "w", "b"))
+        ours = (x @ w + b)[0, 0] > 0
+        flipped += ours != (float(x[0].astype(np.float64) @ w[:, 0].astype(np.float64))
+                            + float(b[0]) > 0)
+        outcome = check_case(spec, case, ["torch", "fd"])
+        assert outcome.verdict != "fail", outcome.message
+        verdicts += outcome.not_judged > 0
+    assert flipped > 5 and verdicts == 40  # the sign flips happen, and no case is judged
+    # away from the kink, a wrong backward still fails: the check can fail
+    wrong = LayerSpec("affine_relu", forward_, lambda dout, cache: tuple(
+        2 * g for g in backward_(dout, cache)), "affine_relu_forward", "wrong")
+    from deltacheck.layers.draws import LayerCase
+    drawn = draw_cases("affine_relu", np.random.default_rng(0))[0]
+    case = LayerCase("affine_relu", "float64", drawn.inputs, drawn.params, 0)
+    assert check_case(wrong, case, ["torch", "fd"]).verdict == "fail"

@@ -7,6 +7,11 @@ processes, when that passes: a deterministic pass there and a failure here mean 
 depends on earlier calls). Verdicts that differ make the kind ``stateful`` (a fresh process
 passes, every re-check here fails) or ``nondeterministic`` (the re-checks disagree), with
 how many re-checks agreed; no other symptom is then claimed.
+
+A stateful failure passes when its case is replayed alone, so the calls that make it show
+are looked for too, each tried in a fresh process (the process's first case, one of the same
+shapes, one of other shapes): the first sequence that fails there is what its reproduce
+command replays (``before``).
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ import pickle, sys
 from deltacheck.core.loading import load_activation, load_implementation
 from deltacheck.core.activations import registered
 from deltacheck.judging.calling import call
-case, conventions, spec, acts = pickle.load(open(sys.argv[1], "rb"))
+cases, conventions, spec, acts = pickle.load(open(sys.argv[1], "rb"))
 impl = load_implementation(spec)
 with registered([load_activation(a) for a in acts]):
-    got = call(case, impl, conventions)[0]
+    for case in cases:  # the calls before the case, then the case
+        got = call(case, impl, conventions)[0]
 pickle.dump(got, open(sys.argv[2], "wb"))
 """
 
@@ -59,16 +65,18 @@ BEFORE = {"right after itself": lambda case: case,
           "right after a case of other shapes": lambda case: other_shapes(case)}
 
 
-def fresh_values(config: Any, case: Case) -> Gradients | None:
-    """The implementation's values on ``case`` as the first call of a fresh process, or None
-    when it cannot be imported by name there (or the process fails)."""
+def fresh_values(config: Any, case: Case, before: tuple[Case, ...] = ()) -> Gradients | None:
+    """The implementation's values on ``case`` as the first call of a fresh process (after
+    calls on ``before``), or None when it cannot be imported by name there (or the process
+    fails)."""
     spec = getattr(config, "impl_spec", "") or ""
     if ":" not in spec:
         return None
     with tempfile.TemporaryDirectory() as folder:
         given, got = Path(folder) / "in.pickle", Path(folder) / "out.pickle"
         with open(given, "wb") as fh:
-            pickle.dump((case, config.conventions, spec, list(config.user_activations)), fh)
+            pickle.dump(([*before, case], config.conventions, spec,
+                         list(config.user_activations)), fh)
         try:
             done = subprocess.run([sys.executable, "-c", _FRESH, str(given), str(got)],
                                   capture_output=True, timeout=FRESH_TIMEOUT, check=False)
@@ -101,9 +109,32 @@ def _same(u: Gradients | None, v: Gradients | None) -> bool:
 REPEATS = 4  # each re-check is made this many times: chance rarely repeats itself bit for bit
 
 
-def recheck(config: Any, result: CaseResult) -> dict[str, Any]:
+def recheck(config: Any, result: CaseResult, first: Case | None = None) -> dict[str, Any]:
     """Re-check a failing case; ``{"kind", "detail", "verdicts"}``, the kind None when every
-    re-check agrees with the failure."""
+    re-check agrees with the failure. A stateful one also gets ``before``, the calls that make
+    it fail in a fresh process, where found (``first``: the process's first case)."""
+    out = _recheck(config, result)
+    if out["kind"] == "stateful":
+        out["before"] = sequence(config, result, first)
+    return out
+
+
+def sequence(config: Any, result: CaseResult, first: Case | None) -> tuple[Case, ...]:
+    """The calls (one) after which the case fails as it did, in a fresh process; () if none
+    does or the implementation cannot be imported by name."""
+    case = result.case
+    candidates = [first] if first is not None and first is not case else []
+    candidates += [other_values(case), other_shapes(case)]
+    for before in candidates:
+        values = fresh_values(config, case, (before,))
+        if values is None:
+            return ()
+        if verdict_of(result, values) != PASS:
+            return (before,)
+    return ()
+
+
+def _recheck(config: Any, result: CaseResult) -> dict[str, Any]:
     case, conventions, limit = result.case, config.conventions, config.case_timeout
     runs: dict[str, list[Gradients | None]] = {label: [] for label in BEFORE}
     for _ in range(REPEATS):
@@ -166,5 +197,9 @@ def apply(result: CaseResult, found: dict[str, Any]) -> CaseResult:
     d = dict(result.diagnosis)
     d["kind"], d["detail"] = found["kind"], found["detail"]
     d["rechecks"] = found["verdicts"]
+    if found.get("before"):  # what its reproduce command replays first
+        d["before"] = [case.to_json() for case in found["before"]]
+        d["detail"] += (f"; it fails in a fresh process after {len(found['before'])} earlier "
+                        f"call, which its reproduce command replays first")
     result.diagnosis = d
     return result

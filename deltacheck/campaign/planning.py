@@ -117,6 +117,7 @@ class Config:
     user_activations: Sequence[str] = ()  # the --activation specs, for the repro command
     replay: Case | None = None
     replay_path: str | None = None  # the replayed file, which its reproduce command names
+    replay_before: tuple[Case, ...] = ()  # the calls a replay makes first (a stateful failure)
     failures_dir: str = "deltacheck-reports/results-cases"  # named in repro commands; the
     # caller saves the cases there after the run (reproduce.save_cases)
     workers: int = 1  # processes checking slices; the results do not depend on it

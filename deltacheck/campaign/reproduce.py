@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,22 @@ from deltacheck.core.conventions import OUTPUTS
 from deltacheck.results.output import write_text
 
 
-def case_text(case: Case | Mapping[str, Any]) -> str:
-    """The compact JSON text a case is saved as (from a Case or its JSON form)."""
+def case_text(case: Case | Mapping[str, Any], before: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The compact JSON text a case is saved as (from a Case or its JSON form); ``before``,
+    the cases the implementation is called on first (a stateful failure's), go in with it."""
     if isinstance(case, Case):
-        return case.dumps()
+        if not before:
+            return case.dumps()
+        case = case.to_json()
+    if before:
+        case = {**case, "before": list(before)}
     return json.dumps(case, separators=(",", ":"))
 
 
-def case_path(folder: str | Path, case: Case | Mapping[str, Any]) -> Path:
+def case_path(folder: str | Path, case: Case | Mapping[str, Any],
+              before: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Where the case is saved under ``folder``: named by its content, so a rerun reuses it."""
-    digest = hashlib.sha1(case_text(case).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(case_text(case, before).encode()).hexdigest()[:12]
     return Path(folder) / f"case-{digest}.json"
 
 
@@ -37,11 +43,12 @@ def cases_dir(json_path: str | Path) -> Path:
     return json_path.with_name(json_path.stem + "-cases")
 
 
-def reproduce_command(config: Any, case: Case) -> str:
+def reproduce_command(config: Any, case: Case,
+                      before: Sequence[Mapping[str, Any]] = ()) -> str:
     """``deltacheck run --impl ... --replay case.json`` for this case and these oracles."""
     path = getattr(config, "replay_path", None) if case is getattr(config, "replay", None) else None
     words = ["deltacheck", "run", "--impl", config.impl_spec, "--replay",
-             str(path or case_path(config.failures_dir, case)), "--oracles",
+             str(path or case_path(config.failures_dir, case, before)), "--oracles",
              ",".join(config.oracles)]
     for spec in config.user_activations:
         words += ["--activation", spec]
@@ -65,8 +72,9 @@ def save_cases(doc: Mapping[str, Any], folder: str | Path, *,
             old.unlink()
     saved = []
     for failure in doc.get("failures") or []:
-        path = case_path(folder, failure["case"])
+        before = (failure.get("diagnosis") or {}).get("before") or ()
+        path = case_path(folder, failure["case"], before)
         if str(path) in failure.get("repro", "") and path not in saved:
-            write_text(path, case_text(failure["case"]) + "\n")
+            write_text(path, case_text(failure["case"], before) + "\n")
             saved.append(path)
     return saved

@@ -32,6 +32,7 @@ from deltacheck.campaign.slices import Campaign, heap_frozen, settle_imports
 from deltacheck.core import interrupts, watchdog
 from deltacheck.core.verdicts import ERROR, FAIL, PASS
 from deltacheck.core.watchdog import CaseTimedOut
+from deltacheck.judging.calling import call
 from deltacheck.judging.check import CaseResult
 from deltacheck.results import document as results
 
@@ -171,6 +172,8 @@ def _checked(this: _Run, progress: Callable[[str, int, int, int], None],
     if acts is None:
         assert config.replay is not None  # acts is None only for a replay
         try:
+            for earlier in config.replay_before:  # the calls a stateful failure needs first
+                call(earlier, config.impl, config.conventions, timeout=config.case_timeout)
             result = campaign.check(config.replay, "replay")
             if result.verdict in (FAIL, ERROR):
                 campaign.minimal.append(result)

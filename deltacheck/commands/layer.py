@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
                                shard=args.shard, workers=args.workers,
                                respec=(args.spec, args.as_kind, params))
     param_words = [w for p in args.param for w in ("--param", p)]
+    param_words += (["--signature", args.signature] if args.signature else []) + \
+        (["--double"] if args.double else [])  # a function's, which its replay needs too
     if case is None:
         replay.save_cases(doc, replay.cases_dir(json_path), param_words)
     else:

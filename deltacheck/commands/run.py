@@ -126,6 +126,19 @@ def _load_case(text: str) -> Case:
     return Case.loads(text)
 
 
+def _before(arg: str) -> tuple[Case, ...]:
+    """The cases a saved stateful failure is replayed after (its ``before``), if any."""
+    try:
+        data = json.loads(Path(arg).read_text(encoding="utf-8"))
+        before = data.get("before", []) if isinstance(data, dict) else []
+        return tuple(Case.from_json(c) for c in before)
+    except DeltacheckError as exc:
+        raise DeltacheckError(f"--replay {arg!r}: a case in 'before': {exc}") from None
+    except (AttributeError, TypeError):
+        raise DeltacheckError(f"--replay {arg!r}: 'before' must be a list of cases saved by "
+                              f"a run") from None
+
+
 def _replay_case(arg: str) -> Case:
     path = Path(arg)
     if not path.is_file():
@@ -208,6 +221,7 @@ def _checked_run(args: argparse.Namespace, session: Any) -> int:
             max_width=args.max_width, max_batch=args.max_batch,
             widths=None if replay else args.widths,
             user_activations=args.activation, replay=replay, replay_path=args.replay,
+            replay_before=_before(args.replay) if replay else (),
             failures_dir=str(reproduce.cases_dir(args.json)),
             workers=1 if replay else args.workers, shard=None if replay else args.shard,
             case_timeout=args.case_timeout)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from deltacheck.core.numbers import distinct
 from deltacheck.diagnosis.evidence import (
     Evidence,
     fits,
@@ -131,8 +132,8 @@ def slope_example(ev: Evidence, l: int, x: np.ndarray, wrong: np.ndarray) -> str
     n, j = np.unravel_index(int(np.argmax(np.where(wrong, np.abs(x - xhat), -1))), x.shape)
     with np.errstate(all="ignore"):
         implied = x[n, j] / P[n, j]
-    return (f"at a = {ev.net.a[l][n, j]:.4g} the implied h' is {implied:.6g}, h'(a) is "
-            f"{ev.slopes[l][n, j]:.6g}")
+    shown, true = distinct(float(implied), float(ev.slopes[l][n, j]), least=6)
+    return f"at a = {ev.net.a[l][n, j]:.4g} the implied h' is {shown}, h'(a) is {true}"
 
 
 def recurrence(ev: Evidence, l: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What a diagnosis can see of an implementation that does not provide every quantity.
 
 Without δ, the walk starts from ∂W and ∂b, top layer down: δ[l] is read back from ∂b[l] where
-N = 1 (∂b is then δ), else from ∂W[l] = δ[l]ᵀ z[l] where z[l] has rank N; a layer where
-neither works keeps the truth's δ, and the diagnosis says which it could not see.
+N = 1 (∂b is then δ), else from [∂W[l] ∂b[l]] = δ[l]ᵀ [z[l] 1] where [z[l] 1] has rank N (∂b
+adds the column of ones, so two samples of a one-unit layer are enough); a layer where neither
+works keeps the truth's δ, and the diagnosis says which it could not see.
 """
 
 from __future__ import annotations
@@ -20,12 +21,25 @@ def recover(ev: Any) -> list[np.ndarray]:
         if ev.N == 1 and "grad_biases" in ev.seen:
             deltas[l] = np.asarray(ev.impl.grad_biases[l])[None, :].copy()
             ev.recovered[l] = f"∂b[{l}] (one sample: ∂b is δ)"
-        elif "grad_weights" in ev.seen and bool(np.all(np.isfinite(z))) and \
-                np.linalg.matrix_rank(z) == ev.N <= z.shape[1]:
-            deltas[l] = np.linalg.lstsq(z.T, np.asarray(ev.impl.grad_weights[l]).T,
-                                        rcond=None)[0]
-            ev.recovered[l] = f"∂W[{l}] = δᵀ z[{l}] (z[{l}] has rank N)"
+        elif "grad_weights" in ev.seen and bool(np.all(np.isfinite(z))):
+            _from_grads(ev, l, z, deltas)
     return deltas
+
+
+def _from_grads(ev: Any, l: int, z: np.ndarray, deltas: list[np.ndarray]) -> None:
+    """δ[l] from ∂W[l] = δᵀ z where z has rank N, else from ∂W and ∂b together."""
+    known = np.asarray(ev.impl.grad_weights[l], dtype=float)
+    text = f"∂W[{l}] = δᵀ z[{l}]"
+    if np.linalg.matrix_rank(z) != ev.N or ev.N > z.shape[1]:
+        if "grad_biases" not in ev.seen:
+            return
+        z = np.hstack([z, np.ones((ev.N, 1))])
+        known = np.hstack([known, np.asarray(ev.impl.grad_biases[l], dtype=float)[:, None]])
+        text = f"[∂W[{l}] ∂b[{l}]] = δᵀ [z[{l}] 1]"
+        if np.linalg.matrix_rank(z) != ev.N or ev.N > z.shape[1]:
+            return
+    deltas[l] = np.linalg.lstsq(z.T, known.T, rcond=None)[0]
+    ev.recovered[l] = f"{text} (of rank N)"
 
 
 def own_delta(ev: Any, l: int) -> str:

@@ -6,6 +6,7 @@ name, or one pair named on the command line with ``--as KIND``.
 | ``FILE.py`` or ``MODULE`` | every recognised pair and loss it defines |
 | ``FILE.py:FORWARD,BACKWARD --as KIND`` | one pair (``MODULE:FORWARD,BACKWARD`` too) |
 | ``FILE.py:softmax_loss --as softmax_loss`` | one loss, which returns ``(loss, dx)`` |
+| ``FILE.py:NAME`` of a ``deltacheck.Layer`` | that custom layer alone |
 | ``MODULE:NAME --as function`` | a torch.autograd.Function or jax.custom_vjp (``custom``) |
 
 A file's ``deltacheck.Layer`` objects (custom layers, see ``custom``) are checked with its
@@ -188,6 +189,12 @@ def resolve(spec: str, *, as_kind: str | None = None,
     fns = [n.strip() for n in names.split(",")]
     if len(fns) > 2 or not all(n.isidentifier() for n in fns):
         raise DeltacheckError(f"layer {spec!r}: give FILE.py:FORWARD,BACKWARD or FILE.py:LOSS")
+    one = getattr(module, fns[0], None) if len(fns) == 1 else None
+    if isinstance(one, custom.Layer):  # FILE.py:NAME of a deltacheck.Layer: that layer alone
+        if as_kind is not None:
+            raise DeltacheckError(f"layer {spec!r} is a deltacheck.Layer, which declares its "
+                                  f"own kind: leave out --as {as_kind}")
+        return Found([layer_spec(one, params)], [], spec)
     objs = []
     for n in fns:
         obj = getattr(module, n, None)

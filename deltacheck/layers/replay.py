@@ -91,7 +91,12 @@ def replay_command(source: str, record: Mapping[str, Any], path: Path,
     """``deltacheck layer FILE.py:F,B --as KIND --replay PATH`` for one layer's case."""
     where = source.rpartition(":")[0] if _names_given(source) else source
     names = ",".join(n for n in (record["forward"], record["backward"]) if n)
-    return shlex.join(["deltacheck", "layer", f"{where}:{names}", "--as", record["kind"],
+    # a custom function's kind (function:NAME) is made again from the function by --as
+    # function, a deltacheck.Layer's (layer:NAME) from the Layer object itself
+    kind = str(record["kind"])
+    said = ["--as", "function"] if kind.startswith("function:") else \
+        [] if kind.startswith("layer:") else ["--as", kind]
+    return shlex.join(["deltacheck", "layer", f"{where}:{names}", *said,
                        *param_words, "--replay", str(path), "--oracles", ",".join(oracles)])
 
 
@@ -128,7 +133,7 @@ def one_layer(found: Found, case: LayerCase) -> LayerSpec:
         raise DeltacheckError(f"--replay: name one layer, e.g. {found.source}:FORWARD,BACKWARD "
                               f"--as {case.kind}")
     spec = found.layers[0]
-    if get_kind(spec.kind).name != case.kind:
+    if (spec.declared or get_kind(spec.kind)).name != case.kind:
         raise DeltacheckError(f"--replay: the case is of kind {case.kind!r}, but {spec.name} is "
                               f"checked as {spec.kind!r}; give --as {case.kind}")
     return spec

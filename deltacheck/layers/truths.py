@@ -30,19 +30,21 @@ from deltacheck.core.tolerances import (
     FLOOR_FACTOR,
     KINK_SLACK_FACTOR,
 )
-from deltacheck.layers import recurrent_floors
+from deltacheck.layers import grouping, recurrent_floors
 from deltacheck.layers.calling import call_forward, user_params
 from deltacheck.layers.discovery import LayerSpec
 from deltacheck.layers.draws import LayerCase
+from deltacheck.layers.grouping import as64, groups
 from deltacheck.oracles.layers import Kind, forward, vjp
 from deltacheck.oracles.layers.kinds import SANDWICHES
 from deltacheck.oracles.layers.sandwich import stages
 
+# The relative step of the layer fd: a layer's forward is linear or smooth in any one entry, so
+# at ε^(1/3) rounding, not truncation, dominates its differences (a per-entry loop's 1e-5 was
+# more accurate); twice that halves the rounding, and the third difference in the error bar
+# bounds what it adds in truncation.
+STEP = 2 * FD_STEP
 ETA = 1e-7  # the relative perturbation of the floor's estimate (linear, far above float64 noise)
-
-
-def as64(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {n: np.array(v, dtype=np.float64) for n, v in inputs.items()}
 
 
 def framework_truth(kind: Kind, framework: str, case: LayerCase, ref_params: Mapping[str, Any],
@@ -127,75 +129,6 @@ def forward_floor(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
 
 # -- which outputs each entry reaches, and groups of entries that do not interact -----------
 
-def _key(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any]) -> str:
-    settings = {k: v for k, v in case.settings().items() if k != "dropout_param"}
-    words = np.asarray(case.params["x"]).tolist() if "x" in kind.params else None
-    # which outputs a word_embedding row reaches depends on the words themselves
-    return repr((kind.name, sorted(case.shapes().items()), sorted(settings.items()), words))
-
-
-_GROUPS: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {}
-
-
-def groups(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any]
-           ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """Per input: [(entries, owner)], owner[o] = the position in entries owning output o, or −1."""
-    key = _key(kind, case, ref_params)
-    if key not in _GROUPS:
-        if len(_GROUPS) > 512:
-            _GROUPS.clear()
-        _GROUPS[key] = {name: _colour(_supports(kind, case, ref_params, name))
-                        for name in kind.inputs}
-    return _GROUPS[key]
-
-
-def _supports(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
-              name: str) -> list[np.ndarray]:
-    inputs = as64(case.inputs)
-    size = inputs[name].size
-    if kind.activation is not None or kind.name == "dropout":
-        return [np.array([i]) for i in range(size)]
-    params = {**ref_params}
-    if kind.name == "dropout":
-        params["mask"] = np.ones(inputs["x"].shape)
-    found = []
-    with np.errstate(all="ignore"):
-        for i in range(size):
-            probe = inputs[name].copy().reshape(-1)
-            probe[i] = np.nan
-            out = forward(kind, "numpy", {**inputs, name: probe.reshape(inputs[name].shape)},
-                          params)[0]
-            reached = np.flatnonzero(np.isnan(np.asarray(out).reshape(-1)))
-            # a NaN that a where() drops (a hinge, a mask) says nothing: assume it reaches all
-            found.append(reached if reached.size else np.arange(np.asarray(out).size))
-    return found
-
-
-def _colour(supports: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Greedy: each entry joins the first group none of whose outputs it reaches."""
-    size = 1 + max((int(s.max()) for s in supports if s.size), default=0)
-    used: list[np.ndarray] = []
-    members: list[list[int]] = []
-    for i, s in enumerate(supports):
-        for g, taken in enumerate(used):
-            if not taken[s].any():
-                taken[s] = True
-                members[g].append(i)
-                break
-        else:
-            taken = np.zeros(size, dtype=bool)
-            taken[s] = True
-            used.append(taken)
-            members.append([i])
-    out = []
-    for entries in members:
-        owner = np.full(size, -1)
-        for position, i in enumerate(entries):
-            owner[supports[i]] = position
-        out.append((np.array(entries), owner))
-    return out
-
-
 def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
              dout: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
     """Central differences of the user's forward and their error bars; None if it breaks."""
@@ -203,30 +136,30 @@ def fd_truth(spec: LayerSpec, kind: Kind, case: LayerCase, ref_params: Mapping[s
     inputs = as64(case.inputs)
     dout64 = np.asarray(dout, np.float64).reshape(-1)
 
-    def psi(values: dict[str, np.ndarray]) -> np.ndarray:
+    def out(values: dict[str, np.ndarray]) -> np.ndarray:
         with np.errstate(all="ignore"):
-            out = call_forward(spec, kind, values, copy.deepcopy(params))[0]
-        return dout64 * np.asarray(out, dtype=np.float64).reshape(-1)
+            got = call_forward(spec, kind, values, copy.deepcopy(params))[0]
+        return np.asarray(got, dtype=np.float64).reshape(-1)
 
     grads, bars = {}, {}
     try:
-        base = psi(inputs)
-        sizes = np.maximum(np.abs(base), _rounding_size(kind, case, dout64))
+        base = out(inputs)
+        sizes = np.maximum(np.abs(dout64 * base), _rounding_size(kind, case, dout64))
         for name, grad_name in zip(kind.inputs, kind.grads, strict=True):
             x = inputs[name].reshape(-1)
             g, bar = np.zeros(x.size), np.zeros(x.size)
             for entries, owner in groups(kind, case, ref_params)[name]:
-                h = FD_STEP * np.maximum(1.0, np.abs(x[entries]))
-                sel = owner >= 0
-
+                h = STEP * np.maximum(1.0, np.abs(x[entries]))
                 plus = (x[entries] + h) - x[entries]  # the steps actually taken
                 minus = x[entries] - (x[entries] - h)
-                f_p, f_m, f_2 = (_shares(psi, inputs, name, entries, owner, step)
+                o_p, o_m, o_2 = (_moved(out, inputs, name, entries, step)
                                  for step in (plus, -minus, 2 * plus))
-                f_0 = np.bincount(owner[sel], weights=base[sel], minlength=entries.size)
-                size = np.bincount(owner[sel], weights=sizes[sel], minlength=entries.size)
-                g[entries] = (f_p - f_m) / (plus + minus)
-                third = f_2 - 3 * f_p + 3 * f_0 - f_m  # ≈ h³ f‴
+                # each output's change first, then each entry's share of ⟨dout, Δout⟩:
+                # differences of whole sums would lose the digits the sums carry
+                g[entries] = _share(owner, dout64 * (o_p - o_m), entries.size) / (plus + minus)
+                third = _share(owner, dout64 * ((o_2 - o_p) - 2 * (o_p - base)
+                                                + (base - o_m)), entries.size)  # ≈ h³ f‴
+                size = _share(owner, sizes, entries.size)
                 bar[entries] = (FD_BAR_FACTOR * np.abs(third) / (6 * h)
                                 + FD_ROUNDING_FACTOR * np.finfo(np.float64).eps * size / h)
             grads[grad_name] = g.reshape(inputs[name].shape)
@@ -252,14 +185,18 @@ def _rounding_size(kind: Kind, case: LayerCase, dout: np.ndarray) -> np.ndarray 
     return np.abs(dout) * largest
 
 
-def _shares(psi: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndarray,
-            owner: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """Each entry's share of ⟨dout, out⟩ with the group's entries moved by ``step``."""
+def _share(owner: np.ndarray, per_output: np.ndarray, size: int) -> np.ndarray:
+    """Each of a group's ``size`` entries' share of a per-output quantity (its outputs' sum)."""
+    sel = owner >= 0
+    return np.bincount(owner[sel], weights=per_output[sel], minlength=size)
+
+
+def _moved(out: Any, inputs: dict[str, np.ndarray], name: str, entries: np.ndarray,
+           step: np.ndarray) -> np.ndarray:
+    """The forward's output with the group's entries of ``name`` moved by ``step``."""
     moved = inputs[name].reshape(-1).copy()
     moved[entries] += step
-    c = psi({**inputs, name: moved.reshape(inputs[name].shape)})
-    sel = owner >= 0
-    return np.bincount(owner[sel], weights=c[sel], minlength=entries.size)
+    return out({**inputs, name: moved.reshape(inputs[name].shape)})
 
 
 # -- entries that cannot be judged: kinks, pooling ties, hinge margins of 0 ------------------
@@ -268,7 +205,7 @@ def unjudged(kind: Kind, case: LayerCase, oracle: str) -> dict[str, np.ndarray |
     """Per gradient, the entries ``oracle`` cannot judge (None: it judges them all)."""
     eps = float(np.finfo(case.dtype).eps)
     x = np.array(case.inputs.get("x", np.zeros(0)), dtype=np.float64)
-    near = 4 * FD_STEP if oracle == "fd" else KINK_SLACK_FACTOR * eps
+    near = 4 * STEP if oracle == "fd" else KINK_SLACK_FACTOR * eps
     mask = None
     if kind.activation is not None:
         kinks = getattr(registry.get(kind.activation), "kinks", None) or ()
@@ -278,6 +215,10 @@ def unjudged(kind: Kind, case: LayerCase, oracle: str) -> dict[str, np.ndarray |
                 mask |= np.abs(x - k) <= near * np.maximum(1.0, np.abs(x))
     elif kind.name == "max_pool":
         mask = _tied_windows(x, case.params["pool_param"], near)
+    elif kind.name in SANDWICHES and _relu_near_kink(kind, case, oracle, eps):
+        # its relu's own a may sit on the other side of 0: nothing of the case is judged
+        return {name: np.ones(np.shape(case.inputs[i]), dtype=bool)
+                for name, i in zip(kind.grads, kind.inputs, strict=True)}
     elif kind.name == "svm_loss":
         y = case.params["y"]
         rows = np.arange(x.shape[0])
@@ -286,6 +227,32 @@ def unjudged(kind: Kind, case: LayerCase, oracle: str) -> dict[str, np.ndarray |
         close = np.abs(margins) <= near * np.maximum(1.0, np.abs(x))
         mask = close | (close.any(axis=1, keepdims=True) & (np.arange(x.shape[1]) == y[:, None]))
     return {name: (mask if i == 0 else None) for i, name in enumerate(kind.grads)}
+
+
+def _relu_near_kink(kind: Kind, case: LayerCase, oracle: str, eps: float) -> bool:
+    """Whether a sandwich's relu input is within the rounding of the sums that make it (in the
+    implementation's dtype), or within fd's steps of 0 for fd: the user's a may then be on the
+    other side of the kink from the reference's, and relu' with it."""
+    found = stages(kind.name, case.inputs, case.params)
+    at = [i for i, (stage, _, _) in enumerate(found) if stage == "relu"]
+    if not at:
+        return False
+    a = found[at[0]][1]["x"]
+    # the size of the sums that make a: the linear stage's with every value made positive
+    # (for fd, each at least 1: a step moves it by STEP max(1, |v|))
+    lift = (lambda v: np.maximum(1.0, np.abs(v))) if oracle == "fd" else np.abs
+    stage, given, params = found[0]
+    size = np.abs(forward(stage, "numpy", {n: lift(v) for n, v in given.items()}, params)[0])
+    if at[0] == 2:  # a norm between: |γ| (|x̂| + 1 + size/σ) + |β|, σ its smallest spread
+        _, norm, _ = found[1]
+        axes = 1 if kind.name == "affine_ln_relu" else 0 if a.ndim == 2 else (0, 2, 3)
+        sigma = float(np.sqrt(np.var(norm["x"], axis=axes) + 1e-5).min())
+        gamma, beta = (np.abs(norm[n]).reshape((1, -1) + (1,) * (a.ndim - 2))
+                       for n in ("gamma", "beta"))
+        xhat = (a - norm["beta"].reshape(beta.shape)) / np.where(gamma == 0, 1.0, gamma)
+        size = gamma * (np.abs(xhat) + 1 + float(size.max()) / sigma) + beta
+    near = 4 * STEP if oracle == "fd" else KINK_SLACK_FACTOR * eps
+    return bool(np.any(np.abs(a) <= near * size))
 
 
 def _tied_windows(x: np.ndarray, pool: Mapping[str, int], near: float) -> np.ndarray:
@@ -311,7 +278,7 @@ class JaxBudget:
         self.budget, self.seen = budget, set[str]()
 
     def admits(self, kind: Kind, case: LayerCase, force: bool = False) -> bool:
-        key = _key(kind, case, {}) + repr(case.params.get("bn_param", {}).get("mode"))
+        key = grouping.key(kind, case, {}) + repr(case.params.get("bn_param", {}).get("mode"))
         if key in self.seen:
             return True
         if self.budget <= 0 and not force:
