@@ -100,7 +100,8 @@ class Ledger:
         cases += [(wide, "the minimal case grown")] if wide is not None else []
         for case, name in cases:
             for _ in range(tries):
-                again = diagnosed(check_case(case, self.config.impl, self.config.oracles,
+                # one oracle gives the allowance the two calls are compared at
+                again = diagnosed(check_case(case, self.config.impl, self.config.oracles[:1],
                                              repeat=True, conventions=self.config.conventions,
                                              checks=self.config.checks,
                                              timeout=self.config.case_timeout))
