@@ -60,9 +60,9 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
     rng = np.random.default_rng(case.seed + 3)
     inputs, dout64 = as64(case.inputs), np.asarray(dout, np.float64)
     moved = {name: np.zeros(np.shape(v)) for name, v in truth.items()}
-    for _ in range(2):
-        shaken = {n: v * (1 + ETA * rng.choice([-1.0, 1.0], v.shape)) for n, v in inputs.items()}
-        d = dout64 * (1 + ETA * rng.choice([-1.0, 1.0], dout64.shape))
+    for draw in range(SHAKES):
+        shaken = {n: v * (1 + ETA * _signs(rng, v.shape, draw)) for n, v in inputs.items()}
+        d = dout64 * (1 + ETA * _signs(rng, dout64.shape, draw))
         other = vjp(kind, framework, shaken, ref_params, d)
         for name, value in truth.items():
             moved[name] = np.maximum(moved[name], np.abs(other[name] - value) / ETA)
@@ -79,7 +79,11 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
         term = FLOOR_FACTOR * eps * float(
             np.max(np.abs(inputs["gamma"])) * np.max(np.abs(dout64))) / _least_sigma(case)
         if kind.name not in SANDWICHES:
-            out["dx"] = out["dx"] + term
+            # x̂ = (x − μ) / σ is rounded to ε |x| / σ, not ε: x far from 0 against its spread
+            rounding = float(np.max(np.abs(inputs["x"]))) / _least_sigma(case)
+            out["dx"] = out["dx"] + term * (1.0 + rounding)
+            out["dgamma"] = out["dgamma"] + FLOOR_FACTOR * eps * rounding * float(
+                np.sum(np.abs(dout64)))
         else:  # in a sandwich that dx is the first stage's dout: carried back through it,
             # and x̂ = (a − μ) / σ of the stage before it is rounded to ε |a| / σ, not ε
             found = stages(kind.name, case.inputs, case.params)
@@ -95,6 +99,18 @@ def floors(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any], dout: Any
             out["dgamma"] = out["dgamma"] + FLOOR_FACTOR * eps * rounding * float(
                 np.sum(np.abs(dout64)))
     return out
+
+
+SHAKES = 3  # relative perturbations a floor is estimated from: two at random, one alternating
+
+
+def _signs(rng: np.random.Generator, shape: tuple[int, ...], draw: int) -> np.ndarray:
+    """±1 per entry: at random, or (the last draw) alternating along every axis, so that
+    neighbours in any normalisation set move apart (two random signs agree half the time, and
+    a norm's x − μ barely moves when its entries move together)."""
+    if draw < SHAKES - 1:
+        return rng.choice([-1.0, 1.0], shape)
+    return (-1.0) ** np.indices(shape).sum(axis=0) if shape else np.ones(())
 
 
 def _least_sigma(case: LayerCase) -> float:
@@ -120,8 +136,8 @@ def forward_floor(kind: Kind, case: LayerCase, ref_params: Mapping[str, Any],
     rng = np.random.default_rng(case.seed + 4)
     inputs = as64(case.inputs)
     moved = np.zeros(np.shape(want))
-    for _ in range(2):
-        shaken = {n: v * (1 + ETA * rng.choice([-1.0, 1.0], v.shape)) for n, v in inputs.items()}
+    for draw in range(SHAKES):
+        shaken = {n: v * (1 + ETA * _signs(rng, v.shape, draw)) for n, v in inputs.items()}
         moved = np.maximum(moved, np.abs(forward(kind, "numpy", shaken, ref_params)[0] - want)
                            / ETA)
     return FLOOR_FACTOR * eps * (moved + np.abs(want)) + eps**2
