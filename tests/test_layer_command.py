@@ -159,3 +159,25 @@ def test_an_unplaced_pair_is_named_forward_then_backward():
     assert [h["hint"] for h in hints] == [
         "l.py:affine_relu_forward,affine_relu_backward --as KIND",
         "l.py:odd_forward,BACKWARD --as KIND"]
+
+
+def test_a_gradient_with_its_inputs_entries_in_another_shape_is_named_reshaped():
+    pytest.importorskip("torch")
+    from deltacheck.layers.diagnosis import diagnose
+    from deltacheck.layers.discovery import LayerSpec
+    from deltacheck.layers.draws import LayerCase
+    from deltacheck.layers.judging import check_case
+    from examples.layers.slips import SLIPS
+
+    slip = SLIPS["affine_dx_not_reshaped"]
+    spec = LayerSpec("affine", slip.forward, slip.backward, "affine_forward", "backward")
+    rng = np.random.default_rng(0)
+    # x (1, 1, 1): dx (1, 1) also has the shape of x summed over an axis; the entries say more
+    for shape in ((1, 1, 1), (2, 3, 2)):
+        D = int(np.prod(shape[1:]))
+        case = LayerCase("affine", "float64", {"x": rng.standard_normal(shape),
+                                               "w": rng.standard_normal((D, 2)),
+                                               "b": rng.standard_normal(2)}, {}, 0)
+        outcome = check_case(spec, case, ["torch"])
+        d = diagnose(case, outcome)
+        assert d["cause"] == "transposed or reshaped" and d["gradient"] == "dx", d

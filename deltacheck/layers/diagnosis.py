@@ -90,6 +90,10 @@ def _shape(case: LayerCase, outcome: CaseOutcome) -> dict[str, Any]:
         if len(got) == len(want) and got != want and sorted(got) == sorted(want):
             return {"cause": "transposed or reshaped", "gradient": name,
                     "text": f"{name} has shape {got}, {want} transposed"}
+        if got != want and int(np.prod(got)) == int(np.prod(want)):  # the same entries
+            return {"cause": "transposed or reshaped", "gradient": name,
+                    "text": f"{name} has shape {got}, the entries of {want} in another shape: "
+                            f"reshape it back to the shape of its input"}
         reduced = {tuple(s for i, s in enumerate(x.shape) if i != a) for a in range(x.ndim)}
         if got in reduced and got != want:
             return {"cause": "summed over the wrong axis", "gradient": name,
