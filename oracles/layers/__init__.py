@@ -43,7 +43,7 @@ import numpy as np
 
 from deltacheck.core.errors import DeltacheckError
 from deltacheck.oracles.base import OracleUnavailable
-from deltacheck.oracles.layers import definitions, recurrent, sandwich
+from deltacheck.oracles.layers import definitions, jitted, recurrent, sandwich
 from deltacheck.oracles.layers.backends import FRAMEWORKS, Backend, session
 from deltacheck.oracles.layers.kinds import KINDS, Kind, declared, get_kind
 
@@ -75,7 +75,14 @@ def vjp(kind: str | Kind, framework: str, inputs: Mapping[str, Any], params: Map
                                   "from 'torch' or 'jax'")
         converted = [be.convert(p) for p in settings]
         fn = _definition(k, be)
-        grads = be.vjp(lambda *xs: fn(*xs, *converted)[0], [be.array(v) for v in values], dout)
+
+        def out(*xs: Any) -> Any:
+            return fn(*xs, *converted)[0]
+
+        if be.name == "jax":  # compiled once per shape: op by op, jax compiles every primitive
+            grads = jitted.vjp(k, be, out, values, settings, dout)
+        else:
+            grads = be.vjp(out, [be.array(v) for v in values], dout)
         arrays = be.outputs(grads)
     return dict(zip(k.grads, arrays, strict=True))
 
