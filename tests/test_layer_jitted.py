@@ -1,6 +1,7 @@
-"""The jax VJP of a layer reference compiled once per kind, shapes and settings: the same
-gradients as jax op by op, one compiled function per key (settings included), and a fall back
-to op by op where the reference's Python reads a traced value."""
+"""The jax VJP of a layer reference compiled once per kind, shapes and settings: the gradients
+of torch autograd of the same reference (op by op, jax gave them too: it is slow to compile),
+one compiled function per key (settings included), and a forward that reads a traced value
+skipped by jax with its reason."""
 
 from __future__ import annotations
 
@@ -34,16 +35,17 @@ def _eager(kind, inputs, params, dout):
     ("max_pool", {"x": (2, 2, 4, 4)},
      {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}),
 ])
-def test_compiled_gives_the_op_by_op_gradients_and_is_kept_per_key(kind, inputs, params):
+def test_compiled_gives_torchs_gradients_and_is_kept_per_key(kind, inputs, params):
+    pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     arrays = {n: rng.standard_normal(s) for n, s in inputs.items()}
     from deltacheck.oracles.layers import forward
     dout = rng.standard_normal(np.shape(forward(kind, "numpy", arrays, params)[0]))
     jitted._COMPILED.clear()
     got = vjp(kind, "jax", arrays, params, dout)
-    want = _eager(kind, arrays, params, dout)
+    want = vjp(kind, "torch", arrays, params, dout)
     for g in want:
-        np.testing.assert_allclose(got[g], want[g], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got[g], want[g], rtol=1e-10, atol=1e-12)
     assert len(jitted._COMPILED) == 1
     vjp(kind, "jax", {n: v + 1 for n, v in arrays.items()}, params, dout)  # same shapes
     assert len(jitted._COMPILED) == 1
