@@ -12,7 +12,11 @@ import pytest
 import deltacheck
 from deltacheck.layers.discovery import find_layers
 from deltacheck.oracles.layers import forward, vjp
-from examples.layers.slips import course
+from examples.layers.slips import (
+    affine_relu_skips_relu_backward,
+    conv_bn_relu_swaps_dgamma_dbeta,
+    course,
+)
 from tests.layer_cases import SANDWICH_KINDS, draw_cases
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "layers"
@@ -67,20 +71,6 @@ def affine_relu_backward(dout, cache):
     return affine_backward(course.relu_backward(dout, relu_cache), fc_cache)
 
 
-def affine_relu_backward_skips_relu(dout, cache):
-    """A composition slip: the ReLU's backward is left out."""
-    fc_cache, _ = cache
-    return course.affine_backward(dout, fc_cache)
-
-
-def conv_bn_relu_backward_swapped(dout, cache):
-    """A composition slip: dgamma and dbeta returned in the wrong order."""
-    conv_cache, bn_cache, relu_cache = cache
-    dan = course.relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = course.spatial_batchnorm_backward(dan, bn_cache)
-    return (*course.conv_backward_naive(da, conv_cache), dbeta, dgamma)
-
-
 def _failure(result: deltacheck.LayerResult) -> dict:
     assert not result.passed
     return result.document["layers"][0]["failures"][-1]
@@ -98,7 +88,7 @@ def test_a_slipped_inner_layer_takes_the_blame():
 
 def test_a_composition_slip_is_blamed_on_the_composition():
     forward_fn = course.affine_relu_forward
-    result = deltacheck.check_layer((forward_fn, affine_relu_backward_skips_relu),
+    result = deltacheck.check_layer((forward_fn, affine_relu_skips_relu_backward),
                                     kind="affine_relu", examples=20, oracles=("torch",))
     blame = _failure(result)["diagnosis"]["attribution"]
     # the affine it calls is right, and it calls no relu_backward
@@ -119,7 +109,7 @@ def test_a_sandwich_written_inline_is_not_attributed():
 
 def test_a_slip_in_the_composition_is_blamed_on_it():
     result = deltacheck.check_layer((course.conv_bn_relu_forward,
-                                     conv_bn_relu_backward_swapped), kind="conv_bn_relu",
+                                     conv_bn_relu_swaps_dgamma_dbeta), kind="conv_bn_relu",
                                     examples=20, oracles=("torch",))
     failure = _failure(result)
     blame = failure["diagnosis"]["attribution"]
@@ -141,7 +131,7 @@ def test_a_norm_input_far_from_zero_against_its_spread_is_no_false_alarm(name):
     right = LayerSpec("conv_bn_relu", *_pair("conv_bn_relu"), *names)
     assert check_case(right, case, ["torch", "jax", "fd"]).verdict == "pass"
     wrong = LayerSpec("conv_bn_relu", course.conv_bn_relu_forward,
-                      conv_bn_relu_backward_swapped, *names)
+                      conv_bn_relu_swaps_dgamma_dbeta, *names)
     assert check_case(wrong, case, ["torch"]).verdict == "fail"
 
 

@@ -128,22 +128,13 @@ def function_spec(spec: str, *, signature: str | None = None, double: bool = Fal
                   params: dict[str, Any] | None = None) -> Found:
     """``MODULE:NAME --as function``: a torch.autograd.Function or jax.custom_vjp and its
     signature (its ``deltacheck_signature``, or the dict ``--signature MODULE:NAME`` names)."""
-    where, colon, name = spec.rpartition(":") if _has_names(spec) else (spec, "", "")
-    if not colon or not name.isidentifier():
-        raise DeltacheckError(f"layer {spec!r} --as function: name the function, e.g. "
-                              "mymodule:MyFunction --as function")
-    obj = getattr(load_module(where, argument="layer"), name, None)
-    if obj is None:
-        raise DeltacheckError(f"layer {spec!r}: {where} has no {name!r}")
-    declared = None
-    if signature is not None:
-        s_where, s_colon, s_name = signature.rpartition(":")
-        if not s_colon or not s_name.isidentifier():
-            raise DeltacheckError(f"--signature {signature!r}: give MODULE:NAME or FILE.py:NAME "
-                                  "of a dict {'inputs': {...}, 'params': {...}}")
-        declared = getattr(load_module(s_where, argument="--signature"), s_name, None)
-        if declared is None:
-            raise DeltacheckError(f"--signature {signature!r}: {s_where} has no {s_name!r}")
+    split = spec.rpartition(":") if _has_names(spec) else (spec, "", "")
+    obj = _named(split, "layer", f"layer {spec!r}", f"layer {spec!r} --as function: name the "
+                 "function, e.g. mymodule:MyFunction --as function")
+    declared = None if signature is None else _named(
+        signature.rpartition(":"), "--signature", f"--signature {signature!r}",
+        f"--signature {signature!r}: give MODULE:NAME or FILE.py:NAME of a dict "
+        "{'inputs': {...}, 'params': {...}}")
     return Found([function_layer(obj, declared=declared, double=double, params=params,
                                  argument=f"layer {spec!r}")], [], spec)
 
@@ -209,6 +200,18 @@ def resolve(spec: str, *, as_kind: str | None = None,
             "a layer is a pair; give FILE.py:FORWARD,BACKWARD"))
     return Found([_spec(k.name, objs[0], objs[1] if len(objs) > 1 else None, fns[0],
                         fns[1] if len(fns) > 1 else "", params)], [], spec)
+
+
+def _named(split: tuple[str, str, str], argument: str, said: str, unnamed: str) -> Any:
+    """The object ``WHERE:NAME`` (``split`` = its rpartition at ":") names; a name missing or
+    not found is one line."""
+    where, colon, name = split
+    if not colon or not name.isidentifier():
+        raise DeltacheckError(unnamed)
+    obj = getattr(load_module(where, argument=argument), name, None)
+    if obj is None:
+        raise DeltacheckError(f"{said}: {where} has no {name!r}")
+    return obj
 
 
 def _has_names(spec: str) -> bool:
