@@ -51,6 +51,19 @@ def test_without_delta_two_samples_of_one_unit_are_read_from_dw_and_db_together(
     assert "could not be recovered" not in d["detail"]
 
 
+def test_without_delta_a_unit_a_hair_from_a_kink_is_not_read_as_rank():
+    # relu outputs of 1 and ≈ 1e-13 (a unit just above its kink) have rank 2 in exact
+    # arithmetic, but the rounding of ∂W, amplified by cond ≈ 1e13, is all that lstsq reads
+    from deltacheck.diagnosis.recovered import _solvable
+    z = np.array([[1.0, 4e-13, 0.0], [1.0, 2.4e-13, 0.0]])
+    assert np.linalg.matrix_rank(z) == 2 and not _solvable(z, 2, "float64")
+    z[:, 1] = [0.4, 0.24]
+    assert _solvable(z, 2, "float64")
+    z[:, 1] = [1e-3, 1.2e-3]  # cond ≈ 1e4: enough in float64, not in float32
+    assert _solvable(z, 2, "float64") and not _solvable(z, 2, "float32")
+    assert not _solvable(z, 4, "float64")  # more samples than units
+
+
 def test_without_delta_a_gradient_slip_never_speaks_of_the_implementations_own_delta():
     pytest.importorskip("torch")
     case = random_case(np.random.default_rng(2), (3, 4, 2), ("tanh",), "mse", batch=6)

@@ -30,14 +30,36 @@ def test_overflow_reaches_past_the_dtype_limit_and_stays_in_range(rng, dtype, la
 
 
 def test_near_kink_puts_units_on_both_sides_of_every_kink_layer(rng):
-    case = random_case(rng, (3, 4, 4, 2), ("relu", "leaky_relu"), "mse", batch=3)
-    W, b = [w.copy() for w in case.weights], [v.copy() for v in case.biases]
-    placed = regions.near_kink(rng, W, b, case.activations, case.x, choice=5, dtype="float64")
-    a = regions.pre_activations(W, b, case.activations, case.x)
-    assert placed == 4
-    for l in range(2):
-        near = np.abs(a[l]) < 0.1 + 1e-12  # u ≥ 1: within 10^-1
-        assert (near & (a[l] > 0)).any() and (near & (a[l] < 0)).any(), a[l]
+    exact_layers = 0
+    for _ in range(20):
+        case = random_case(rng, (3, 4, 4, 2), ("relu", "leaky_relu"), "mse", batch=3)
+        W, b = [w.copy() for w in case.weights], [v.copy() for v in case.biases]
+        placed = regions.near_kink(rng, W, b, case.activations, case.x, choice=5,
+                                   dtype="float64")
+        a = regions.pre_activations(W, b, case.activations, case.x)
+        exact_here = 0
+        for l in range(2):
+            near = np.abs(a[l]) < 0.1 + 1e-12  # u ≥ 1: within 10^-1
+            exact = (a[l] == 0).all(axis=0)
+            squeezed = (near.all(axis=0) & (a[l] > 0).any(axis=0) & (a[l] < 0).any(axis=0))
+            assert squeezed.any(), a[l]  # one unit on both sides in every sample
+            # and one more unit on each side, in one sample at least
+            assert ((near & (a[l] > 0)).any(axis=0).sum() >= 2
+                    and (near & (a[l] < 0)).any(axis=0).sum() >= 2), a[l]
+            exact_here += int(exact.any())
+        assert placed == 6 + exact_here  # per layer: squeezed, above, below, maybe exact
+        exact_layers += exact_here
+    assert 20 <= exact_layers <= 38, exact_layers  # three layers in four, of 40
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_near_kink_in_a_one_unit_layer_places_one_unit_near_or_on_the_kink(rng, batch):
+    for _ in range(10):
+        case = random_case(rng, (3, 1, 2), ("relu",), "mse", batch=batch)
+        W, b = [w.copy() for w in case.weights], [v.copy() for v in case.biases]
+        assert regions.near_kink(rng, W, b, case.activations, case.x, 7, "float64") == 1
+        a = regions.pre_activations(W, b, case.activations, case.x)[0][:, 0]
+        assert (a == 0).all() or (np.abs(a) < 0.1 + 1e-12).any(), a  # one sample at least
 
 
 def test_no_kink_layer_places_nothing(rng):

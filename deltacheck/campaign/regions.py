@@ -122,43 +122,58 @@ def _other_sign(rng: np.random.Generator, a: np.ndarray, biases: list[np.ndarray
         biases[layer] = biases[layer].astype(dtype)
 
 
+def _squeeze(rng: np.random.Generator, z: np.ndarray, W: np.ndarray, b: np.ndarray,
+             unit: int, kink: float, sample: int) -> None:
+    """Scale the unit's incoming weights so that its a = k + o lies within 10⁻ᵘ of the kink in
+    every sample, on both sides (o ∝ its spread over the samples); with one sample (or no
+    spread) o = ±10⁻ᵘ in ``sample``."""
+    reach = 10.0 ** -rng.uniform(1.0, 13.0)
+    c = z @ np.asarray(W[unit], dtype=np.float64)
+    spread = float(np.max(np.abs(c - c.mean())))
+    if spread > 0 and np.isfinite(spread):
+        W[unit] = W[unit] * (reach / spread)
+        c = z @ np.asarray(W[unit], dtype=np.float64)
+        b[unit] = kink - c.mean()
+    else:
+        b[unit] = kink + float(rng.choice([-1.0, 1.0])) * reach - c[sample]
+
+
 def near_kink(rng: np.random.Generator, weights: list[np.ndarray], biases: list[np.ndarray],
               activations: Sequence[str], x: np.ndarray, choice: int, dtype: str) -> int:
-    """Put units of every layer with kinks at a = k ± 10⁻ᵘ, u uniform in [1, 13], or exactly
-    at k.
+    """Put units of every layer with kinks within 10⁻ᵘ of a kink k (u uniform in [1, 13]),
+    or exactly on it.
 
-    In each such layer, unit j (picked by ``choice``) goes just above a kink in sample n and,
-    when the layer is wider, unit j + 1 just below one in sample n + 1, each with its own u;
-    a one-unit layer gets either side. Returns the number of units placed.
+    In each such layer, from unit j on (picked by ``choice``): one unit squeezed within 10⁻ᵘ
+    of a kink on both sides in every sample and, three cases in four, one exactly on it in
+    every sample (these two in a random order); then one at k + 10⁻ᵘ in sample n and one at
+    k − 10⁻ᵘ in sample n + 1, each with its own u: as many as the layer has units. Returns
+    the number of units placed.
     """
     kinks = [kinks_of(registry.get(name)) for name in activations]
     placed = 0
     N = x.shape[0]
     z = np.asarray(x, dtype=np.float64)
-    # One forward pass: a bias moves only its own unit's a, so the two units of a layer are
-    # placed from the same a[l], and the next layer sees the moved ones.
+    # One forward pass: a unit's weights and bias move only its own a, so the units of a
+    # layer are placed from the same z, and the next layer sees the moved ones.
     for l in range(max((l + 1 for l, k in enumerate(kinks) if k), default=0)):
-        a = _affine(z, weights[l], biases[l])
         if kinks[l]:
+            a = _affine(z, weights[l], biases[l])
             width = weights[l].shape[0]
             j, n = choice % width, (choice // width) % N
-            sides = (1.0, -1.0) if width > 1 else (float(rng.choice([-1.0, 1.0])),)
-            # now and then unit j sits exactly on the kink in every sample, in any
-            # implementation: no incoming weight, its bias the kink (a = 0·z + k)
-            exact = rng.random() < 0.5
-            for step, sign in enumerate(sides):
-                unit, sample = (j + step) % width, (n + step) % N
-                if exact and step == 0:
+            first = ["squeeze"] + (["exact"] if rng.random() < 0.75 else [])
+            for step, where in enumerate([*rng.permutation(first), "above", "below"][:width]):
+                unit, sample, kink = (j + step) % width, (n + step) % N, float(rng.choice(kinks[l]))
+                if where == "squeeze":
+                    _squeeze(rng, z, weights[l], biases[l], unit, kink, sample)
+                elif where == "exact":  # in any implementation: a = 0·z + k
                     weights[l][unit] = 0
-                    biases[l][unit] = float(rng.choice(kinks[l]))
-                    placed += 1
-                    continue
-                offset = sign * 10.0 ** -rng.uniform(1.0, 13.0)
-                biases[l][unit] += float(rng.choice(kinks[l])) + offset - a[sample, unit]
+                    biases[l][unit] = kink
+                else:
+                    offset = (1.0 if where == "above" else -1.0) * 10.0 ** -rng.uniform(1.0, 13.0)
+                    biases[l][unit] += kink + offset - a[sample, unit]
                 placed += 1
             biases[l] = biases[l].astype(dtype)
-            a = _affine(z, weights[l], biases[l])
-        z = _h(activations[l], a)
+        z = _h(activations[l], _affine(z, weights[l], biases[l]))
     return placed
 
 
