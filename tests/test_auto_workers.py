@@ -47,3 +47,13 @@ def test_a_short_auto_run_uses_one_process(tmp_path, capsys):
     doc = json.loads((tmp_path / "r.json").read_text())
     assert code == 0 and doc["run"]["workers"] == 1
     assert "workers: 1 (" in capsys.readouterr().err
+
+
+def test_a_run_too_short_for_a_second_process_does_not_sample_the_load(monkeypatch):
+    def sampled(*args):
+        raise AssertionError("the load was sampled")
+    monkeypatch.setattr(cores, "busy_elsewhere", sampled)
+    workers, why = cores.auto_workers(20, 3, mine=2)
+    assert workers == 1 and "would not pay" in why
+    with pytest.raises(AssertionError, match="sampled"):  # a long run does sample it
+        cores.auto_workers(3000, 3, mine=2)

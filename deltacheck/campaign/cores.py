@@ -59,11 +59,16 @@ def auto_workers(examples: int, slices: int, *, busy: float | None = None,
     one process, the fastest where a second would not pay.
     """
     mine = cores() if mine is None else mine
-    busy = busy_elsewhere() if busy is None else busy
-    free = max(1, min(mine, math.floor(mine - busy + 0.5)))
     # a worker starts after STARTUP_S, then shares the rest: worth it if the run lasts longer
     # than three times that on one process, one more each further 3 × STARTUP_S
     paying = 1 + int(examples * CASE_S // (3 * STARTUP_S))
+    if busy is None and (paying == 1 or mine == 1 or slices == 1):
+        # one process whatever the load: the load is not sampled (0.15 s)
+        return 1, (f"{plural(examples, 'case')} ≈ {examples * CASE_S:.0f} s on one process: "
+                   f"one more would not pay" if paying == 1 else f"{mine} core(s), "
+                   f"{plural(slices, 'slice')}: one process")
+    busy = busy_elsewhere() if busy is None else busy
+    free = max(1, min(mine, math.floor(mine - busy + 0.5)))
     workers = max(1, min(free, slices, paying))
     why = (f"{free} of {mine} cores free (load {busy:.1f}); {plural(examples, 'case')} "
            f"≈ {examples * CASE_S:.0f} s on one process")
