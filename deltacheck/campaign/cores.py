@@ -65,7 +65,7 @@ def auto_workers(examples: int, slices: int, *, busy: float | None = None,
     if busy is None and (paying == 1 or mine == 1 or slices == 1):
         # one process whatever the load: the load is not sampled (0.15 s)
         return 1, (f"{plural(examples, 'case')} ≈ {examples * CASE_S:.0f} s on one process: "
-                   f"one more would not pay" if paying == 1 else f"{mine} core(s), "
+                   f"one more would not pay" if paying == 1 else f"{plural(mine, 'core')}, "
                    f"{plural(slices, 'slice')}: one process")
     busy = busy_elsewhere() if busy is None else busy
     free = max(1, min(mine, math.floor(mine - busy + 0.5)))
